@@ -1,0 +1,3 @@
+export * from './types.ts';
+export { PGliteDb } from './pglite.ts';
+export { PostgresDb } from './postgres.ts';

@@ -1,0 +1,56 @@
+/**
+ * Seams through which time, randomness and I/O enter the engine and the server. The production
+ * implementations below are the only code in src/engine and src/server allowed to touch
+ * Date.now, crypto or timers; the simulator supplies seeded, virtual ones.
+ */
+import type { PullRequest, PullResponseOK, PushRequest } from '../protocol/index.ts';
+
+export interface Clock {
+  /** Milliseconds since the epoch (virtual in the simulator). */
+  now(): number;
+}
+
+export interface Ids {
+  /** A fresh unique id, e.g. for a clientID or clientGroupID. */
+  newId(prefix: string): string;
+}
+
+export interface Timer {
+  /** Resolves after ms; rejects with the signal's reason if aborted. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface Random {
+  /** Uniform in [0, 1). Used for backoff jitter. */
+  next(): number;
+}
+
+/** How a client talks to a server. Failures throw TransportError (retryable) or ProtocolError. */
+export interface Transport {
+  push(req: PushRequest): Promise<void>;
+  pull(req: PullRequest): Promise<PullResponseOK>;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export const cryptoIds: Ids = {
+  newId: (prefix) => `${prefix}-${globalThis.crypto.randomUUID()}`,
+};
+
+export const mathRandom: Random = { next: () => Math.random() };
+
+export const realTimer: Timer = {
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+export const clientStateNotFoundSchema = z.object({ error: z.literal('ClientStateNotFound') });
+export const versionNotSupportedSchema = z.object({
+  error: z.literal('VersionNotSupported'),
+  versionType: z.enum(['push', 'pull', 'schema']).optional(),
+});
+/** Our own 4xx body for malformed input: which field, and why. */
+export const badRequestSchema = z.object({
+  error: z.literal('BadRequest'),
+  message: z.string(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type ClientStateNotFound = z.infer<typeof clientStateNotFoundSchema>;
+export type VersionNotSupported = z.infer<typeof versionNotSupportedSchema>;
+export type BadRequest = z.infer<typeof badRequestSchema>;
+
+export const errorBodySchema = z.union([clientStateNotFoundSchema, versionNotSupportedSchema, badRequestSchema]);
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** A transport failure the client can retry (offline, timeout, 5xx, lost response). */
+export class TransportError extends Error {
+  override name = 'TransportError';
+}
+
+/** The server answered with a protocol error body; carried to the client as a typed error. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+  readonly status: number;
+  readonly body: ErrorBody;
+  constructor(status: number, body: ErrorBody) {
+    super(`${body.error}${'message' in body ? `: ${body.message}` : ''}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export function formatZodIssues(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+}
