@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { formatZodIssues, ProtocolError, pullRequestSchema, pushRequestSchema, type ErrorBody } from '../protocol/index.ts';
+import type { ServerDatabase } from './server-database.ts';
+import type { PushOutcome } from './types.ts';
+
+export interface HandlerResult {
+  status: number;
+  body: unknown;
+}
+
+export interface HandlerOptions {
+  /** When set, requests with another schemaVersion get VersionNotSupported. */
+  schemaVersion?: string;
+}
+
+function badRequest(message: string, error?: z.ZodError): HandlerResult {
+  const body: ErrorBody = { error: 'BadRequest', message, ...(error ? { issues: formatZodIssues(error) } : {}) };
+  return { status: 400, body };
+}
+
+function describe(error: z.ZodError): string {
+  return formatZodIssues(error).map((i) => `${i.path}: ${i.message}`).join('; ');
+}
+
+/** Version fields are checked before the rest, so a newer client learns it is too new rather than malformed. */
+function checkVersions(body: unknown, field: 'pushVersion' | 'pullVersion', options: HandlerOptions): HandlerResult | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return badRequest('request body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  if (field in b && b[field] !== 1) {
+    return { status: 400, body: { error: 'VersionNotSupported', versionType: field === 'pushVersion' ? 'push' : 'pull' } };
+  }
+  if (options.schemaVersion !== undefined && typeof b.schemaVersion === 'string' && b.schemaVersion !== options.schemaVersion) {
+    return { status: 400, body: { error: 'VersionNotSupported', versionType: 'schema' } };
+  }
+  return undefined;
+}
+
+function fromError(e: unknown): HandlerResult {
+  if (e instanceof ProtocolError) return { status: e.status, body: e.body };
+  throw e;
+}
+
+export async function handlePush(
+  server: ServerDatabase,
+  body: unknown,
+  options: HandlerOptions = {},
+  onOutcome?: (o: PushOutcome) => void,
+): Promise<HandlerResult> {
+  const early = checkVersions(body, 'pushVersion', options);
+  if (early) return early;
+  const parsed = pushRequestSchema.safeParse(body);
+  if (!parsed.success) return badRequest(`malformed push: ${describe(parsed.error)}`, parsed.error);
+  // A push only carries mutations of the pushing group; reject a batch that is not in id order per client
+  // before writing anything, rather than half-applying it.
+  const lastSeen = new Map<string, number>();
+  for (const m of parsed.data.mutations) {
+    const prev = lastSeen.get(m.clientID);
+    if (prev !== undefined && m.id <= prev) return badRequest(`malformed push: mutations of client ${m.clientID} are not in ascending id order`);
+    lastSeen.set(m.clientID, m.id);
+  }
+  try {
+    const outcome = await server.push(parsed.data);
+    onOutcome?.(outcome);
+    return { status: 200, body: {} };
+  } catch (e) {
+    return fromError(e);
+  }
+}
+
+export async function handlePull(server: ServerDatabase, body: unknown, options: HandlerOptions = {}): Promise<HandlerResult> {
+  const early = checkVersions(body, 'pullVersion', options);
+  if (early) return early;
+  const parsed = pullRequestSchema.safeParse(body);
+  if (!parsed.success) return badRequest(`malformed pull: ${describe(parsed.error)}`, parsed.error);
+  try {
+    return { status: 200, body: await server.pull(parsed.data) };
+  } catch (e) {
+    return fromError(e);
+  }
+}

@@ -1,0 +1,65 @@
+import type { MutatorRegistry } from '../protocol/index.ts';
+import { PGliteDb } from '../db/pglite.ts';
+import { PostgresDb } from '../db/postgres.ts';
+import type { Db } from '../db/types.ts';
+import { systemClock, type Clock } from '../engine/seams.ts';
+import { handlePull, handlePush, type HandlerResult } from './handlers.ts';
+import { ServerDatabase } from './server-database.ts';
+
+export { ServerDatabase, foldLog } from './server-database.ts';
+export { handlePush, handlePull } from './handlers.ts';
+export type { HandlerResult, HandlerOptions } from './handlers.ts';
+export type * from './types.ts';
+
+export interface SyncServerOptions {
+  /** Embedded PGlite: 'memory' (the default) or a data directory. */
+  pglite?: 'memory' | string;
+  /** A PostgreSQL connection string; takes precedence over pglite. */
+  postgres?: string;
+  /** Or an already open Db. */
+  db?: Db;
+  mutators?: MutatorRegistry;
+  clock?: Clock;
+  pageSize?: number;
+  schemaVersion?: string;
+}
+
+export interface SyncServer {
+  handlePush(body: unknown): Promise<HandlerResult>;
+  handlePull(body: unknown): Promise<HandlerResult>;
+  health(): Promise<{ status: 'ok'; version: number; dialect: Db['dialect'] }>;
+  /** Fires after each push that committed at least one mutation (for pokes). Returns unsubscribe. */
+  onCommit(listener: (version: number) => void): () => void;
+  readonly db: Db;
+  readonly database: ServerDatabase;
+  close(): Promise<void>;
+}
+
+/** A transport-agnostic sync server: RPC and HTTP layers wrap exactly this. */
+export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
+  const db: Db = options.db ?? (options.postgres ? new PostgresDb(options.postgres) : await PGliteDb.open(options.pglite ?? 'memory'));
+  const database = await ServerDatabase.open(db, {
+    clock: options.clock ?? systemClock,
+    mutators: options.mutators,
+    pageSize: options.pageSize,
+  });
+  const listeners = new Set<(version: number) => void>();
+  const handlerOptions = { schemaVersion: options.schemaVersion };
+  return {
+    db,
+    database,
+    handlePush: (body) =>
+      handlePush(database, body, handlerOptions, (o) => {
+        if (o.processed > 0) for (const l of [...listeners]) l(o.version);
+      }),
+    handlePull: (body) => handlePull(database, body, handlerOptions),
+    async health() {
+      return { status: 'ok', version: await database.version(), dialect: db.dialect };
+    },
+    onCommit(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,79 @@
+import { ProtocolError, runMutator, type EntityData, type Mutation, type MutatorRegistry, type PatchOp } from '../protocol/index.ts';
+import type { Queryable } from '../db/types.ts';
+
+export type MutationResult =
+  | { kind: 'skipped'; lastMutationID: number }
+  | { kind: 'applied'; version: number; effects: PatchOp[]; error?: string };
+
+/**
+ * One mutation, inside the caller's transaction. Lock order is always client row, then the
+ * global version row, so concurrent pushes on PostgreSQL serialise without deadlocks, and every
+ * read the mutator makes happens after the version lock: no lost update under READ COMMITTED.
+ */
+export async function processMutation(
+  tx: Queryable,
+  s: string,
+  registry: MutatorRegistry,
+  clientGroupID: string,
+  m: Mutation,
+  now: number,
+): Promise<MutationResult> {
+  // Registers the client on first sight and locks its row (DO UPDATE takes the row lock and returns it).
+  const { rows } = await tx.query<{ client_group_id: string; last_mutation_id: number }>(
+    `INSERT INTO ${s}.clients (client_id, client_group_id, last_mutation_id, last_modified_version, updated_at)
+     VALUES ($1, $2, 0, 0, $3)
+     ON CONFLICT (client_id) DO UPDATE SET client_id = EXCLUDED.client_id
+     RETURNING client_group_id, last_mutation_id`,
+    [m.clientID, clientGroupID, now],
+  );
+  const client = rows[0]!;
+  if (client.client_group_id !== clientGroupID) {
+    throw new ProtocolError(403, {
+      error: 'BadRequest',
+      message: `clientID ${m.clientID} belongs to another client group`,
+    });
+  }
+  const last = Number(client.last_mutation_id);
+  if (m.id <= last) return { kind: 'skipped', lastMutationID: last };
+  if (m.id > last + 1) {
+    throw new ProtocolError(400, {
+      error: 'BadRequest',
+      message: `mutation id gap for client ${m.clientID}: expected ${last + 1}, got ${m.id}`,
+    });
+  }
+
+  const v = await tx.query<{ version: number }>(`UPDATE ${s}.meta SET version = version + 1 WHERE id = 1 RETURNING version`);
+  const version = Number(v.rows[0]!.version);
+
+  const outcome = await runMutator(registry, { name: m.name, args: m.args, clientID: m.clientID, mutationID: m.id }, 'server', async (key) => {
+    const r = await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.entities WHERE key = $1 AND NOT deleted`, [key]);
+    return r.rows[0]?.data;
+  });
+
+  // Effects, log entry and client advance in one statement: fewer round trips, one atomic step.
+  await tx.query(
+    `WITH eff AS (
+       SELECT e.key, e.value FROM jsonb_to_recordset($1::jsonb) AS e(key text, value jsonb)
+     ), ent AS (
+       INSERT INTO ${s}.entities (key, type, id, data, version, deleted)
+       SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), value, $2, value IS NULL FROM eff
+       ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version, deleted = EXCLUDED.deleted
+     ), log AS (
+       INSERT INTO ${s}.replication_log (version, client_id, mutation_id, name, args, effects, error, created_at)
+       VALUES ($2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9)
+     )
+     UPDATE ${s}.clients SET last_mutation_id = $4, last_modified_version = $2, updated_at = $9 WHERE client_id = $3`,
+    [
+      JSON.stringify(outcome.effects.map((e) => ({ key: (e as { key: string }).key, value: e.op === 'put' ? e.value : null }))),
+      version,
+      m.clientID,
+      m.id,
+      m.name,
+      JSON.stringify(m.args ?? null),
+      JSON.stringify(outcome.effects),
+      outcome.error ?? null,
+      now,
+    ],
+  );
+  return { kind: 'applied', version, effects: outcome.effects, error: outcome.error };
+}
