@@ -63,3 +63,4 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     close: () => db.close(),
   };
 }
+export { localTransport, unwrapResult } from './local-transport.ts';
