@@ -34,7 +34,7 @@ async function world() {
       { online: () => online.get(name)! },
     );
     const engine = await PersistentSyncEngine.open({ db: clientDb, schema: schemaName, transport, ids, clock });
-    return Object.assign(engine, { schemaName, transport });
+    return Object.assign(engine, { schemaName, wire: transport });
   }
   const setOnline = (name: string, v: boolean) => online.set(name, v);
   return { database, client, setOnline, pushes: () => pushes, handlers };
@@ -52,7 +52,7 @@ describe('PersistentSyncEngine', () => {
     expect(await a.get('comment', 'c1')).toEqual({ body: 'hi' });
     expect((await a.getState()).pendingCount).toBe(1);
     // A restart (new engine over the same schema) finds the queue and the identity intact.
-    const again = await PersistentSyncEngine.open({ db: clientDb, schema: a.schemaName, transport: a.transport, ids, clock });
+    const again = await PersistentSyncEngine.open({ db: clientDb, schema: a.schemaName, transport: a.wire, ids, clock });
     expect(again.clientID).toBe(a.clientID);
     expect((await again.pendingMutations()).map((m) => [m.id, m.name])).toEqual([[1, 'upsert']]);
     await again.sync();
