@@ -159,11 +159,12 @@ export class ClientDatabase {
     });
   }
 
-  async pendingMutations(limit = 1_000_000, q: Queryable = this.db): Promise<Mutation[]> {
+  /** Pending mutations in id order, those with id > afterID, at most limit of them. */
+  async pendingMutations(limit = 1_000_000, q: Queryable = this.db, afterID = 0): Promise<Mutation[]> {
     const meta = await this.readMeta(q);
     const r = await q.query<{ mutation_id: number; name: string; args: JSONValue; timestamp: number }>(
-      `SELECT mutation_id, name, args, timestamp FROM ${this.s}.pending ORDER BY mutation_id LIMIT $1`,
-      [limit],
+      `SELECT mutation_id, name, args, timestamp FROM ${this.s}.pending WHERE mutation_id > $2 ORDER BY mutation_id LIMIT $1`,
+      [limit, afterID],
     );
     return r.rows.map((row) => ({ clientID: meta!.clientID, id: Number(row.mutation_id), name: row.name, args: row.args, timestamp: Number(row.timestamp) }));
   }
@@ -202,7 +203,9 @@ export class ClientDatabase {
       const dropped = newLast > meta.lastMutationID
         ? (await tx.query<{ mutation_id: number }>(`DELETE FROM ${s}.pending WHERE mutation_id <= $1 RETURNING mutation_id`, [newLast])).rows.length
         : 0;
-      await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2 WHERE id = 1`, [resp.cookie, newLast]);
+      if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID) {
+        await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2 WHERE id = 1`, [resp.cookie, newLast]);
+      }
       if (resp.patch.length === 0 && dropped === 0) return { applied: true, changes: [], droppedPending: 0 };
 
       const before = await this.visibleMap(tx);

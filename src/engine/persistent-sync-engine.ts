@@ -55,6 +55,8 @@ export class PersistentSyncEngine {
   private readonly errorListeners = new Emitter<Error>();
   private readonly entityListeners = new Emitter<EntityChange>();
   private online = true;
+  /** Highest mutation id a push of this engine instance delivered (the server answered 200). */
+  private pushedUpTo = 0;
   private syncing = 0;
   private lastError: string | null = null;
   private closed = false;
@@ -145,7 +147,10 @@ export class PersistentSyncEngine {
   /** Sends pending mutations (up to the batch size). Returns how many were sent. Throws on failure. */
   async push(): Promise<number> {
     this.assertOpen();
-    const pending = await this.store.pendingMutations(this.pushBatchSize);
+    // A 200 means the server holds every mutation of that push, so the next push starts after
+    // it even before a pull drops them; without this, 100 pending already-pushed mutations
+    // would fill every batch until the next pull. A restart starts from 0 and resends (skipped).
+    const pending = await this.store.pendingMutations(this.pushBatchSize, undefined, this.pushedUpTo);
     if (pending.length === 0) return 0;
     await this.tracked(() =>
       this.transport.push({
@@ -156,6 +161,7 @@ export class PersistentSyncEngine {
         mutations: pending,
       }),
     );
+    this.pushedUpTo = Math.max(this.pushedUpTo, pending[pending.length - 1]!.id);
     return pending.length;
   }
 

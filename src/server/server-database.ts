@@ -55,7 +55,21 @@ export class ServerDatabase {
     let processed = 0;
     let skipped = 0;
     let version = 0;
-    for (const m of req.mutations) {
+    let mutations = req.mutations;
+    if (mutations.length > 1) {
+      // Retries resend what the server already has; skip those with one read instead of a
+      // transaction each. Safe because a last mutation id only grows; the per-mutation check
+      // inside the transaction stays the authority.
+      const ids = [...new Set(mutations.map((m) => m.clientID))];
+      const known = await this.db.query<{ client_id: string; client_group_id: string; last_mutation_id: number }>(
+        `SELECT client_id, client_group_id, last_mutation_id FROM ${this.s}.clients WHERE client_id = ANY($1::text[])`,
+        [ids],
+      );
+      const last = new Map(known.rows.filter((r) => r.client_group_id === req.clientGroupID).map((r) => [r.client_id, Number(r.last_mutation_id)]));
+      mutations = mutations.filter((m) => m.id > (last.get(m.clientID) ?? 0));
+      skipped += req.mutations.length - mutations.length;
+    }
+    for (const m of mutations) {
       const r = await this.db.transaction((tx) =>
         processMutation(tx, this.s, this.registry, req.clientGroupID, m, this.clock.now()),
       );
