@@ -21,6 +21,8 @@ export interface EngineOptions {
   pushBatchSize?: number;
   schemaVersion?: string;
   profileID?: string;
+  /** Builds the client store; the simulator's planted-bug variants swap in a subclass here. */
+  createStore?: (db: Db, schema: string, registry: MutatorRegistry) => ClientDatabase;
 }
 
 export interface SyncState {
@@ -80,7 +82,8 @@ export class PersistentSyncEngine {
 
   static async open(options: EngineOptions): Promise<PersistentSyncEngine> {
     const ids = options.ids ?? cryptoIds;
-    const store = new ClientDatabase(options.db, options.schema ?? 'lockstep', createRegistry(options.mutators));
+    const create = options.createStore ?? ((db, schema, registry) => new ClientDatabase(db, schema, registry));
+    const store = create(options.db, options.schema ?? 'lockstep', createRegistry(options.mutators));
     const meta = await store.open(() => ({ clientID: ids.newId('c'), clientGroupID: options.clientGroupID ?? ids.newId('g') }));
     return new PersistentSyncEngine(options, store, meta);
   }

@@ -1,8 +1,8 @@
-import { createRegistry, type EntityData, type MutatorRegistry, type PatchOp, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
-import { quoteIdent, type Db } from '../db/types.ts';
+import { createRegistry, type EntityData, type Mutation, type MutatorRegistry, type PatchOp, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
+import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 import type { Clock } from '../engine/seams.ts';
 import { createServerSchema } from './schema.ts';
-import { processMutation } from './push.ts';
+import { processMutation, type MutationResult } from './push.ts';
 import { buildPull } from './pull.ts';
 import type { ClientRecord, EntityMap, LogEntry, PushOutcome } from './types.ts';
 
@@ -70,9 +70,7 @@ export class ServerDatabase {
       skipped += req.mutations.length - mutations.length;
     }
     for (const m of mutations) {
-      const r = await this.db.transaction((tx) =>
-        processMutation(tx, this.s, this.registry, req.clientGroupID, m, this.clock.now()),
-      );
+      const r = await this.db.transaction((tx) => this.applyMutation(tx, req.clientGroupID, m));
       if (r.kind === 'skipped') skipped++;
       else {
         processed++;
@@ -80,6 +78,11 @@ export class ServerDatabase {
       }
     }
     return { processed, skipped, version };
+  }
+
+  /** One mutation inside the caller's transaction (the step planted-bug variants replace). */
+  protected applyMutation(tx: Queryable, clientGroupID: string, m: Mutation): Promise<MutationResult> {
+    return processMutation(tx, this.s, this.registry, clientGroupID, m, this.clock.now());
   }
 
   /** One pull page from one snapshot. Throws ProtocolError (ClientStateNotFound). */
