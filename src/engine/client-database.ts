@@ -247,6 +247,24 @@ export class ClientDatabase {
     }
   }
 
+  /**
+   * What the visible state must be: the snapshot with every pending mutation replayed in id
+   * order. Computed in memory from the stored snapshot and queue, for invariant checks.
+   */
+  async expectedVisible(): Promise<Map<string, EntityData>> {
+    return this.db.transaction(async (tx) => {
+      const state = await this.snapshotMap(tx);
+      for (const m of await this.pendingMutations(1_000_000, tx)) {
+        const outcome = await runMutator(this.registry, { name: m.name, args: m.args, clientID: m.clientID, mutationID: m.id }, 'client', async (k) => state.get(k));
+        for (const e of outcome.effects) {
+          if (e.op === 'put') state.set(e.key, e.value);
+          else if (e.op === 'del') state.delete(e.key);
+        }
+      }
+      return new Map([...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    });
+  }
+
   async visibleMap(q: Queryable = this.db): Promise<Map<string, EntityData>> {
     const r = await q.query<{ key: string; data: EntityData }>(`SELECT key, data FROM ${this.s}.visible ORDER BY key`);
     return new Map(r.rows.map((row) => [row.key, row.data]));

@@ -80,6 +80,7 @@ describe('PersistentSyncEngine', () => {
     // Server state (votes 11, including b's acknowledged +1 exactly once) with the pending comment on top.
     expect(await b.get('review', 'r1')).toEqual({ title: 'x', votes: 11 });
     expect(await b.get('comment', 'mine')).toEqual({ body: 'pending' });
+    expect(await b.expectedVisible()).toEqual(await b.visibleEntities());
     await b.sync();
     await a.sync();
     expect(await a.visibleEntities()).toEqual(await w.database.readEntities());

@@ -126,6 +126,11 @@ export class PersistentSyncEngine {
     return this.store.visibleMap();
   }
 
+  /** Snapshot + pending replayed, computed independently of the stored visible state (for checkers). */
+  expectedVisible(): Promise<Map<string, EntityData>> {
+    return this.store.expectedVisible();
+  }
+
   pendingMutations(): Promise<Mutation[]> {
     return this.store.pendingMutations();
   }
