@@ -1,24 +1,17 @@
-import { ProtocolError, runMutator, type EntityData, type Mutation, type MutatorRegistry, type PatchOp } from '../protocol/index.ts';
+import { ProtocolError, runMutator, type EntityData, type Mutation, type MutatorOutcome, type MutatorRegistry, type PatchOp } from '../protocol/index.ts';
 import type { Queryable } from '../db/types.ts';
 
 export type MutationResult =
   | { kind: 'skipped'; lastMutationID: number }
   | { kind: 'applied'; version: number; effects: PatchOp[]; error?: string };
 
-/**
- * One mutation, inside the caller's transaction. Lock order is always client row, then the
- * global version row, so concurrent pushes on PostgreSQL serialise without deadlocks, and every
- * read the mutator makes happens after the version lock: no lost update under READ COMMITTED.
+/*
+ * The steps of applying one mutation, as separate functions so that the simulator's
+ * planted-bug variants can recompose them wrongly; processMutation is the right composition.
  */
-export async function processMutation(
-  tx: Queryable,
-  s: string,
-  registry: MutatorRegistry,
-  clientGroupID: string,
-  m: Mutation,
-  now: number,
-): Promise<MutationResult> {
-  // Registers the client on first sight and locks its row (DO UPDATE takes the row lock and returns it).
+
+/** Registers the client on first sight and locks its row (DO UPDATE takes the row lock and returns it). */
+export async function lockClient(tx: Queryable, s: string, clientGroupID: string, m: Mutation, now: number): Promise<number> {
   const { rows } = await tx.query<{ client_group_id: string; last_mutation_id: number }>(
     `INSERT INTO ${s}.clients (client_id, client_group_id, last_mutation_id, last_modified_version, updated_at)
      VALUES ($1, $2, 0, 0, $3)
@@ -28,29 +21,40 @@ export async function processMutation(
   );
   const client = rows[0]!;
   if (client.client_group_id !== clientGroupID) {
-    throw new ProtocolError(403, {
-      error: 'BadRequest',
-      message: `clientID ${m.clientID} belongs to another client group`,
-    });
+    throw new ProtocolError(403, { error: 'BadRequest', message: `clientID ${m.clientID} belongs to another client group` });
   }
-  const last = Number(client.last_mutation_id);
-  if (m.id <= last) return { kind: 'skipped', lastMutationID: last };
+  return Number(client.last_mutation_id);
+}
+
+/** 'skip' for a mutation the server already has; throws on a gap. */
+export function checkOrder(m: Mutation, last: number): 'skip' | 'apply' {
+  if (m.id <= last) return 'skip';
   if (m.id > last + 1) {
-    throw new ProtocolError(400, {
-      error: 'BadRequest',
-      message: `mutation id gap for client ${m.clientID}: expected ${last + 1}, got ${m.id}`,
-    });
+    throw new ProtocolError(400, { error: 'BadRequest', message: `mutation id gap for client ${m.clientID}: expected ${last + 1}, got ${m.id}` });
   }
+  return 'apply';
+}
 
+/** Takes the next global version; the row lock it holds serialises all pushes until commit. */
+export async function nextVersion(tx: Queryable, s: string): Promise<number> {
   const v = await tx.query<{ version: number }>(`UPDATE ${s}.meta SET version = version + 1 WHERE id = 1 RETURNING version`);
-  const version = Number(v.rows[0]!.version);
+  return Number(v.rows[0]!.version);
+}
 
-  const outcome = await runMutator(registry, { name: m.name, args: m.args, clientID: m.clientID, mutationID: m.id }, 'server', async (key) => {
+export function runServerMutator(tx: Queryable, s: string, registry: MutatorRegistry, m: Mutation): Promise<MutatorOutcome> {
+  return runMutator(registry, { name: m.name, args: m.args, clientID: m.clientID, mutationID: m.id }, 'server', async (key) => {
     const r = await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.entities WHERE key = $1 AND NOT deleted`, [key]);
     return r.rows[0]?.data;
   });
+}
 
-  // Effects, log entry and client advance in one statement: fewer round trips, one atomic step.
+/**
+ * Effects, log entry and (unless advanceClient is false) the client's last mutation id, in one
+ * statement: fewer round trips, one atomic step.
+ */
+export async function commitMutation(
+  tx: Queryable, s: string, m: Mutation, version: number, outcome: MutatorOutcome, now: number, advanceClient = true,
+): Promise<void> {
   await tx.query(
     `WITH eff AS (
        SELECT e.key, e.value FROM jsonb_to_recordset($1::jsonb) AS e(key text, value jsonb)
@@ -62,7 +66,7 @@ export async function processMutation(
        INSERT INTO ${s}.replication_log (version, client_id, mutation_id, name, args, effects, error, created_at)
        VALUES ($2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9)
      )
-     UPDATE ${s}.clients SET last_mutation_id = $4, last_modified_version = $2, updated_at = $9 WHERE client_id = $3`,
+     UPDATE ${s}.clients SET last_mutation_id = $4, last_modified_version = $2, updated_at = $9 WHERE client_id = $3 AND $10`,
     [
       JSON.stringify(outcome.effects.map((e) => ({ key: (e as { key: string }).key, value: e.op === 'put' ? e.value : null }))),
       version,
@@ -73,7 +77,28 @@ export async function processMutation(
       JSON.stringify(outcome.effects),
       outcome.error ?? null,
       now,
+      advanceClient,
     ],
   );
+}
+
+/** Advances a client's last mutation id (on its own, only planted bugs need this). */
+export async function advanceClient(q: Queryable, s: string, m: Mutation, version: number, now: number): Promise<void> {
+  await q.query(`UPDATE ${s}.clients SET last_mutation_id = $2, last_modified_version = $3, updated_at = $4 WHERE client_id = $1`, [m.clientID, m.id, version, now]);
+}
+
+/**
+ * One mutation, inside the caller's transaction. Lock order is always client row, then the
+ * global version row, so concurrent pushes on PostgreSQL serialise without deadlocks, and every
+ * read the mutator makes happens after the version lock: no lost update under READ COMMITTED.
+ */
+export async function processMutation(
+  tx: Queryable, s: string, registry: MutatorRegistry, clientGroupID: string, m: Mutation, now: number,
+): Promise<MutationResult> {
+  const last = await lockClient(tx, s, clientGroupID, m, now);
+  if (checkOrder(m, last) === 'skip') return { kind: 'skipped', lastMutationID: last };
+  const version = await nextVersion(tx, s);
+  const outcome = await runServerMutator(tx, s, registry, m);
+  await commitMutation(tx, s, m, version, outcome, now);
   return { kind: 'applied', version, effects: outcome.effects, error: outcome.error };
 }
