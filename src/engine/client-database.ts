@@ -56,6 +56,8 @@ export class ClientDatabase {
   readonly schema: string;
   readonly registry: MutatorRegistry;
   protected readonly s: string;
+  /** Mutation id order is the only correct one; a planted bug orders by wall clock instead. */
+  protected readonly pendingOrder: string = 'mutation_id';
 
   constructor(db: Db, schema: string, registry: MutatorRegistry) {
     this.db = db;
@@ -111,7 +113,7 @@ export class ClientDatabase {
     };
   }
 
-  private reader(q: Queryable) {
+  protected reader(q: Queryable) {
     return async (key: string) => {
       const r = await q.query<{ data: EntityData }>(`SELECT data FROM ${this.s}.visible WHERE key = $1`, [key]);
       return r.rows[0]?.data;
@@ -119,7 +121,7 @@ export class ClientDatabase {
   }
 
   /** Applies effects to the visible state in one statement per kind. */
-  private async applyToVisible(q: Queryable, effects: readonly PatchOp[]): Promise<void> {
+  protected async applyToVisible(q: Queryable, effects: readonly PatchOp[]): Promise<void> {
     const puts: { key: string; type: string; id: string; data: EntityData }[] = [];
     const dels: string[] = [];
     for (const e of effects) {
@@ -163,7 +165,7 @@ export class ClientDatabase {
   async pendingMutations(limit = 1_000_000, q: Queryable = this.db, afterID = 0): Promise<Mutation[]> {
     const meta = await this.readMeta(q);
     const r = await q.query<{ mutation_id: number; name: string; args: JSONValue; timestamp: number }>(
-      `SELECT mutation_id, name, args, timestamp FROM ${this.s}.pending WHERE mutation_id > $2 ORDER BY mutation_id LIMIT $1`,
+      `SELECT mutation_id, name, args, timestamp FROM ${this.s}.pending WHERE mutation_id > $2 ORDER BY ${this.pendingOrder} LIMIT $1`,
       [limit, afterID],
     );
     return r.rows.map((row) => ({ clientID: meta!.clientID, id: Number(row.mutation_id), name: row.name, args: row.args, timestamp: Number(row.timestamp) }));
@@ -200,9 +202,7 @@ export class ClientDatabase {
       if (newLast >= meta.nextMutationID) {
         throw new Error(`server acknowledged mutation ${newLast} of ${meta.clientID}, which this client never created (next is ${meta.nextMutationID})`);
       }
-      const dropped = newLast > meta.lastMutationID
-        ? (await tx.query<{ mutation_id: number }>(`DELETE FROM ${s}.pending WHERE mutation_id <= $1 RETURNING mutation_id`, [newLast])).rows.length
-        : 0;
+      const dropped = newLast > meta.lastMutationID ? await this.dropAcknowledged(tx, newLast) : 0;
       if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID) {
         await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2 WHERE id = 1`, [resp.cookie, newLast]);
       }
@@ -225,7 +225,13 @@ export class ClientDatabase {
     });
   }
 
-  private async applyToSnapshot(q: Queryable, patch: readonly PatchOp[]): Promise<void> {
+  /** Removes pending mutations the server has acknowledged; returns how many. */
+  protected async dropAcknowledged(tx: Queryable, upTo: number): Promise<number> {
+    const r = await tx.query(`DELETE FROM ${this.s}.pending WHERE mutation_id <= $1 RETURNING mutation_id`, [upTo]);
+    return r.rows.length;
+  }
+
+  protected async applyToSnapshot(q: Queryable, patch: readonly PatchOp[]): Promise<void> {
     const s = this.s;
     // Collapse to the last op per key after the last clear, so set-based statements see unique keys.
     let start = 0;
