@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/** Network behaviour while faults are on; during heal only latency remains. */
+export const networkSchema = z.object({
+  latencyMs: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).refine(([a, b]) => a <= b, 'latencyMs must be [min, max] with min <= max'),
+  /** Extra delay some messages get, so that later requests overtake earlier ones. */
+  reorderRate: z.number().min(0).max(1),
+  dropRate: z.number().min(0).max(1),
+  lostAckRate: z.number().min(0).max(1),
+  duplicateRate: z.number().min(0).max(1),
+  timeoutMs: z.number().int().positive(),
+});
+export type NetworkConfig = z.infer<typeof networkSchema>;
+
+/** Chance per schedule step that a fault of each kind starts. */
+export const faultRatesSchema = z.object({
+  offline: z.number().min(0).max(1),
+  partition: z.number().min(0).max(1),
+  clientCrash: z.number().min(0).max(1),
+  serverCrash: z.number().min(0).max(1),
+  clockSkew: z.number().min(0).max(1),
+  storageWipe: z.number().min(0).max(1),
+});
+export type FaultRates = z.infer<typeof faultRatesSchema>;
+
+/** Relative weights of what a non-fault step does. */
+export const workloadSchema = z.object({
+  upsert: z.number().min(0),
+  delete: z.number().min(0),
+  increment: z.number().min(0),
+  sync: z.number().min(0),
+});
+export type Workload = z.infer<typeof workloadSchema>;
+
+export const profileNames = ['none', 'flaky', 'offline-heavy', 'crashy', 'chaos', 'swarm'] as const;
+export type ProfileName = (typeof profileNames)[number];
+
+export const simConfigSchema = z.object({
+  seed: z.string().min(1),
+  clients: z.number().int().min(1).max(5000),
+  steps: z.number().int().min(1).max(1_000_000),
+  /** Virtual ms between schedule steps (on average). */
+  stepMs: z.number().int().positive(),
+  profile: z.enum(profileNames),
+  server: z.enum(['pglite', 'postgres']),
+  bug: z.string().optional(),
+  workload: workloadSchema,
+  network: networkSchema,
+  faults: faultRatesSchema,
+  /** Liveness bound: virtual ms the heal phase may take. */
+  healBudgetMs: z.number().int().positive(),
+  /** Probability that a client checks its rebase invariant after a pull. */
+  rebaseCheckRate: z.number().min(0).max(1),
+});
+export type SimConfig = z.infer<typeof simConfigSchema>;
+
+export const defaultWorkload: Workload = { upsert: 35, delete: 12, increment: 30, sync: 23 };
+
+export const quietNetwork: NetworkConfig = { latencyMs: [2, 40], reorderRate: 0, dropRate: 0, lostAckRate: 0, duplicateRate: 0, timeoutMs: 3_000 };
+export const noFaults: FaultRates = { offline: 0, partition: 0, clientCrash: 0, serverCrash: 0, clockSkew: 0, storageWipe: 0 };
+
+export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkConfig; faults: FaultRates }> = {
+  none: { network: quietNetwork, faults: noFaults },
+  flaky: {
+    network: { latencyMs: [2, 300], reorderRate: 0.1, dropRate: 0.05, lostAckRate: 0.08, duplicateRate: 0.05, timeoutMs: 3_000 },
+    faults: { ...noFaults, offline: 0.01, partition: 0.01 },
+  },
+  'offline-heavy': {
+    network: { latencyMs: [2, 80], reorderRate: 0.02, dropRate: 0.01, lostAckRate: 0.02, duplicateRate: 0, timeoutMs: 3_000 },
+    faults: { ...noFaults, offline: 0.06, partition: 0.02 },
+  },
+  crashy: {
+    network: { latencyMs: [2, 120], reorderRate: 0.05, dropRate: 0.01, lostAckRate: 0.05, duplicateRate: 0.02, timeoutMs: 3_000 },
+    faults: { ...noFaults, clientCrash: 0.03, serverCrash: 0.01, storageWipe: 0.004 },
+  },
+  chaos: {
+    network: { latencyMs: [1, 400], reorderRate: 0.15, dropRate: 0.05, lostAckRate: 0.08, duplicateRate: 0.08, timeoutMs: 3_000 },
+    faults: { offline: 0.03, partition: 0.015, clientCrash: 0.02, serverCrash: 0.008, clockSkew: 0.02, storageWipe: 0.003 },
+  },
+};
+
+/** TigerBeetle-VOPR-style swarm testing: every seed draws its own mix and intensities. */
+export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates } {
+  const on = (max: number) => (next() < 0.5 ? 0 : +(next() * max).toFixed(4));
+  const hi = Math.round(5 + next() * 500);
+  return {
+    network: { latencyMs: [1, hi], reorderRate: on(0.3), dropRate: on(0.1), lostAckRate: on(0.15), duplicateRate: on(0.15), timeoutMs: 3_000 },
+    faults: { offline: on(0.08), partition: on(0.03), clientCrash: on(0.04), serverCrash: on(0.015), clockSkew: on(0.04), storageWipe: on(0.006) },
+  };
+}

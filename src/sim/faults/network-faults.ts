@@ -1,0 +1,22 @@
+import type { NetworkConfig } from '../config.ts';
+import type { Rng } from '../rng.ts';
+
+/*
+ * The per-message faults. Each message draws its fate from its own stream (client, message
+ * number), in a fixed order, so a message's fate does not depend on what else happened.
+ */
+
+/** Latency of one direction, with the reorder fault's extra delay that lets later messages overtake. */
+export function latency(rng: Rng, net: NetworkConfig): number {
+  const base = rng.int(net.latencyMs[0], net.latencyMs[1]);
+  return rng.chance(net.reorderRate) ? base + rng.int(net.latencyMs[1], net.latencyMs[1] * 4 + 50) : base;
+}
+
+/** The request is lost on the way: the client times out, the server never sees it. */
+export const drop = (rng: Rng, net: NetworkConfig) => rng.chance(net.dropRate);
+
+/** The server committed, but the response is lost: the client sees a failure and will retry. */
+export const lostAck = (rng: Rng, net: NetworkConfig) => rng.chance(net.lostAckRate);
+
+/** The request arrives twice (a retrying proxy). */
+export const duplicate = (rng: Rng, net: NetworkConfig) => rng.chance(net.duplicateRate);

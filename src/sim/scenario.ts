@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { defaultWorkload, faultRatesSchema, networkSchema, profileNames, profiles, simConfigSchema, swarmProfile, workloadSchema, type SimConfig } from './config.ts';
+import { Rng } from './rng.ts';
+
+/** A named scenario file: what to run, with optional overrides of the profile's network and faults. */
+export const scenarioSchema = z.object({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  clients: z.number().int().min(1).max(5000).optional(),
+  steps: z.number().int().min(1).optional(),
+  stepMs: z.number().int().positive().optional(),
+  seeds: z.number().int().min(1).optional(),
+  profile: z.enum(profileNames).optional(),
+  workload: workloadSchema.partial().optional(),
+  network: networkSchema.partial().optional(),
+  faults: faultRatesSchema.partial().optional(),
+  healBudgetMs: z.number().int().positive().optional(),
+}).strict();
+export type Scenario = z.infer<typeof scenarioSchema>;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function loadScenario(path: string): Scenario {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`cannot read scenario ${path}: ${(e as Error).message}`);
+  }
+  const parsed = scenarioSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new UsageError(`invalid scenario ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export interface ConfigInput {
+  seed: string;
+  clients?: number;
+  steps?: number;
+  profile?: SimConfig['profile'];
+  server?: SimConfig['server'];
+  bug?: string;
+  scenario?: Scenario;
+}
+
+/** Flags win over the scenario, the scenario over the profile, the profile over defaults. */
+export function buildConfig(input: ConfigInput): SimConfig {
+  const sc = input.scenario;
+  const profile = input.profile ?? sc?.profile ?? 'chaos';
+  // swarm draws from the seed itself, so each seed has its own mix, reproducibly.
+  const swarmRng = new Rng(input.seed).fork('swarm');
+  const swarm = profile === 'swarm' ? swarmProfile(() => swarmRng.next()) : profiles[profile];
+  const config = {
+    seed: input.seed,
+    clients: input.clients ?? sc?.clients ?? 8,
+    steps: input.steps ?? sc?.steps ?? 300,
+    stepMs: sc?.stepMs ?? 50,
+    profile,
+    server: input.server ?? 'pglite',
+    ...(input.bug ? { bug: input.bug } : {}),
+    workload: { ...defaultWorkload, ...sc?.workload },
+    network: { ...swarm.network, ...sc?.network },
+    faults: { ...swarm.faults, ...sc?.faults },
+    healBudgetMs: sc?.healBudgetMs ?? 120_000,
+    rebaseCheckRate: 0.5,
+  };
+  const parsed = simConfigSchema.safeParse(config);
+  if (!parsed.success) throw new UsageError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import type { SimConfig } from './config.ts';
+import type { Rng } from './rng.ts';
+import { faultModules } from './faults/index.ts';
+
+/**
+ * A schedule is the explicit list of everything the chaos phase does, generated up front from the
+ * seed. Replay files hold it, so a shrunk schedule replays without the seed's randomness (only
+ * per-message network fates still come from the seed, by client and message number).
+ */
+export const opEventSchema = z.object({
+  t: z.number().nonnegative(),
+  kind: z.literal('op'),
+  client: z.number().int().nonnegative(),
+  op: z.enum(['upsert', 'delete', 'increment']),
+  type: z.string(),
+  id: z.string(),
+  data: z.record(z.string(), z.unknown()).optional(),
+  field: z.string().optional(),
+  by: z.number().optional(),
+});
+export const syncEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('sync'), client: z.number().int().nonnegative() });
+export const offlineEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('offline'), client: z.number().int().nonnegative(), durationMs: z.number().int().positive() });
+export const partitionEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('partition'), client: z.number().int().nonnegative(), durationMs: z.number().int().positive() });
+export const crashEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('crash'), client: z.number().int().nonnegative(), downMs: z.number().int().nonnegative() });
+export const serverCrashEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('server-crash'), downMs: z.number().int().nonnegative() });
+export const skewEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('skew'), client: z.number().int().nonnegative(), offsetMs: z.number().int() });
+export const wipeEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('wipe'), client: z.number().int().nonnegative() });
+
+export const scheduleEventSchema = z.discriminatedUnion('kind', [
+  opEventSchema, syncEventSchema, offlineEventSchema, partitionEventSchema, crashEventSchema, serverCrashEventSchema, skewEventSchema, wipeEventSchema,
+]);
+export type ScheduleEvent = z.infer<typeof scheduleEventSchema>;
+export type OpEvent = z.infer<typeof opEventSchema>;
+
+/** The key space is small on purpose, so that conflicts are frequent. Tallies are only ever incremented. */
+export const keySpace = {
+  comment: ['c0', 'c1', 'c2', 'c3', 'c4'],
+  review: ['r0', 'r1', 'r2'],
+  tally: ['t0', 't1'],
+} as const;
+
+function workloadEvent(rng: Rng, t: number, client: number, config: SimConfig): ScheduleEvent {
+  const what = rng.weighted(config.workload);
+  if (what === 'sync') return { t, kind: 'sync', client };
+  if (what === 'increment') {
+    if (rng.chance(0.5)) return { t, kind: 'op', client, op: 'increment', type: 'tally', id: rng.pick(keySpace.tally), field: 'n', by: rng.int(1, 5) };
+    return { t, kind: 'op', client, op: 'increment', type: 'review', id: rng.pick(keySpace.review), field: 'votes', by: rng.pick([1, 1, 1, -1]) };
+  }
+  const type = rng.pick(['comment', 'comment', 'review'] as const);
+  const id = rng.pick(keySpace[type]);
+  if (what === 'delete') return { t, kind: 'op', client, op: 'delete', type, id };
+  const data = type === 'comment'
+    ? { body: `note ${rng.int(0, 999)}`, by: `client${client}` }
+    : { title: `PR ${id}`, status: rng.pick(['open', 'approved', 'changes-requested']), votes: 0 };
+  return { t, kind: 'op', client, op: 'upsert', type, id, data };
+}
+
+export function generateSchedule(rng: Rng, config: SimConfig): ScheduleEvent[] {
+  const events: ScheduleEvent[] = [];
+  let t = 0;
+  for (let step = 0; step < config.steps; step++) {
+    t += rng.int(1, config.stepMs * 2 - 1);
+    const client = rng.int(0, config.clients - 1);
+    let fault: ScheduleEvent | undefined;
+    for (const m of faultModules) {
+      const rate = config.faults[m.rate];
+      if (rng.chance(rate)) {
+        fault = m.generate(rng, t, client, config);
+        break;
+      }
+    }
+    events.push(fault ?? workloadEvent(rng, t, client, config));
+  }
+  return events;
+}

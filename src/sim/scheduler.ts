@@ -1,0 +1,281 @@
+import { Rng } from './rng.ts';
+
+/** Thrown into a task that was killed (its client or the server crashed) at its next park. */
+export class Crash extends Error {
+  override name = 'Crash';
+}
+
+export class SchedulerLimitError extends Error {
+  override name = 'SchedulerLimitError';
+}
+
+type TaskState = 'new' | 'runnable' | 'blocked' | 'running' | 'done';
+
+interface Task {
+  readonly id: number;
+  readonly owner: string;
+  readonly name: string;
+  state: TaskState;
+  wakeAt: number;
+  killed: boolean;
+  resume?: (error?: Error) => void;
+}
+
+export interface TraceEvent {
+  /** Virtual ms. */
+  t: number;
+  /** Lane: a client name, 'server', or 'sim'. */
+  lane: string;
+  kind: string;
+  detail?: string;
+}
+
+export interface SchedulerLimits {
+  /** Most task resumptions before the run is declared runaway. */
+  maxSteps: number;
+  /** Virtual time the run may not pass. */
+  maxVirtualMs: number;
+}
+
+/** A future that tasks can wait on through the scheduler (never with a bare await). */
+export interface Future<T> {
+  readonly settled: boolean;
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+interface FutureImpl<T> extends Future<T> {
+  value?: T;
+  error?: Error;
+  waiters: Task[];
+}
+
+/**
+ * A deterministic cooperative scheduler with a virtual clock. Exactly one task runs at a time;
+ * a task runs until it parks (sleep, yield, a future, a lock) or ends, then the seeded PRNG picks
+ * the next runnable task. When none is runnable, virtual time jumps to the earliest wake-up.
+ * Real PGlite calls resolve on their own (no timers), so the whole run is a function of the seed.
+ */
+export class Scheduler {
+  now = 0;
+  steps = 0;
+  readonly trace: TraceEvent[] = [];
+  private readonly rng: Rng;
+  private readonly limits: SchedulerLimits;
+  private readonly tasks = new Map<number, Task>();
+  private nextId = 1;
+  private current: Task | null = null;
+  private parked: (() => void) | null = null;
+  private readonly locks = new Map<string, { holder: Task | null; waiters: Task[] }>();
+  private failure: Error | null = null;
+
+  constructor(rng: Rng, limits: SchedulerLimits) {
+    this.rng = rng;
+    this.limits = limits;
+  }
+
+  record(lane: string, kind: string, detail?: string): void {
+    this.trace.push(detail === undefined ? { t: this.now, lane, kind } : { t: this.now, lane, kind, detail });
+  }
+
+  get currentOwner(): string | null {
+    return this.current?.owner ?? null;
+  }
+
+  /** Starts a task at the current virtual time (or after delayMs). Errors other than Crash fail the run. */
+  spawn(owner: string, name: string, fn: () => Promise<void>, delayMs = 0): void {
+    const task: Task = { id: this.nextId++, owner, name, state: 'new', wakeAt: this.now + delayMs, killed: false };
+    this.tasks.set(task.id, task);
+    const gate = new Promise<void>((resolve, reject) => {
+      task.resume = (e) => (e ? reject(e) : resolve());
+    });
+    task.state = 'runnable';
+    void gate
+      .then(fn)
+      .catch((e: unknown) => {
+        if (!(e instanceof Crash) && !this.failure) {
+          this.failure = e instanceof Error ? e : new Error(String(e));
+          this.failure.message = `task ${owner}:${name} failed: ${this.failure.message}`;
+        }
+      })
+      .finally(() => {
+        task.state = 'done';
+        this.tasks.delete(task.id);
+        this.releaseAll(task);
+        this.signalParked(task);
+      });
+  }
+
+  /** Parks the running task until the scheduler resumes it. */
+  private park(state: 'runnable' | 'blocked', wakeAt: number): Promise<void> {
+    const task = this.current;
+    if (!task) throw new Error('park outside a scheduler task');
+    if (task.killed) return Promise.reject(new Crash(`${task.owner} crashed`));
+    task.state = state;
+    task.wakeAt = wakeAt;
+    const p = new Promise<void>((resolve, reject) => {
+      task.resume = (e) => (e ? reject(e) : resolve());
+    });
+    this.signalParked(task);
+    return p;
+  }
+
+  private signalParked(task: Task): void {
+    if (this.current === task) {
+      this.current = null;
+      const p = this.parked;
+      this.parked = null;
+      p?.();
+    }
+  }
+
+  /** A scheduling point: another task may run before this one continues. */
+  yield(): Promise<void> {
+    return this.park('runnable', this.now);
+  }
+
+  sleep(ms: number): Promise<void> {
+    if (!(ms >= 0)) throw new Error(`sleep of ${ms} ms`);
+    return this.park('runnable', this.now + ms);
+  }
+
+  future<T>(): Future<T> {
+    const f: FutureImpl<T> = {
+      settled: false,
+      waiters: [],
+      resolve: (value) => {
+        if (f.settled) return;
+        (f as { settled: boolean }).settled = true;
+        f.value = value;
+        this.wakeWaiters(f.waiters);
+      },
+      reject: (error) => {
+        if (f.settled) return;
+        (f as { settled: boolean }).settled = true;
+        f.error = error;
+        this.wakeWaiters(f.waiters);
+      },
+    };
+    return f;
+  }
+
+  private wakeWaiters(waiters: Task[]): void {
+    for (const t of waiters.splice(0)) {
+      if (t.state === 'blocked') {
+        t.state = 'runnable';
+        t.wakeAt = this.now;
+      }
+    }
+  }
+
+  /** Waits for a future, or until timeoutMs passes (then throws the timeout error). */
+  async waitFor<T>(future: Future<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
+    const f = future as FutureImpl<T>;
+    const deadline = this.now + timeoutMs;
+    while (!f.settled) {
+      if (this.now >= deadline) throw onTimeout();
+      const task = this.current!;
+      f.waiters.push(task);
+      // Blocked but with a deadline: runnable again at the deadline if nothing resolves it.
+      await this.park('blocked', deadline);
+      const i = f.waiters.indexOf(task);
+      if (i >= 0) f.waiters.splice(i, 1);
+    }
+    if (f.error) throw f.error;
+    return f.value as T;
+  }
+
+  /** A scheduler-visible mutex: a task waiting here is parked, never "running". */
+  async lock(name: string): Promise<void> {
+    const task = this.current;
+    if (!task) throw new Error('lock outside a scheduler task');
+    let l = this.locks.get(name);
+    if (!l) this.locks.set(name, (l = { holder: null, waiters: [] }));
+    if (l.holder === task) throw new Error(`task ${task.owner}:${task.name} re-entered lock ${name} (a nested query inside a transaction would deadlock)`);
+    while (l.holder !== null) {
+      l.waiters.push(task);
+      await this.park('blocked', Number.POSITIVE_INFINITY);
+    }
+    l.holder = task;
+  }
+
+  unlock(name: string): void {
+    const l = this.locks.get(name);
+    if (!l || l.holder !== this.current) throw new Error(`unlock of ${name} by a task that does not hold it`);
+    this.handOver(l);
+  }
+
+  private handOver(l: { holder: Task | null; waiters: Task[] }): void {
+    l.holder = null;
+    const next = l.waiters.shift();
+    if (next && next.state === 'blocked') {
+      next.state = 'runnable';
+      next.wakeAt = this.now;
+    }
+  }
+
+  private releaseAll(task: Task): void {
+    for (const l of this.locks.values()) {
+      if (l.holder === task) this.handOver(l);
+      const i = l.waiters.indexOf(task);
+      if (i >= 0) l.waiters.splice(i, 1);
+    }
+  }
+
+  /** Kills every task of an owner: each throws Crash at its next resumption. */
+  kill(owner: string): number {
+    let n = 0;
+    for (const t of [...this.tasks.values()].sort((a, b) => a.id - b.id)) {
+      if (t.owner !== owner || t.killed) continue;
+      t.killed = true;
+      n++;
+      if (t.state === 'blocked') {
+        for (const l of this.locks.values()) {
+          const i = l.waiters.indexOf(t);
+          if (i >= 0) l.waiters.splice(i, 1);
+        }
+        t.state = 'runnable';
+        t.wakeAt = this.now;
+      }
+    }
+    return n;
+  }
+
+  hasTasks(owner?: string): boolean {
+    if (owner === undefined) return this.tasks.size > 0;
+    for (const t of this.tasks.values()) if (t.owner === owner) return true;
+    return false;
+  }
+
+  /** Runs until no task is left, or `until` says stop. Throws the first task failure. */
+  async run(until: () => boolean = () => false): Promise<void> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (until()) return;
+      const all = [...this.tasks.values()];
+      if (all.length === 0) return;
+      let ready = all.filter((t) => t.state === 'runnable' && t.wakeAt <= this.now);
+      if (ready.length === 0) {
+        const timed = all.filter((t) => (t.state === 'runnable' || t.state === 'blocked') && Number.isFinite(t.wakeAt));
+        if (timed.length === 0) {
+          throw new SchedulerLimitError(`deadlock: ${all.length} tasks blocked forever (${all.slice(0, 5).map((t) => `${t.owner}:${t.name}`).join(', ')})`);
+        }
+        const next = Math.min(...timed.map((t) => t.wakeAt));
+        if (next > this.limits.maxVirtualMs) throw new SchedulerLimitError(`virtual time limit ${this.limits.maxVirtualMs} ms reached`);
+        this.now = Math.max(this.now, next);
+        for (const t of timed) if (t.wakeAt <= this.now && t.state === 'blocked') t.state = 'runnable';
+        ready = all.filter((t) => t.state === 'runnable' && t.wakeAt <= this.now);
+      }
+      ready.sort((a, b) => a.id - b.id);
+      const task = this.rng.pick(ready);
+      if (++this.steps > this.limits.maxSteps) throw new SchedulerLimitError(`step limit ${this.limits.maxSteps} reached`);
+      task.state = 'running';
+      this.current = task;
+      const parked = new Promise<void>((r) => (this.parked = r));
+      const resume = task.resume!;
+      task.resume = undefined;
+      resume(task.killed ? new Crash(`${task.owner} crashed`) : undefined);
+      await parked;
+    }
+  }
+}

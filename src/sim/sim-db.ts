@@ -1,0 +1,76 @@
+import type { Db, Queryable, TransactionOptions } from '../db/types.ts';
+import type { Scheduler } from './scheduler.ts';
+
+export interface DbStats {
+  statements: number;
+}
+
+/**
+ * The simulator's Db: yields to the scheduler before every statement, so concurrent requests
+ * interleave at statement granularity in an order the seed decides, and holds a
+ * scheduler-visible lock per database around each transaction and each standalone statement
+ * (PGlite has one session: a task waiting on PGlite's own mutex would look "running").
+ */
+export class SimDb implements Db {
+  readonly dialect: Db['dialect'];
+  readonly inner: Db;
+  private readonly sched: Scheduler;
+  private readonly lockName: string;
+  readonly stats: DbStats;
+
+  constructor(inner: Db, sched: Scheduler, lockName: string, stats: DbStats = { statements: 0 }) {
+    this.inner = inner;
+    this.dialect = inner.dialect;
+    this.sched = sched;
+    this.lockName = lockName;
+    this.stats = stats;
+  }
+
+  private async standalone<T>(run: () => Promise<T>): Promise<T> {
+    await this.sched.yield();
+    await this.sched.lock(this.lockName);
+    try {
+      this.stats.statements++;
+      return await run();
+    } finally {
+      this.sched.unlock(this.lockName);
+    }
+  }
+
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: T[] }> {
+    return this.standalone(() => this.inner.query<T>(sql, params));
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.standalone(() => this.inner.exec(sql));
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    await this.sched.yield();
+    await this.sched.lock(this.lockName);
+    try {
+      this.stats.statements += 2; // BEGIN, COMMIT/ROLLBACK
+      return await this.inner.transaction((tx) => fn(this.wrapTx(tx)), options);
+    } finally {
+      this.sched.unlock(this.lockName);
+    }
+  }
+
+  private wrapTx(tx: Queryable): Queryable {
+    return {
+      query: async <T>(sql: string, params?: unknown[]) => {
+        await this.sched.yield();
+        this.stats.statements++;
+        return tx.query<T>(sql, params);
+      },
+      exec: async (sql: string) => {
+        await this.sched.yield();
+        this.stats.statements++;
+        return tx.exec(sql);
+      },
+    };
+  }
+
+  /** The simulator owns the real database's lifetime; a simulated crash never closes it. */
+  async close(): Promise<void> {}
+}

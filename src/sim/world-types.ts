@@ -1,0 +1,77 @@
+import type { PersistentSyncEngine } from '../engine/index.ts';
+import type { Mutation } from '../protocol/index.ts';
+import type { ServerDatabase } from '../server/server-database.ts';
+import type { NetworkConfig, SimConfig } from './config.ts';
+import type { Rng } from './rng.ts';
+import type { Scheduler } from './scheduler.ts';
+import type { SimDb } from './sim-db.ts';
+import type { Violation } from './checkers/types.ts';
+
+/** One simulated client slot: its incarnations share a name and lane; a wipe starts a new identity. */
+export interface SimClient {
+  readonly index: number;
+  readonly name: string;
+  /** Bumped by every crash and wipe: tasks and ids of a dead incarnation are void. */
+  incarnation: number;
+  /** Bumped by a storage wipe: the schema (and so the identity) of the current store. */
+  generation: number;
+  schema: string;
+  engine: PersistentSyncEngine | null;
+  clientID: string | null;
+  offlineUntil: number;
+  partitionedUntil: number;
+  clockOffsetMs: number;
+  /** Messages sent by this slot, numbering the per-message network random streams. */
+  messages: number;
+  rng: Rng;
+}
+
+export interface QueuedMutation {
+  lane: string;
+  clientID: string;
+  mutationID: number;
+  name: string;
+  args: unknown;
+  t: number;
+  /** What the workload asked for (the counters checker needs it even if the engine sent something else). */
+  intent?: { op: string; type: string; id: string; by: number };
+}
+
+export interface Observation {
+  clientID: string;
+  lane: string;
+  t: number;
+  cookie: number | null;
+  lastMutationID: number;
+}
+
+export interface WorldStats {
+  mutations: number;
+  pushes: number;
+  pulls: number;
+  faults: Record<string, number>;
+  serverErrors: number;
+}
+
+/** What the fault modules, the network and the actors share. */
+export interface World {
+  readonly config: SimConfig;
+  readonly sched: Scheduler;
+  readonly clients: SimClient[];
+  readonly server: { db: SimDb; database: ServerDatabase; up: boolean; incarnation: number };
+  readonly clientDb: SimDb;
+  /** Network behaviour now: the configured faults during chaos, latency only while healing. */
+  network: NetworkConfig;
+  readonly netRng: Rng;
+  readonly stats: WorldStats;
+  readonly queued: QueuedMutation[];
+  readonly wipedClientIDs: Set<string>;
+  readonly observations: Observation[];
+  /** Violations found while running (rebase invariant, monotonic cookies), with their time. */
+  readonly liveViolations: Violation[];
+  openEngine(client: SimClient): Promise<PersistentSyncEngine>;
+  reopenServer(): Promise<void>;
+  countFault(kind: string): void;
+}
+
+export type { Mutation };

@@ -1,0 +1,160 @@
+import { PersistentSyncEngine } from '../engine/index.ts';
+import type { Db } from '../db/types.ts';
+import { ProtocolError, TransportError } from '../protocol/index.ts';
+import { ServerDatabase } from '../server/server-database.ts';
+import type { NetworkConfig, SimConfig } from './config.ts';
+import type { BugVariant } from './bugs/types.ts';
+import { Rng } from './rng.ts';
+import { Crash, Scheduler } from './scheduler.ts';
+import { SimDb } from './sim-db.ts';
+import { simTransport } from './network.ts';
+import type { Observation, QueuedMutation, SimClient, World, WorldStats } from './world-types.ts';
+import type { Violation } from './checkers/types.ts';
+
+/** Virtual time starts at a fixed epoch so that timestamps look real and replay identically. */
+export const EPOCH_MS = Date.UTC(2026, 0, 1);
+
+export interface Stores {
+  /** The server's real database (PGlite or PostgreSQL), shared across seeds; each run takes its own schema. */
+  server: Db;
+  /** The clients' PGlite, shared by all clients of all runs; a schema per client. */
+  clients: Db;
+}
+
+function sameMap(a: Map<string, unknown>, b: Map<string, unknown>): string | undefined {
+  for (const [k, v] of a) if (!b.has(k) || JSON.stringify(b.get(k)) !== JSON.stringify(v)) return k;
+  for (const k of b.keys()) if (!a.has(k)) return k;
+  return undefined;
+}
+
+export class SimWorld implements World {
+  readonly config: SimConfig;
+  readonly sched: Scheduler;
+  readonly clients: SimClient[] = [];
+  readonly server: World['server'];
+  readonly clientDb: SimDb;
+  network: NetworkConfig;
+  readonly netRng: Rng;
+  readonly stats: WorldStats = { mutations: 0, pushes: 0, pulls: 0, faults: {}, serverErrors: 0 };
+  readonly queued: QueuedMutation[] = [];
+  readonly wipedClientIDs = new Set<string>();
+  readonly observations: Observation[] = [];
+  readonly liveViolations: Violation[] = [];
+  readonly statements = { statements: 0 };
+  private readonly bug: BugVariant | undefined;
+  private readonly prefix: string;
+  private readonly serverSchema: string;
+
+  private constructor(config: SimConfig, rng: Rng, stores: Stores, bug: BugVariant | undefined, prefix: string) {
+    this.config = config;
+    this.bug = bug;
+    this.prefix = prefix;
+    this.sched = new Scheduler(rng.fork('scheduler'), { maxSteps: 50_000_000, maxVirtualMs: 100_000_000 });
+    this.netRng = rng.fork('network');
+    this.network = config.network;
+    this.serverSchema = `${prefix}_server`;
+    const serverDb = new SimDb(stores.server, this.sched, 'server-db', this.statements);
+    this.server = { db: serverDb, database: null as unknown as ServerDatabase, up: true, incarnation: 0 };
+    this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', this.statements);
+    const clientRng = rng.fork('clients');
+    for (let i = 0; i < config.clients; i++) {
+      this.clients.push({
+        index: i, name: `c${i}`, incarnation: 0, generation: 0, schema: '', engine: null, clientID: null,
+        offlineUntil: 0, partitionedUntil: 0, clockOffsetMs: 0, messages: 0, rng: clientRng.fork(i),
+      });
+    }
+  }
+
+  /** Builds the world: server tables in a fresh schema, then every client's store (in one task each). */
+  static async create(config: SimConfig, rng: Rng, stores: Stores, bug: BugVariant | undefined, prefix: string): Promise<SimWorld> {
+    const w = new SimWorld(config, rng, stores, bug, prefix);
+    // Schemas of an earlier run with the same prefix (a replay in the same process) go first.
+    await stores.server.exec(`DROP SCHEMA IF EXISTS "${w.serverSchema}" CASCADE`);
+    w.sched.spawn('sim', 'setup', async () => {
+      await w.reopenServer();
+      for (const c of w.clients) c.engine = await w.openEngine(c);
+    });
+    await w.sched.run();
+    return w;
+  }
+
+  countFault(kind: string): void {
+    this.stats.faults[kind] = (this.stats.faults[kind] ?? 0) + 1;
+  }
+
+  async reopenServer(): Promise<void> {
+    const Server = this.bug?.Server ?? ServerDatabase;
+    const clock = { now: () => EPOCH_MS + this.sched.now };
+    // open() runs the idempotent migration, as a restarted server process would.
+    this.server.database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, schema: this.serverSchema }) as ServerDatabase;
+  }
+
+  async openEngine(c: SimClient): Promise<PersistentSyncEngine> {
+    c.schema = `${this.prefix}_${c.name}_g${c.generation}`;
+    let n = 0;
+    const generation = c.generation;
+    const engine = await PersistentSyncEngine.open({
+      db: this.clientDb,
+      schema: c.schema,
+      transport: simTransport(this, c),
+      clock: { now: () => EPOCH_MS + this.sched.now + c.clockOffsetMs },
+      ids: { newId: (p) => `${p}-${c.name}-${generation}-${++n}` },
+      timer: { sleep: (ms) => this.sched.sleep(ms) },
+      random: c.rng.fork(`engine-${c.incarnation}`),
+      createStore: this.bug?.createStore,
+    });
+    c.clientID = engine.clientID;
+    return engine;
+  }
+
+  /** A local write by the workload; remembers it once the engine has durably queued it. */
+  async mutate(c: SimClient, op: () => Promise<{ id: number; name: string; args: unknown; clientID: string }>, intent?: QueuedMutation['intent']): Promise<void> {
+    const m = await op();
+    this.stats.mutations++;
+    this.queued.push({ lane: c.name, clientID: m.clientID, mutationID: m.id, name: m.name, args: m.args, t: this.sched.now, intent });
+    this.sched.record(c.name, 'mutation', `${m.name} #${m.id} ${JSON.stringify(m.args)}`);
+  }
+
+  /** Push everything, then pull until caught up; failures are normal under faults. Returns whether it all went through. */
+  async sync(c: SimClient, engine: PersistentSyncEngine): Promise<boolean> {
+    try {
+      while ((await engine.push()) > 0) {
+        /* next batch */
+      }
+      for (let page = 0; page < 50; page++) {
+        const moved = await engine.pull();
+        await this.observe(c, engine);
+        if (!moved) break;
+      }
+      return true;
+    } catch (e) {
+      if (e instanceof Crash) throw e;
+      if (e instanceof TransportError || e instanceof ProtocolError) {
+        this.sched.record(c.name, 'sync-error', e.message);
+        return false;
+      }
+      // Anything else is the engine refusing an impossible state: a finding, not noise.
+      this.liveViolations.push({ checker: 'engine-error', message: `${c.name}: ${(e as Error).message}`, lane: c.name, clientID: engine.clientID, t: this.sched.now });
+      this.sched.record(c.name, 'engine-error', (e as Error).message);
+      return false;
+    }
+  }
+
+  /** Records the client's cookie and last mutation id, and sometimes checks its rebase invariant. */
+  private async observe(c: SimClient, engine: PersistentSyncEngine): Promise<void> {
+    const meta = (await engine.store.readMeta())!;
+    this.observations.push({ clientID: engine.clientID, lane: c.name, t: this.sched.now, cookie: meta.cookie, lastMutationID: meta.lastMutationID });
+    if (c.rng.chance(this.config.rebaseCheckRate)) {
+      const { expected, visible } = await engine.store.rebaseCheck();
+      const key = sameMap(expected, visible);
+      if (key !== undefined) {
+        this.liveViolations.push({
+          checker: 'rebase',
+          message: `${c.name} (${engine.clientID}) shows ${JSON.stringify(visible.get(key) ?? null)} for ${key}, but its snapshot with its pending mutations replayed gives ${JSON.stringify(expected.get(key) ?? null)}`,
+          lane: c.name, clientID: engine.clientID, key, t: this.sched.now,
+        });
+        this.sched.record(c.name, 'violation', `rebase ${key}`);
+      }
+    }
+  }
+}
