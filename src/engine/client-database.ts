@@ -258,6 +258,11 @@ export class ClientDatabase {
    * order. Computed in memory from the stored snapshot and queue, for invariant checks.
    */
   async expectedVisible(): Promise<Map<string, EntityData>> {
+    return (await this.rebaseCheck()).expected;
+  }
+
+  /** The expected and the stored visible state, read in one transaction so they are comparable. */
+  async rebaseCheck(): Promise<{ expected: Map<string, EntityData>; visible: Map<string, EntityData> }> {
     return this.db.transaction(async (tx) => {
       const state = await this.snapshotMap(tx);
       for (const m of await this.pendingMutations(1_000_000, tx)) {
@@ -267,8 +272,14 @@ export class ClientDatabase {
           else if (e.op === 'del') state.delete(e.key);
         }
       }
-      return new Map([...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      const expected = new Map([...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      return { expected, visible: await this.visibleMap(tx) };
     });
+  }
+
+  /** The confirmed snapshot with the cookie it belongs to, read in one transaction. */
+  async snapshotWithCookie(): Promise<{ cookie: number | null; snapshot: Map<string, EntityData> }> {
+    return this.db.transaction(async (tx) => ({ cookie: (await this.readMeta(tx))!.cookie, snapshot: await this.snapshotMap(tx) }));
   }
 
   async visibleMap(q: Queryable = this.db): Promise<Map<string, EntityData>> {

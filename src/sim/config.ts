@@ -49,6 +49,8 @@ export const simConfigSchema = z.object({
   faults: faultRatesSchema,
   /** Liveness bound: virtual ms the heal phase may take. */
   healBudgetMs: z.number().int().positive(),
+  /** Most virtual ms one database statement takes (drawn per statement). */
+  dbLatencyMs: z.number().int().nonnegative(),
   /** Probability that a client checks its rebase invariant after a pull. */
   rebaseCheckRate: z.number().min(0).max(1),
 });

@@ -16,6 +16,7 @@ export const scenarioSchema = z.object({
   network: networkSchema.partial().optional(),
   faults: faultRatesSchema.partial().optional(),
   healBudgetMs: z.number().int().positive().optional(),
+  dbLatencyMs: z.number().int().nonnegative().optional(),
 }).strict();
 export type Scenario = z.infer<typeof scenarioSchema>;
 
@@ -66,6 +67,7 @@ export function buildConfig(input: ConfigInput): SimConfig {
     network: { ...swarm.network, ...sc?.network },
     faults: { ...swarm.faults, ...sc?.faults },
     healBudgetMs: sc?.healBudgetMs ?? 120_000,
+    dbLatencyMs: sc?.dbLatencyMs ?? 3,
     rebaseCheckRate: 0.5,
   };
   const parsed = simConfigSchema.safeParse(config);

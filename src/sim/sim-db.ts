@@ -1,5 +1,6 @@
 import type { Db, Queryable, TransactionOptions } from '../db/types.ts';
 import type { Scheduler } from './scheduler.ts';
+import type { Rng } from './rng.ts';
 
 export interface DbStats {
   statements: number;
@@ -17,17 +18,30 @@ export class SimDb implements Db {
   private readonly sched: Scheduler;
   private readonly lockName: string;
   readonly stats: DbStats;
+  private readonly rng: Rng;
+  private readonly maxStatementMs: number;
 
-  constructor(inner: Db, sched: Scheduler, lockName: string, stats: DbStats = { statements: 0 }) {
+  /**
+   * Each statement takes 0..maxStatementMs of virtual time (a real database is not instant), so
+   * that requests overlap in virtual time and their statements interleave.
+   */
+  constructor(inner: Db, sched: Scheduler, lockName: string, rng: Rng, maxStatementMs: number, stats: DbStats = { statements: 0 }) {
     this.inner = inner;
+    this.rng = rng;
+    this.maxStatementMs = maxStatementMs;
     this.dialect = inner.dialect;
     this.sched = sched;
     this.lockName = lockName;
     this.stats = stats;
   }
 
+  /** The scheduling point before a statement: it takes some virtual time, and others may run. */
+  private pause(): Promise<void> {
+    return this.sched.sleep(this.maxStatementMs > 0 ? this.rng.int(0, this.maxStatementMs) : 0);
+  }
+
   private async standalone<T>(run: () => Promise<T>): Promise<T> {
-    await this.sched.yield();
+    await this.pause();
     await this.sched.lock(this.lockName);
     try {
       this.stats.statements++;
@@ -46,7 +60,7 @@ export class SimDb implements Db {
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
-    await this.sched.yield();
+    await this.pause();
     await this.sched.lock(this.lockName);
     try {
       this.stats.statements += 2; // BEGIN, COMMIT/ROLLBACK
@@ -59,12 +73,12 @@ export class SimDb implements Db {
   private wrapTx(tx: Queryable): Queryable {
     return {
       query: async <T>(sql: string, params?: unknown[]) => {
-        await this.sched.yield();
+        await this.pause();
         this.stats.statements++;
         return tx.query<T>(sql, params);
       },
       exec: async (sql: string) => {
-        await this.sched.yield();
+        await this.pause();
         this.stats.statements++;
         return tx.exec(sql);
       },

@@ -1,7 +1,9 @@
 import { PersistentSyncEngine } from '../engine/index.ts';
 import type { Db } from '../db/types.ts';
 import { ProtocolError, TransportError } from '../protocol/index.ts';
-import { ServerDatabase } from '../server/server-database.ts';
+import { foldLog, ServerDatabase } from '../server/server-database.ts';
+import type { LogEntry } from '../server/types.ts';
+import type { PatchOp } from '../protocol/index.ts';
 import type { NetworkConfig, SimConfig } from './config.ts';
 import type { BugVariant } from './bugs/types.ts';
 import { Rng } from './rng.ts';
@@ -53,9 +55,9 @@ export class SimWorld implements World {
     this.netRng = rng.fork('network');
     this.network = config.network;
     this.serverSchema = `${prefix}_server`;
-    const serverDb = new SimDb(stores.server, this.sched, 'server-db', this.statements);
+    const serverDb = new SimDb(stores.server, this.sched, 'server-db', rng.fork('server-db'), config.dbLatencyMs, this.statements);
     this.server = { db: serverDb, database: null as unknown as ServerDatabase, up: true, incarnation: 0 };
-    this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', this.statements);
+    this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', rng.fork('client-db'), config.dbLatencyMs, this.statements);
     const clientRng = rng.fork('clients');
     for (let i = 0; i < config.clients; i++) {
       this.clients.push({
@@ -140,10 +142,35 @@ export class SimWorld implements World {
     }
   }
 
+  /**
+   * Every pulled state is a state the server really had: the client's snapshot equals the fold
+   * of the server's log up to the client's cookie. (A pull that skips a commit breaks this even
+   * when later writes would hide it by the end.)
+   */
+  private async checkSnapshot(c: SimClient, engine: PersistentSyncEngine): Promise<void> {
+    const { cookie, snapshot } = await engine.store.snapshotWithCookie();
+    if (cookie === null) return;
+    const log = await this.server.db.query<{ version: number; effects: PatchOp[] }>(
+      `SELECT version, effects FROM "${this.serverSchema}".replication_log WHERE version <= $1 ORDER BY version`,
+      [cookie],
+    );
+    const fold = foldLog(log.rows.map((r) => ({ version: Number(r.version), effects: r.effects }) as LogEntry));
+    const key = sameMap(fold, snapshot);
+    if (key !== undefined) {
+      this.liveViolations.push({
+        checker: 'snapshot',
+        message: `${c.name} (${engine.clientID}) holds ${JSON.stringify(snapshot.get(key) ?? null)} for ${key} at cookie ${cookie}, but the server had ${JSON.stringify(fold.get(key) ?? null)} at version ${cookie}`,
+        lane: c.name, clientID: engine.clientID, key, version: cookie, t: this.sched.now,
+      });
+      this.sched.record(c.name, 'violation', `snapshot ${key}`);
+    }
+  }
+
   /** Records the client's cookie and last mutation id, and sometimes checks its rebase invariant. */
   private async observe(c: SimClient, engine: PersistentSyncEngine): Promise<void> {
     const meta = (await engine.store.readMeta())!;
     this.observations.push({ clientID: engine.clientID, lane: c.name, t: this.sched.now, cookie: meta.cookie, lastMutationID: meta.lastMutationID });
+    if (c.rng.chance(this.config.rebaseCheckRate)) await this.checkSnapshot(c, engine);
     if (c.rng.chance(this.config.rebaseCheckRate)) {
       const { expected, visible } = await engine.store.rebaseCheck();
       const key = sameMap(expected, visible);
