@@ -18,6 +18,8 @@ interface Task {
   state: TaskState;
   wakeAt: number;
   killed: boolean;
+  /** Random choices made inside this task (statement latency), independent of other tasks. */
+  rng: Rng;
   resume?: (error?: Error) => void;
 }
 
@@ -68,6 +70,7 @@ export class Scheduler {
   private parked: (() => void) | null = null;
   private readonly locks = new Map<string, { holder: Task | null; waiters: Task[] }>();
   private failure: Error | null = null;
+  private readonly taskSerial = new Map<string, number>();
 
   constructor(rng: Rng, limits: SchedulerLimits) {
     this.rng = rng;
@@ -82,9 +85,20 @@ export class Scheduler {
     return this.current?.owner ?? null;
   }
 
+  /** The running task's own random stream. */
+  taskRng(): Rng {
+    if (!this.current) throw new Error('taskRng outside a scheduler task');
+    return this.current.rng;
+  }
+
   /** Starts a task at the current virtual time (or after delayMs). Errors other than Crash fail the run. */
   spawn(owner: string, name: string, fn: () => Promise<void>, delayMs = 0): void {
-    const task: Task = { id: this.nextId++, owner, name, state: 'new', wakeAt: this.now + delayMs, killed: false };
+    // A task's random stream is named by owner, name and how many such tasks came before, so
+    // removing an unrelated event from a schedule does not shift it (shrinking stays local).
+    const key = `${owner}|${name}`;
+    const serial = (this.taskSerial.get(key) ?? 0) + 1;
+    this.taskSerial.set(key, serial);
+    const task: Task = { id: this.nextId++, owner, name, state: 'new', wakeAt: this.now + delayMs, killed: false, rng: this.rng.fork(`${key}|${serial}`) };
     this.tasks.set(task.id, task);
     const gate = new Promise<void>((resolve, reject) => {
       task.resume = (e) => (e ? reject(e) : resolve());
@@ -266,8 +280,10 @@ export class Scheduler {
         for (const t of timed) if (t.wakeAt <= this.now && t.state === 'blocked') t.state = 'runnable';
         ready = all.filter((t) => t.state === 'runnable' && t.wakeAt <= this.now);
       }
-      ready.sort((a, b) => a.id - b.id);
-      const task = this.rng.pick(ready);
+      // The choice among ready tasks depends only on the moment and who is ready: no draw when
+      // only one is, and no shared sequence that one removed event would shift for everyone.
+      ready.sort((a, b) => (a.owner + a.name < b.owner + b.name ? -1 : a.owner + a.name > b.owner + b.name ? 1 : a.id - b.id));
+      const task = ready.length === 1 ? ready[0]! : this.rng.fork(`pick|${this.now}|${ready.map((t) => `${t.owner}:${t.name}`).join(',')}`).pick(ready);
       if (++this.steps > this.limits.maxSteps) throw new SchedulerLimitError(`step limit ${this.limits.maxSteps} reached`);
       task.state = 'running';
       this.current = task;

@@ -18,7 +18,6 @@ export class SimDb implements Db {
   private readonly sched: Scheduler;
   private readonly lockName: string;
   readonly stats: DbStats;
-  private readonly rng: Rng;
   private readonly maxStatementMs: number;
 
   /**
@@ -27,7 +26,7 @@ export class SimDb implements Db {
    */
   constructor(inner: Db, sched: Scheduler, lockName: string, rng: Rng, maxStatementMs: number, stats: DbStats = { statements: 0 }) {
     this.inner = inner;
-    this.rng = rng;
+    void rng;
     this.maxStatementMs = maxStatementMs;
     this.dialect = inner.dialect;
     this.sched = sched;
@@ -37,7 +36,7 @@ export class SimDb implements Db {
 
   /** The scheduling point before a statement: it takes some virtual time, and others may run. */
   private pause(): Promise<void> {
-    return this.sched.sleep(this.maxStatementMs > 0 ? this.rng.int(0, this.maxStatementMs) : 0);
+    return this.sched.sleep(this.maxStatementMs > 0 ? this.sched.taskRng().int(0, this.maxStatementMs) : 0);
   }
 
   private async standalone<T>(run: () => Promise<T>): Promise<T> {

@@ -1,0 +1,45 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { SimConfig } from '../config.ts';
+import { reportSchema, type Report, type SeedReport } from './schema.ts';
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function packageVersion(): string {
+  try {
+    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildReport(config: SimConfig, seeds: SeedReport[], wallMs: number): Report {
+  const byChecker: Record<string, number> = {};
+  for (const s of seeds) for (const c of new Set(s.violations.map((v) => v.checker))) byChecker[c] = (byChecker[c] ?? 0) + 1;
+  const { seed, ...rest } = config;
+  const report: Report = {
+    tool: 'lockstep',
+    version: packageVersion(),
+    commit: gitCommit(),
+    createdAt: new Date().toISOString(),
+    config: { ...rest, firstSeed: seed, seeds: seeds.length },
+    seeds,
+    totals: {
+      seeds: seeds.length,
+      converged: seeds.filter((s) => s.verdict === 'converged').length,
+      violations: seeds.filter((s) => s.verdict === 'violation').length,
+      events: seeds.reduce((a, s) => a + s.stats.events, 0),
+      mutations: seeds.reduce((a, s) => a + s.stats.mutations, 0),
+      statements: seeds.reduce((a, s) => a + s.stats.statements, 0),
+      wallMs: Math.round(wallMs),
+      byChecker,
+    },
+  };
+  return reportSchema.parse(report);
+}

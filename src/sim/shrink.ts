@@ -1,0 +1,114 @@
+import type { SimConfig } from './config.ts';
+import { runSimulation, type RunResult } from './run.ts';
+import type { ScheduleEvent } from './schedule.ts';
+import type { Stores } from './world.ts';
+
+export interface ShrinkStep {
+  what: string;
+  events: number;
+  clients: number;
+  elapsedMs: number;
+}
+
+export interface ShrinkOutcome {
+  result: RunResult;
+  steps: ShrinkStep[];
+  trials: number;
+  elapsedMs: number;
+  /** False when the budget ran out before a fixed point. */
+  complete: boolean;
+}
+
+/** Renumbers clients so that only those the schedule uses remain, in order of first use. */
+function compactClients(config: SimConfig, schedule: ScheduleEvent[]): { config: SimConfig; schedule: ScheduleEvent[] } {
+  const map = new Map<number, number>();
+  for (const e of schedule) if ('client' in e && !map.has(e.client)) map.set(e.client, map.size);
+  return {
+    config: { ...config, clients: Math.max(1, map.size) },
+    schedule: schedule.map((e) => ('client' in e ? { ...e, client: map.get(e.client)! } : e)),
+  };
+}
+
+/**
+ * Minimises a failing schedule while the same kind of violation (the first one's checker) still
+ * occurs: drop the events after the violation, then delta-debug away chunks of events (halves
+ * down to single events), drop unused clients, and zero network fault rates. Every trial is a
+ * full deterministic run, so the result replays exactly.
+ */
+export async function shrink(
+  failing: RunResult,
+  stores: Stores,
+  options: { budgetMs?: number; onStep?: (s: ShrinkStep) => void } = {},
+): Promise<ShrinkOutcome> {
+  const t0 = performance.now();
+  const budgetMs = options.budgetMs ?? 120_000;
+  const kind = failing.violations[0]?.checker;
+  if (!kind) throw new Error('shrink needs a failing run');
+  let best = failing;
+  let trials = 0;
+  const steps: ShrinkStep[] = [];
+  const outOfTime = () => performance.now() - t0 > budgetMs;
+  const note = (what: string) => {
+    const s = { what, events: best.schedule.length, clients: best.config.clients, elapsedMs: Math.round(performance.now() - t0) };
+    steps.push(s);
+    options.onStep?.(s);
+  };
+
+  /** Runs a candidate; keeps it if the same kind of violation occurs. Compaction renumbers clients, which changes every client's random streams, so it is a step of its own. */
+  const attempt = async (config: SimConfig, schedule: ScheduleEvent[], compact = false): Promise<boolean> => {
+    const c = compact ? compactClients(config, schedule) : { config, schedule };
+    trials++;
+    const r = await runSimulation(c.config, stores, { schedule: c.schedule });
+    if (r.violations.some((v) => v.checker === kind)) {
+      best = r;
+      return true;
+    }
+    return false;
+  };
+  const without = (keep: (e: ScheduleEvent) => boolean) => best.schedule.filter(keep);
+
+  note('start');
+  // 1. Nothing after the moment of detection matters to a violation found while running.
+  const at = failing.violations[0]!.t;
+  if (at !== undefined && failing.schedule.some((e) => e.t > at)) {
+    if (await attempt(best.config, without((e) => e.t <= at))) note('cut after the violation');
+  }
+  // 2. Big cuts first: everything one client does, then every event of one kind.
+  for (let client = 0; client < best.config.clients && !outOfTime(); client++) {
+    const candidate = without((e) => !('client' in e) || e.client !== client);
+    if (candidate.length < best.schedule.length && candidate.length > 0 && (await attempt(best.config, candidate))) note(`removed client c${client}'s events`);
+  }
+  const kindOf = (e: ScheduleEvent) => (e.kind === 'op' ? `${e.op}` : e.kind);
+  for (const k of [...new Set(best.schedule.map(kindOf))].sort()) {
+    if (outOfTime()) break;
+    const candidate = without((e) => kindOf(e) !== k);
+    if (candidate.length > 0 && (await attempt(best.config, candidate))) note(`removed every ${k}`);
+  }
+  if (!outOfTime() && compactClients(best.config, best.schedule).config.clients < best.config.clients && (await attempt(best.config, best.schedule, true))) note('dropped unused clients');
+
+  // 3. Delta debugging: remove chunks, from halves down to single events, until nothing goes.
+  let complete = false;
+  for (let chunk = Math.max(1, Math.floor(best.schedule.length / 2)); !outOfTime(); ) {
+    let removed = false;
+    for (let start = 0; start < best.schedule.length && !outOfTime(); ) {
+      const candidate = [...best.schedule.slice(0, start), ...best.schedule.slice(start + chunk)];
+      if (candidate.length > 0 && (await attempt(best.config, candidate))) {
+        removed = true;
+        note(`removed ${chunk} event${chunk > 1 ? 's' : ''}`);
+      } else start += chunk;
+    }
+    if (chunk === 1 && !removed) {
+      complete = true;
+      break;
+    }
+    if (!removed) chunk = Math.max(1, Math.floor(chunk / 2));
+  }
+  if (!outOfTime() && compactClients(best.config, best.schedule).config.clients < best.config.clients && (await attempt(best.config, best.schedule, true))) note('dropped unused clients');
+
+  // 4. Smaller values: network faults that the schedule does not need.
+  for (const rate of ['duplicateRate', 'lostAckRate', 'dropRate', 'reorderRate'] as const) {
+    if (outOfTime() || best.config.network[rate] === 0) continue;
+    if (await attempt({ ...best.config, network: { ...best.config.network, [rate]: 0 } }, best.schedule)) note(`${rate} 0`);
+  }
+  return { result: best, steps, trials, elapsedMs: Math.round(performance.now() - t0), complete };
+}
