@@ -1,0 +1,125 @@
+/** Each checker, fed a state broken in one precise way, names that violation; fed a sound state, says nothing. */
+import { describe, expect, it } from 'vitest';
+import type { EntityData } from '../../protocol/index.ts';
+import type { LogEntry } from '../../server/types.ts';
+import { checkers, type FinalState } from './index.ts';
+
+const put = (key: string, value: EntityData) => ({ op: 'put' as const, key, value });
+const entry = (version: number, clientID: string, mutationID: number, name: string, args: unknown, effects: LogEntry['effects'], error: string | null = null): LogEntry =>
+  ({ version, clientID, mutationID, name, args, effects, error, createdAt: 0 });
+
+/** A sound final state: two clients, three mutations, everyone agrees. */
+function sound(): FinalState {
+  const log = [
+    entry(1, 'A', 1, 'upsert', { type: 'comment', id: 'x', data: { b: 1 } }, [put('comment/x', { b: 1 })]),
+    entry(2, 'B', 1, 'increment', { type: 'tally', id: 't', field: 'n', by: 2 }, [put('tally/t', { n: 2 })]),
+    entry(3, 'A', 2, 'increment', { type: 'tally', id: 't', field: 'n', by: 3 }, [put('tally/t', { n: 5 })]),
+  ];
+  const entities = new Map<string, EntityData>([['comment/x', { b: 1 }], ['tally/t', { n: 5 }]]);
+  return {
+    t: 1000,
+    server: { entities, log, clients: [], version: 3 },
+    clients: [
+      { lane: 'c0', clientID: 'A', visible: new Map(entities), pending: [], cookie: 3, lastMutationID: 2 },
+      { lane: 'c1', clientID: 'B', visible: new Map(entities), pending: [], cookie: 3, lastMutationID: 1 },
+    ],
+    queued: [
+      { lane: 'c0', clientID: 'A', mutationID: 1, name: 'upsert', args: {}, t: 1 },
+      { lane: 'c1', clientID: 'B', mutationID: 1, name: 'increment', args: {}, t: 2, intent: { op: 'increment', type: 'tally', id: 't', by: 2 } },
+      { lane: 'c0', clientID: 'A', mutationID: 2, name: 'increment', args: {}, t: 3, intent: { op: 'increment', type: 'tally', id: 't', by: 3 } },
+    ],
+    wipedClientIDs: new Set(),
+    observations: [
+      { clientID: 'A', lane: 'c0', t: 10, cookie: 1, lastMutationID: 1 },
+      { clientID: 'A', lane: 'c0', t: 20, cookie: 3, lastMutationID: 2 },
+    ],
+    healed: true,
+    healMs: 100,
+    healBudgetMs: 1000,
+  };
+}
+
+async function run(s: FinalState) {
+  const out = [];
+  for (const check of Object.values(checkers)) out.push(...(await check(s)));
+  return out;
+}
+
+describe('checkers', () => {
+  it('find nothing wrong with a sound state', async () => {
+    expect(await run(sound())).toEqual([]);
+  });
+
+  it('convergence names the client and key that differ from the server', async () => {
+    const s = sound();
+    s.clients[1]!.visible.set('comment/x', { b: 9 });
+    const v = await checkers.convergence!(s);
+    expect(v).toEqual([expect.objectContaining({ checker: 'convergence', lane: 'c1', clientID: 'B', key: 'comment/x', version: 3 })]);
+    expect(v[0]!.message).toContain('{"b":9}');
+  });
+
+  it('convergence names a server whose entities are not the fold of its log', async () => {
+    const s = sound();
+    s.server.entities.delete('comment/x');
+    for (const c of s.clients) c.visible.delete('comment/x');
+    expect(await checkers.convergence!(s)).toEqual([expect.objectContaining({ checker: 'convergence', lane: 'server', key: 'comment/x' })]);
+  });
+
+  it('exactly-once names a mutation logged twice and a repeated version', async () => {
+    const s = sound();
+    s.server.log.push(entry(3, 'A', 2, 'increment', { type: 'tally', id: 't', field: 'n', by: 3 }, [put('tally/t', { n: 8 })]));
+    const v = await checkers['exactly-once']!(s);
+    expect(v.map((x) => x.message)).toEqual(expect.arrayContaining([
+      expect.stringContaining('mutation 2 of A is in the log twice, at versions 3 and 3'),
+      expect.stringContaining('log entry 4 has version 3'),
+    ]));
+  });
+
+  it('exactly-once names a gap in a client\'s mutation ids', async () => {
+    const s = sound();
+    s.server.log[2]!.mutationID = 3;
+    expect(await checkers['exactly-once']!(s)).toEqual([expect.objectContaining({ clientID: 'A', message: expect.stringContaining('expected 2, found 3') })]);
+  });
+
+  it('no-lost-write names a queued mutation missing from the log, but forgives a wiped client', async () => {
+    const s = sound();
+    s.queued.push({ lane: 'c1', clientID: 'B', mutationID: 2, name: 'upsert', args: {}, t: 50 });
+    expect(await checkers['no-lost-write']!(s)).toEqual([expect.objectContaining({ checker: 'no-lost-write', lane: 'c1', clientID: 'B' })]);
+    s.wipedClientIDs.add('B');
+    expect(await checkers['no-lost-write']!(s)).toEqual([]);
+  });
+
+  it('per-client-order names a client whose mutations were applied out of order', async () => {
+    const s = sound();
+    s.server.log[0]!.mutationID = 2;
+    s.server.log[2]!.mutationID = 1;
+    expect(await checkers['per-client-order']!(s)).toEqual([expect.objectContaining({ clientID: 'A', version: 3 })]);
+  });
+
+  it('monotonic names a cookie and a last mutation id that went back', async () => {
+    const s = sound();
+    s.observations.push({ clientID: 'A', lane: 'c0', t: 30, cookie: 2, lastMutationID: 1 });
+    const v = await checkers.monotonic!(s);
+    expect(v.map((x) => x.message)).toEqual([expect.stringContaining('cookie went back from 3 to 2'), expect.stringContaining('last mutation id went back from 2 to 1')]);
+    expect(v[0]!.t).toBe(30);
+  });
+
+  it('liveness names the clients still behind after the bound', async () => {
+    const s = sound();
+    s.healed = false;
+    s.clients[0]!.cookie = 1;
+    expect(await checkers.liveness!(s)).toEqual([expect.objectContaining({ checker: 'liveness', lane: 'c0', message: expect.stringContaining('1 clients behind') })]);
+  });
+
+  it('log-replay names a logged effect the mutator would not produce', async () => {
+    const s = sound();
+    s.server.log[0]!.effects = [];
+    expect(await checkers['log-replay']!(s)).toEqual([expect.objectContaining({ checker: 'log-replay', version: 1, clientID: 'A' })]);
+  });
+
+  it('counters names a tally that lost an increment', async () => {
+    const s = sound();
+    s.server.entities.set('tally/t', { n: 3 });
+    expect(await checkers.counters!(s)).toEqual([expect.objectContaining({ checker: 'counters', key: 'tally/t', message: expect.stringContaining('add up to 5') })]);
+  });
+});

@@ -1,0 +1,108 @@
+/** Each fault module does what it says, observed through the trace of small explicit schedules. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PGliteDb } from '../../db/pglite.ts';
+import { Rng } from '../rng.ts';
+import { runSimulation } from '../run.ts';
+import type { ScheduleEvent } from '../schedule.ts';
+import { buildConfig } from '../scenario.ts';
+import { SimWorld, type Stores } from '../world.ts';
+import { drop, duplicate, latency, lostAck } from './network-faults.ts';
+import { clockSkew } from './clock-skew.ts';
+import { quietNetwork } from '../config.ts';
+
+let stores: Stores;
+beforeAll(async () => {
+  stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
+});
+afterAll(async () => {
+  await stores.server.close();
+  await stores.clients.close();
+});
+
+const up = (t: number, client: number, id = 'c0'): ScheduleEvent => ({ t, kind: 'op', client, op: 'upsert', type: 'comment', id, data: { t } });
+const sync = (t: number, client: number): ScheduleEvent => ({ t, kind: 'sync', client });
+
+async function run(schedule: ScheduleEvent[], network: Partial<typeof quietNetwork> = {}, clients = 2) {
+  // No statement latency, so that times in the trace are exact.
+  const config = { ...buildConfig({ seed: 'faults', profile: 'none', clients, steps: 1 }), dbLatencyMs: 0, network: { ...quietNetwork, latencyMs: [10, 10] as [number, number], ...network } };
+  const r = await runSimulation(config, stores, { schedule });
+  const kinds = (lane: string) => r.trace.filter((e) => e.lane === lane).map((e) => e.kind);
+  return { r, kinds, at: (lane: string, kind: string) => r.trace.filter((e) => e.lane === lane && e.kind === kind).map((e) => e.t) };
+}
+
+describe('fault modules', () => {
+  it('offline: requests fail at once while offline, and the queue goes through after', async () => {
+    const { r, at } = await run([{ t: 10, kind: 'offline', client: 0, durationMs: 1000 }, up(20, 0), sync(30, 0)]);
+    expect(at('c0', 'push-offline')).toEqual([30]);
+    expect(at('c0', 'sync-error')).toEqual([30]);
+    expect(r.verdict).toBe('converged');
+    expect(r.stats.mutations).toBe(1);
+  });
+
+  it('partition: requests hang until the timeout and never reach the server', async () => {
+    const { r, at } = await run([{ t: 10, kind: 'partition', client: 0, durationMs: 5000 }, up(20, 0), sync(30, 0)], { timeoutMs: 700 });
+    expect(at('c0', 'partitioned')).toEqual([30]);
+    expect(at('c0', 'sync-error')).toEqual([730]);
+    // Nothing reaches the server until the heal phase lifts the partition.
+    const heal = at('sim', 'heal')[0]!;
+    expect(at('server', 'push-recv').length).toBeGreaterThan(0);
+    expect(at('server', 'push-recv').every((t) => t >= heal)).toBe(true);
+    expect(r.verdict).toBe('converged');
+  });
+
+  it('client crash: in-flight work is gone, the restart resumes from what PGlite committed', async () => {
+    const { r, at, kinds } = await run([up(10, 0), { t: 20, kind: 'crash', client: 0, downMs: 500 }, up(100, 0, 'c1'), sync(600, 0)]);
+    expect(at('c0', 'crash')).toEqual([20]);
+    expect(at('c0', 'restart')).toEqual([520]);
+    expect(kinds('c0')).toContain('skipped'); // the op while down
+    expect(r.verdict).toBe('converged'); // the mutation queued before the crash was not lost
+  });
+
+  it('server crash: requests are refused while it is down and served after restart', async () => {
+    const { r, at } = await run([up(5, 0), { t: 10, kind: 'server-crash', downMs: 300 }, sync(20, 0)]);
+    expect(at('server', 'crash')).toEqual([10]);
+    expect(at('server', 'refused').length).toBeGreaterThan(0);
+    expect(at('server', 'restart')).toEqual([310]);
+    expect(r.verdict).toBe('converged');
+  });
+
+  it('storage wipe: the client comes back with a new identity and its unpushed writes are lost on purpose', async () => {
+    const { r } = await run([up(10, 0), { t: 20, kind: 'wipe', client: 0 }, up(30, 0, 'c1'), sync(40, 0)]);
+    expect(r.verdict).toBe('converged');
+    expect(r.trace.find((e) => e.kind === 'restart')?.detail).toBe('new identity c-c0-1-1');
+  });
+
+  it('lost acks and duplicates: retried and doubled pushes still apply exactly once', async () => {
+    const { r, at } = await run([up(10, 0), sync(20, 0), sync(3000, 0), up(3100, 1, 'c1'), sync(3200, 1)], { lostAckRate: 1, duplicateRate: 1 });
+    expect(at('c0', 'lost-ack').length).toBeGreaterThan(0);
+    expect(r.trace.some((e) => e.detail?.includes('(dup)'))).toBe(true);
+    expect(r.verdict).toBe('converged');
+  });
+
+  it('clock skew: steps a client clock, and only its timestamps change', async () => {
+    const config = { ...buildConfig({ seed: 'skew', profile: 'none', clients: 1, steps: 1 }), dbLatencyMs: 0 };
+    const w = await SimWorld.create(config, new Rng('skew'), stores, undefined, `skewtest${process.pid}`);
+    const c = w.clients[0]!;
+    w.sched.spawn('faults', 'skew', async () => {
+      await w.sched.sleep(100);
+      await clockSkew.apply(w, { t: 100, kind: 'skew', client: 0, offsetMs: -60_000 });
+      const m = await c.engine!.upsert('comment', 'x', {});
+      expect(m.timestamp).toBe(Date.UTC(2026, 0, 1) + 100 - 60_000);
+    });
+    await w.sched.run();
+    expect(w.sched.trace.some((e) => e.kind === 'skew' && e.detail === '-60000 ms')).toBe(true);
+  });
+
+  it('network faults draw a message fate in range, and 0/1 rates mean never/always', () => {
+    const rng = new Rng(9);
+    const net = { ...quietNetwork, latencyMs: [5, 20] as [number, number] };
+    for (let i = 0; i < 200; i++) expect(latency(rng, net)).toBeGreaterThanOrEqual(5);
+    for (let i = 0; i < 200; i++) expect(latency(rng, net)).toBeLessThanOrEqual(20);
+    const reordered = { ...net, reorderRate: 1 };
+    expect(latency(rng, reordered)).toBeGreaterThan(20);
+    for (const f of [drop, lostAck, duplicate]) {
+      expect(f(rng, { ...net, dropRate: 0, lostAckRate: 0, duplicateRate: 0 })).toBe(false);
+      expect(f(rng, { ...net, dropRate: 1, lostAckRate: 1, duplicateRate: 1 })).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from './rng.ts';
+import { Crash, Scheduler, SchedulerLimitError } from './scheduler.ts';
+
+const limits = { maxSteps: 10_000, maxVirtualMs: 1_000_000 };
+
+async function interleaving(seed: string): Promise<string[]> {
+  const s = new Scheduler(new Rng(seed), limits);
+  const out: string[] = [];
+  for (const name of ['a', 'b', 'c']) {
+    s.spawn(name, 'work', async () => {
+      for (let i = 0; i < 5; i++) {
+        out.push(`${name}${i}@${s.now}`);
+        await (i % 2 ? s.sleep(3) : s.yield());
+      }
+    });
+  }
+  await s.run();
+  return out;
+}
+
+describe('Scheduler', () => {
+  it('is a function of the seed', async () => {
+    expect(await interleaving('7')).toEqual(await interleaving('7'));
+    const variants = new Set<string>();
+    for (let seed = 0; seed < 10; seed++) variants.add((await interleaving(String(seed))).join(' '));
+    expect(variants.size).toBeGreaterThan(1);
+  });
+
+  it('moves virtual time only to the next wake-up', async () => {
+    const s = new Scheduler(new Rng(1), limits);
+    const times: number[] = [];
+    s.spawn('x', 't', async () => {
+      await s.sleep(500);
+      times.push(s.now);
+      await s.sleep(250);
+      times.push(s.now);
+    });
+    await s.run();
+    expect(times).toEqual([500, 750]);
+  });
+
+  it('throws Crash into a killed task at its next park, and the kill spares other owners', async () => {
+    const s = new Scheduler(new Rng(1), limits);
+    const seen: string[] = [];
+    s.spawn('victim', 'loop', async () => {
+      try {
+        for (;;) await s.sleep(10);
+      } catch (e) {
+        seen.push(e instanceof Crash ? 'crashed' : 'other');
+        throw e;
+      }
+    });
+    s.spawn('other', 'loop', async () => {
+      await s.sleep(100);
+      seen.push('other done');
+    });
+    s.spawn('killer', 'kill', async () => {
+      await s.sleep(35);
+      expect(s.kill('victim')).toBe(1);
+    });
+    await s.run();
+    expect(seen).toEqual(['crashed', 'other done']);
+  });
+
+  it('parks lock waiters visibly and hands the lock over in order', async () => {
+    const s = new Scheduler(new Rng(3), limits);
+    const order: string[] = [];
+    for (const n of ['a', 'b']) {
+      s.spawn(n, 'tx', async () => {
+        await s.lock('db');
+        order.push(`${n} in`);
+        await s.sleep(5);
+        order.push(`${n} out`);
+        s.unlock('db');
+      });
+    }
+    await s.run();
+    expect(order.join(',')).toMatch(/^(a in,a out,b in,b out|b in,b out,a in,a out)$/);
+  });
+
+  it('reports a deadlock and a runaway run instead of hanging', async () => {
+    const s = new Scheduler(new Rng(1), limits);
+    const f = s.future<void>();
+    s.spawn('x', 'wait', async () => {
+      await s.lock('l');
+      await s.lock('l2');
+      s.spawn('y', 'wait', async () => s.lock('l'));
+      await s.waitFor(f, Number.POSITIVE_INFINITY, () => new Error('never'));
+    });
+    await expect(s.run()).rejects.toThrow(SchedulerLimitError);
+    const r = new Scheduler(new Rng(1), { maxSteps: 50, maxVirtualMs: 1e9 });
+    r.spawn('x', 'spin', async () => {
+      for (;;) await r.yield();
+    });
+    await expect(r.run()).rejects.toThrow(/step limit 50/);
+  });
+
+  it('refuses a task re-entering a lock it holds (a nested query inside a transaction)', async () => {
+    const s = new Scheduler(new Rng(1), limits);
+    s.spawn('x', 'nested', async () => {
+      await s.lock('db');
+      await s.lock('db');
+    });
+    await expect(s.run()).rejects.toThrow(/re-entered lock db/);
+  });
+});
