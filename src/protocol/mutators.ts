@@ -90,6 +90,9 @@ export async function runMutator(
     return { effects: [], error: `invalid args for "${m.name}": ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
   }
   const overlay = new Map<string, EntityData | null>();
+  // A failing read (the database, a crash) is not the mutator's error: it must abort the whole
+  // transaction, never be logged as a failed mutation that advances the last mutation id.
+  let readFailure: { error: unknown } | undefined;
   const tx: MutatorTx = {
     clientID: m.clientID,
     mutationID: m.mutationID,
@@ -97,7 +100,12 @@ export async function runMutator(
     async get(type, id) {
       const key = entityKey(type, id);
       if (overlay.has(key)) return overlay.get(key) ?? undefined;
-      return read(key);
+      try {
+        return await read(key);
+      } catch (error) {
+        readFailure ??= { error };
+        throw error;
+      }
     },
     put(type, id, data) {
       const key = entityKey(type, id);
@@ -113,8 +121,10 @@ export async function runMutator(
   try {
     await def.run(tx, parsed.data);
   } catch (e) {
+    if (readFailure) throw readFailure.error;
     return { effects: [], error: e instanceof Error ? e.message : String(e) };
   }
+  if (readFailure) throw readFailure.error;
   const effects: PatchOp[] = [];
   for (const [key, value] of overlay) effects.push(value === null ? { op: 'del', key } : { op: 'put', key, value });
   return { effects };

@@ -27,10 +27,12 @@ const periodKinds: Record<string, string> = { offline: 'rgba(150,150,150,0.25)',
 
 function svgTimeline(tl: Timeline, index: number): string {
   const lanes = ['server', ...[...new Set(tl.trace.map((e) => e.lane).filter((l) => l !== 'server' && l !== 'sim'))].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))), 'sim'];
-  const tMax = Math.max(1, ...tl.trace.map((e) => e.t));
+  // The axis spans the events, not the quiet time before the first one.
+  const tMin = Math.min(...tl.trace.map((e) => e.t), ...tl.violations.map((v) => v.t ?? Infinity));
+  const tMax = Math.max(tMin + 1, ...tl.trace.map((e) => e.t));
   const W = 1200, left = 70, laneH = 34, top = 24;
   const H = top + lanes.length * laneH + 20;
-  const x = (t: number) => left + (t / tMax) * (W - left - 20);
+  const x = (t: number) => left + ((t - tMin) / (tMax - tMin)) * (W - left - 20);
   const y = (lane: string) => top + Math.max(0, lanes.indexOf(lane)) * laneH + laneH / 2;
   const parts: string[] = [];
   lanes.forEach((l, i) => {
@@ -61,8 +63,10 @@ function svgTimeline(tl: Timeline, index: number): string {
     const lane = v.lane && lanes.includes(v.lane) ? v.lane : 'sim';
     parts.push(`<g class="violation"><line x1="${x(v.t)}" x2="${x(v.t)}" y1="${top}" y2="${H - 20}" stroke="#d00" stroke-dasharray="4 3"/><path d="M ${x(v.t) - 7} ${y(lane) - 12} L ${x(v.t) + 7} ${y(lane) - 12} L ${x(v.t)} ${y(lane)} Z" fill="#d00"><title>${esc(`${v.checker}: ${v.message}`)}</title></path></g>`);
   }
-  parts.push(`<text x="${left}" y="${H - 4}" class="axis">0 ms</text><text x="${W - 20}" y="${H - 4}" text-anchor="end" class="axis">${tMax} ms (virtual)</text>`);
-  return `<svg id="tl${index}" class="timeline" viewBox="0 0 ${W} ${H}" width="100%" data-trace='${esc(JSON.stringify(tl.trace))}'>${parts.join('')}</svg>`;
+  parts.push(`<text x="${left}" y="${H - 4}" class="axis">${tMin} ms</text><text x="${W - 20}" y="${H - 4}" text-anchor="end" class="axis">${tMax} ms (virtual)</text>`);
+  // The trace rides along as JSON for the click handler; '<' escaped so it cannot close the script.
+  const data = JSON.stringify(tl.trace).replace(/</g, '\\u003c');
+  return `<svg id="tl${index}" class="timeline" viewBox="0 0 ${W} ${H}" width="100%">${parts.join('')}</svg><script type="application/json" id="trace${index}">${data}</script>`;
 }
 
 /** One self-contained page: the summary table, then a timeline per selected seed. */
@@ -92,7 +96,7 @@ ${rows}
 ${sections || '<p>Every seed converged; run with --timeline SEED to draw one.</p>'}
 <script>
 document.querySelectorAll('svg.timeline').forEach(function (svg, i) {
-  var trace = JSON.parse(svg.getAttribute('data-trace'));
+  var trace = JSON.parse(document.getElementById('trace' + i).textContent);
   var out = document.getElementById('detail' + i);
   svg.addEventListener('click', function (ev) {
     var t = ev.target.closest('.ev'); if (!t) return;

@@ -1,0 +1,145 @@
+/**
+ * The simulator end to end: a seeded sweep must converge, runs are deterministic, replay files
+ * reproduce their trace hash, planted bugs are caught by the harness itself and shrink small,
+ * the regression corpus converges, and fast-check-generated schedules converge.
+ */
+import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PGliteDb } from '../db/pglite.ts';
+import { bugs } from './bugs/index.ts';
+import { runSimulation } from './run.ts';
+import { buildConfig } from './scenario.ts';
+import { shrink } from './shrink.ts';
+import { readReplayFile, toReplayFile, writeReplayFile } from './replay-file.ts';
+import { firstTraceDifference } from './sweep.ts';
+import { keySpace, type ScheduleEvent } from './schedule.ts';
+import type { Stores } from './world.ts';
+
+let stores: Stores;
+beforeAll(async () => {
+  stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
+});
+afterAll(async () => {
+  await stores.server.close();
+  await stores.clients.close();
+});
+
+const describeFailure = (r: Awaited<ReturnType<typeof runSimulation>>) =>
+  r.violations.slice(0, 3).map((v) => `${v.checker}: ${v.message}`).join('\n');
+
+describe('seeded sweep', () => {
+  const cases = [
+    ...Array.from({ length: 8 }, (_, i) => ({ seed: String(100 + i), profile: 'chaos' as const })),
+    ...Array.from({ length: 8 }, (_, i) => ({ seed: String(200 + i), profile: 'swarm' as const })),
+    { seed: '300', profile: 'crashy' as const },
+    { seed: '301', profile: 'offline-heavy' as const },
+    { seed: '302', profile: 'flaky' as const },
+  ];
+  it.each(cases)('seed $seed ($profile) converges', async ({ seed, profile }) => {
+    const r = await runSimulation(buildConfig({ seed, profile }), stores);
+    expect(r.verdict, `seed ${seed}: ${describeFailure(r)}\nreplay: npm run sim -- --seed ${seed} --profile ${profile}`).toBe('converged');
+    expect(r.stats.mutations).toBeGreaterThan(50);
+  });
+});
+
+describe('determinism', () => {
+  it('runs a seed twice to the same trace hash, and names the first differing event when traces differ', async () => {
+    for (const seed of ['det-1', 'det-2']) {
+      const config = buildConfig({ seed, profile: 'swarm' });
+      const [a, b] = [await runSimulation(config, stores), await runSimulation(config, stores)];
+      expect(b.traceHash).toBe(a.traceHash);
+      expect(firstTraceDifference(a.trace, b.trace)).toBeUndefined();
+    }
+    const a = await runSimulation(buildConfig({ seed: 'x', steps: 30 }), stores);
+    const b = await runSimulation(buildConfig({ seed: 'y', steps: 30 }), stores);
+    expect(firstTraceDifference(a.trace, b.trace)).toMatch(/^event \d+: first run/);
+  });
+
+  it('replays a replay file to the same trace hash and verdict', async () => {
+    const r = await runSimulation(buildConfig({ seed: '1', bug: 'non-idempotent-push', steps: 120 }), stores);
+    expect(r.verdict).toBe('violation');
+    const dir = join('reports', 'test');
+    mkdirSync(dir, { recursive: true });
+    writeReplayFile(join(dir, 'replay.json'), toReplayFile(r));
+    const file = readReplayFile(join(dir, 'replay.json'));
+    const again = await runSimulation(file.config, stores, { schedule: file.schedule });
+    expect(again.traceHash).toBe(r.traceHash);
+    expect(again.violations.map((v) => v.message)).toEqual(r.violations.map((v) => v.message));
+  });
+});
+
+describe('planted bugs', () => {
+  it.each(bugs.map((b) => b.name))('the harness catches %s by itself within 25 seeds', async (name) => {
+    for (let seed = 1; seed <= 25; seed++) {
+      const r = await runSimulation(buildConfig({ seed: String(seed), profile: 'swarm', bug: name }), stores);
+      if (r.verdict === 'violation') return;
+    }
+    expect.fail(`${name} escaped 25 seeds`);
+  });
+
+  it('shrinks a planted failure to a schedule of at most 12 events that replays with the same violation', async () => {
+    const r = await runSimulation(buildConfig({ seed: '1', profile: 'swarm', bug: 'non-idempotent-push' }), stores);
+    expect(r.verdict).toBe('violation');
+    const s = await shrink(r, stores, { budgetMs: 90_000 });
+    expect(s.result.schedule.length).toBeLessThanOrEqual(12);
+    expect(s.result.schedule.length).toBeLessThan(r.schedule.length);
+    const again = await runSimulation(s.result.config, stores, { schedule: s.result.schedule });
+    expect(again.traceHash).toBe(s.result.traceHash);
+    expect(again.violations[0]?.checker).toBe(r.violations[0]!.checker);
+  });
+});
+
+describe('regression corpus (scenarios/regressions)', () => {
+  const dir = join('scenarios', 'regressions');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  it('is not empty', () => expect(files.length).toBeGreaterThan(0));
+  it.each(files)('%s converges on the real engine (and still fails on the bug it once caught)', async (f) => {
+    const replay = readReplayFile(join(dir, f));
+    const { bug, ...real } = replay.config;
+    const r = await runSimulation(real, stores, { schedule: replay.schedule });
+    expect(r.verdict, describeFailure(r)).toBe('converged');
+    if (bug) {
+      const planted = await runSimulation(replay.config, stores, { schedule: replay.schedule });
+      expect(planted.verdict).toBe('violation');
+    }
+    void readFileSync;
+  });
+});
+
+describe('fast-check properties', () => {
+  const clients = 3;
+  const t = fc.integer({ min: 0, max: 20_000 });
+  const client = fc.integer({ min: 0, max: clients - 1 });
+  const event: fc.Arbitrary<ScheduleEvent> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ t, kind: fc.constant('op' as const), client, op: fc.constant('upsert' as const), type: fc.constant('comment'), id: fc.constantFrom(...keySpace.comment), data: fc.record({ body: fc.string({ maxLength: 8 }) }) }) },
+    { weight: 2, arbitrary: fc.record({ t, kind: fc.constant('op' as const), client, op: fc.constant('delete' as const), type: fc.constant('comment'), id: fc.constantFrom(...keySpace.comment) }) },
+    { weight: 4, arbitrary: fc.record({ t, kind: fc.constant('op' as const), client, op: fc.constant('increment' as const), type: fc.constant('tally'), id: fc.constantFrom(...keySpace.tally), field: fc.constant('n'), by: fc.integer({ min: -3, max: 5 }) }) },
+    { weight: 5, arbitrary: fc.record({ t, kind: fc.constant('sync' as const), client }) },
+    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('offline' as const), client, durationMs: fc.integer({ min: 1, max: 5000 }) }) },
+    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('partition' as const), client, durationMs: fc.integer({ min: 1, max: 5000 }) }) },
+    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('crash' as const), client, downMs: fc.integer({ min: 0, max: 2000 }) }) },
+    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('server-crash' as const), downMs: fc.integer({ min: 0, max: 2000 }) }) },
+    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('skew' as const), client, offsetMs: fc.integer({ min: -60_000, max: 60_000 }) }) },
+    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('wipe' as const), client }) },
+  );
+  const schedule = fc.array(event, { minLength: 1, maxLength: 40 }).map((es) => [...es].sort((a, b) => a.t - b.t));
+
+  it('every generated schedule of writes and faults converges under the chaos network', async () => {
+    const seed = process.env.LOCKSTEP_SEED ? Number(process.env.LOCKSTEP_SEED) : undefined;
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(schedule, fc.integer({ min: 0, max: 1_000_000 }), async (events, simSeed) => {
+        const config = buildConfig({ seed: `prop-${simSeed}`, profile: 'chaos', clients });
+        const r = await runSimulation(config, stores, { schedule: events });
+        if (r.verdict !== 'converged') {
+          const file = join('reports', 'property-failures', `prop-${simSeed}-${++n}.json`);
+          writeReplayFile(file, toReplayFile(r));
+          throw new Error(`${describeFailure(r)}\nreplay file: ${file} (npm run sim -- replay ${file})`);
+        }
+      }),
+      { numRuns: Number(process.env.LOCKSTEP_PROPERTY_RUNS ?? 15), seed, verbose: 1 },
+    );
+  });
+});
