@@ -3,7 +3,7 @@
  * reproduce their trace hash, planted bugs are caught by the harness itself and shrink small,
  * the regression corpus converges, and fast-check-generated schedules converge.
  */
-import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { readdirSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,16 +95,12 @@ describe('regression corpus (scenarios/regressions)', () => {
   const dir = join('scenarios', 'regressions');
   const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
   it('is not empty', () => expect(files.length).toBeGreaterThan(0));
-  it.each(files)('%s converges on the real engine (and still fails on the bug it once caught)', async (f) => {
+  // A file may record the planted bug it once failed on; the real engine must pass it.
+  it.each(files)('%s converges on the real engine', async (f) => {
     const replay = readReplayFile(join(dir, f));
-    const { bug, ...real } = replay.config;
+    const { bug: _bug, ...real } = replay.config;
     const r = await runSimulation(real, stores, { schedule: replay.schedule });
     expect(r.verdict, describeFailure(r)).toBe('converged');
-    if (bug) {
-      const planted = await runSimulation(replay.config, stores, { schedule: replay.schedule });
-      expect(planted.verdict).toBe('violation');
-    }
-    void readFileSync;
   });
 });
 
