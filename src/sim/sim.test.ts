@@ -135,7 +135,7 @@ describe('fast-check properties', () => {
           throw new Error(`${describeFailure(r)}\nreplay file: ${file} (npm run sim -- replay ${file})`);
         }
       }),
-      { numRuns: Number(process.env.LOCKSTEP_PROPERTY_RUNS ?? 15), seed, verbose: 1 },
+      { numRuns: Number(process.env.LOCKSTEP_PROPERTY_RUNS ?? 40), seed, verbose: 1 },
     );
   });
 });
