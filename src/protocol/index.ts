@@ -5,3 +5,4 @@ export * from './push.ts';
 export * from './pull.ts';
 export * from './errors.ts';
 export * from './mutators.ts';
+export * from './result.ts';

@@ -1,19 +1,12 @@
-import { errorBodySchema, ProtocolError, pullResponseOKSchema, TransportError, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
+import { pullResponseOKSchema, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
+
+export { unwrapResult };
 import type { Transport } from '../engine/seams.ts';
 import type { HandlerResult } from './handlers.ts';
 
 export interface LocalHandlers {
   handlePush(body: unknown): Promise<HandlerResult>;
   handlePull(body: unknown): Promise<HandlerResult>;
-}
-
-/** Turns a handler result into what a Transport promises: a value, ProtocolError or TransportError. */
-export function unwrapResult(r: HandlerResult): unknown {
-  const err = errorBodySchema.safeParse(r.body);
-  if (err.success) throw new ProtocolError(r.status, err.data);
-  if (r.status >= 500) throw new TransportError(`server error ${r.status}`);
-  if (r.status !== 200) throw new ProtocolError(r.status, { error: 'BadRequest', message: `unexpected status ${r.status}` });
-  return r.body;
 }
 
 /**

@@ -1,0 +1,50 @@
+import { pullResponseOKSchema, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
+import type { Transport } from '../seams.ts';
+
+export interface FetchTransportOptions {
+  /** Origin of the sync server, e.g. http://127.0.0.1:3000 ('' for same origin in a browser). */
+  baseURL: string;
+  /** The client group's bearer token (see registerClientGroup). */
+  token: () => string | Promise<string>;
+  fetch?: typeof fetch;
+}
+
+/** Replicache push/pull v1 as JSON over fetch, to /api/replicache/{push,pull}. */
+export function fetchTransport(o: FetchTransportOptions): Transport {
+  const f = o.fetch ?? globalThis.fetch.bind(globalThis);
+  const call = async (path: string, body: unknown): Promise<unknown> => {
+    let res: Response;
+    try {
+      res = await f(`${o.baseURL}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await o.token()}` },
+        body: JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new TransportError(`network error: ${(e as Error).message}`);
+    }
+    let parsed: unknown = null;
+    try {
+      parsed = await res.json();
+    } catch {
+      if (res.status < 500) throw new TransportError(`unreadable response (status ${res.status})`);
+    }
+    return unwrapResult({ status: res.status, body: parsed });
+  };
+  return {
+    async push(req: PushRequest) {
+      await call('/api/replicache/push', req);
+    },
+    async pull(req: PullRequest): Promise<PullResponseOK> {
+      return pullResponseOKSchema.parse(await call('/api/replicache/pull', req));
+    },
+  };
+}
+
+/** Registers a client group and returns its token (POST /api/register). */
+export async function registerClientGroup(baseURL: string, clientGroupID: string, f: typeof fetch = globalThis.fetch.bind(globalThis)): Promise<string> {
+  const res = await f(`${baseURL}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID }) });
+  const body = (await res.json()) as { token?: string; message?: string };
+  if (!res.ok || !body.token) throw new Error(`register failed (${res.status}): ${body.message ?? 'no token'}`);
+  return body.token;
+}
