@@ -126,7 +126,7 @@ describe.skipIf(!enabled)('demo app in chromium', () => {
         await tx.set(`${x.type}/${x.id}`, { ...cur, [x.field]: (cur[x.field] ?? 0) + x.by });
       },
     };
-    const rep = new Replicache({ name: `node-${Date.now()}`, kvStore: 'mem', pushURL: `${base}/api/replicache/push`, pullURL: `${base}/api/replicache/pull`, pullInterval: null, pushDelay: 0, mutators, licenseKey: '' } as any);
+    const rep = new Replicache<typeof mutators>({ name: `node-${Date.now()}`, kvStore: 'mem', pushURL: `${base}/api/replicache/push`, pullURL: `${base}/api/replicache/pull`, pullInterval: null, pushDelay: 0, mutators, licenseKey: '' } as any);
     const group = await rep.clientGroupID;
     const reg = await fetch(`${base}/api/register`, { method: 'POST', body: JSON.stringify({ clientGroupID: group }) });
     rep.auth = `Bearer ${((await reg.json()) as { token: string }).token}`;
