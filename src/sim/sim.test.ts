@@ -6,8 +6,7 @@
 import { readdirSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PGliteDb } from '../db/pglite.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { bugs } from './bugs/index.ts';
 import { runSimulation } from './run.ts';
 import { buildConfig } from './scenario.ts';
@@ -16,14 +15,12 @@ import { readReplayFile, toReplayFile, writeReplayFile } from './replay-file.ts'
 import { firstTraceDifference } from './sweep.ts';
 import { keySpace, type ScheduleEvent } from './schedule.ts';
 import type { Stores } from './world.ts';
+import { useSimStores } from '../../test/support/sim-stores.ts';
 
+const getStores = useSimStores();
 let stores: Stores;
-beforeAll(async () => {
-  stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
-});
-afterAll(async () => {
-  await stores.server.close();
-  await stores.clients.close();
+beforeAll(() => {
+  stores = getStores();
 });
 
 const describeFailure = (r: Awaited<ReturnType<typeof runSimulation>>) =>

@@ -1,6 +1,5 @@
 /** Each fault module does what it says, observed through the trace of small explicit schedules. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PGliteDb } from '../../db/pglite.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../rng.ts';
 import { runSimulation } from '../run.ts';
 import type { ScheduleEvent } from '../schedule.ts';
@@ -9,14 +8,12 @@ import { SimWorld, type Stores } from '../world.ts';
 import { drop, duplicate, latency, lostAck } from './network-faults.ts';
 import { clockSkew } from './clock-skew.ts';
 import { quietNetwork } from '../config.ts';
+import { useSimStores } from '../../../test/support/sim-stores.ts';
 
+const getStores = useSimStores();
 let stores: Stores;
-beforeAll(async () => {
-  stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
-});
-afterAll(async () => {
-  await stores.server.close();
-  await stores.clients.close();
+beforeAll(() => {
+  stores = getStores();
 });
 
 const up = (t: number, client: number, id = 'c0'): ScheduleEvent => ({ t, kind: 'op', client, op: 'upsert', type: 'comment', id, data: { t } });
