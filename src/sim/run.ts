@@ -87,10 +87,19 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
         if (!c.engine) c.engine = await world.openEngine(c);
       }
       for (let round = 0; round < 12 && sched.now - healStart <= config.healBudgetMs; round++) {
+        // Every client syncs at once, as real clients would; the round ends when all are done.
+        const done = sched.future<void>();
+        let left = world.clients.length;
         for (const c of world.clients) {
-          const ok = await world.sync(c, c.engine!);
-          if (!ok) healError = `${c.name} could not sync`;
+          sched.spawn(c.name, 'heal-sync', async () => {
+            try {
+              if (!(await world.sync(c, c.engine!))) healError = `${c.name} could not sync`;
+            } finally {
+              if (--left === 0) done.resolve();
+            }
+          });
         }
+        await sched.waitFor(done, Number.POSITIVE_INFINITY, () => new Error('unreachable'));
         if (await quiescent(world)) {
           healed = true;
           return;
