@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { cryptoIds } from '../../engine/seams.ts';
 import { createSyncServer } from '../index.ts';
 import { SyncApi } from './api.ts';
@@ -17,7 +18,10 @@ export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): { postgres: 
 
 export function getSyncApi(): Promise<SyncApi> {
   api ??= (async () => {
-    const server = await createSyncServer(storeFromEnv());
+    const store = storeFromEnv();
+    // PGlite creates its data directory but not the parents.
+    if ('pglite' in store) mkdirSync(store.pglite, { recursive: true });
+    const server = await createSyncServer(store);
     const auth = await AuthStore.open(server.db, cryptoIds);
     const close = async () => {
       await server.close();
