@@ -1,6 +1,5 @@
 import type { Db, Queryable, TransactionOptions } from '../db/types.ts';
 import type { Scheduler } from './scheduler.ts';
-import type { Rng } from './rng.ts';
 
 export interface DbStats {
   statements: number;
@@ -22,11 +21,11 @@ export class SimDb implements Db {
 
   /**
    * Each statement takes 0..maxStatementMs of virtual time (a real database is not instant), so
-   * that requests overlap in virtual time and their statements interleave.
+   * that requests overlap in virtual time and their statements interleave. The duration is drawn
+   * from the running task's own random stream.
    */
-  constructor(inner: Db, sched: Scheduler, lockName: string, rng: Rng, maxStatementMs: number, stats: DbStats = { statements: 0 }) {
+  constructor(inner: Db, sched: Scheduler, lockName: string, maxStatementMs: number, stats: DbStats = { statements: 0 }) {
     this.inner = inner;
-    void rng;
     this.maxStatementMs = maxStatementMs;
     this.dialect = inner.dialect;
     this.sched = sched;

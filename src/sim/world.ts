@@ -55,9 +55,9 @@ export class SimWorld implements World {
     this.netRng = rng.fork('network');
     this.network = config.network;
     this.serverSchema = `${prefix}_server`;
-    const serverDb = new SimDb(stores.server, this.sched, 'server-db', rng.fork('server-db'), config.dbLatencyMs, this.statements);
+    const serverDb = new SimDb(stores.server, this.sched, 'server-db', config.dbLatencyMs, this.statements);
     this.server = { db: serverDb, database: null as unknown as ServerDatabase, up: true, incarnation: 0 };
-    this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', rng.fork('client-db'), config.dbLatencyMs, this.statements);
+    this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements);
     const clientRng = rng.fork('clients');
     for (let i = 0; i < config.clients; i++) {
       this.clients.push({
