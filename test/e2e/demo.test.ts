@@ -147,6 +147,17 @@ describe.skipIf(!enabled)('demo app in chromium', () => {
     await rep.close();
   });
 
+  it('lets one tab own the database: a second tab waits, and takes over when the first closes', async () => {
+    const second = await ctxA.newPage();
+    await second.goto(base);
+    await second.waitForSelector('#waiting', { timeout: 30_000 });
+    const votes = await text(a, '#votes');
+    await a.close();
+    await second.waitForSelector('#status', { timeout: 60_000 });
+    await expect.poll(() => text(second, '#votes')).toBe(votes);
+    a = second;
+  });
+
   it('refuses a push with a foreign or missing token and writes nothing', async () => {
     const before = ((await (await fetch(`${base}/api/health`)).json()) as { version: number }).version;
     const mine = ((await (await fetch(`${base}/api/register`, { method: 'POST', body: JSON.stringify({ clientGroupID: 'attacker-group' }) })).json()) as { token: string }).token;
