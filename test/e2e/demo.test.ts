@@ -158,6 +158,19 @@ describe.skipIf(!enabled)('demo app in chromium', () => {
     a = second;
   });
 
+  it('syncs through the TanStack Start server functions too', async () => {
+    const ctxC = await browser!.newContext();
+    const c = await ctxC.newPage();
+    await c.goto(`${base}/?transport=serverfn`);
+    await c.waitForSelector('#status', { timeout: 60_000 });
+    const before = Number(await text(a, '#votes'));
+    await expect.poll(() => text(c, '#votes'), { timeout: 30_000 }).toBe(String(before));
+    await c.click('#vote');
+    await expect.poll(() => text(c, '#pending'), { timeout: 30_000 }).toBe('0');
+    await expect.poll(() => text(a, '#votes'), { timeout: 30_000 }).toBe(String(before + 1));
+    await ctxC.close();
+  });
+
   it('refuses a push with a foreign or missing token and writes nothing', async () => {
     const before = ((await (await fetch(`${base}/api/health`)).json()) as { version: number }).version;
     const mine = ((await (await fetch(`${base}/api/register`, { method: 'POST', body: JSON.stringify({ clientGroupID: 'attacker-group' }) })).json()) as { token: string }).token;

@@ -1,6 +1,8 @@
 import { PGliteDb } from '../../db/pglite.ts';
 import { PersistentSyncEngine } from '../../engine/index.ts';
 import { fetchTransport, registerClientGroup } from '../../engine/transports/fetch-json.ts';
+import { serverFnTransport } from '../../engine/transports/server-fn.ts';
+import { pullChanges, pushChanges } from '../server-fns.ts';
 
 export const DB_NAME = 'idb://lockstep-demo';
 
@@ -23,7 +25,10 @@ export async function openBrowserEngine(): Promise<{ engine: PersistentSyncEngin
     }
     return token;
   };
-  engine = await PersistentSyncEngine.open({ db, transport: fetchTransport({ baseURL: '', token: getToken }) });
+  // ?transport=serverfn syncs through the TanStack Start server functions instead of the JSON routes.
+  const viaServerFns = new URLSearchParams(location.search).get('transport') === 'serverfn';
+  const transport = viaServerFns ? serverFnTransport({ pushChanges, pullChanges }, getToken) : fetchTransport({ baseURL: '', token: getToken });
+  engine = await PersistentSyncEngine.open({ db, transport });
   // The offline switch survives a reload, like the pending mutations do.
   if (localStorage.getItem('lockstep-offline') === '1') await engine.setOnline(false);
   engine.start({ intervalMs: 15_000, pokeDelayMs: 20, backoffBaseMs: 500, backoffMaxMs: 10_000 });
