@@ -1,4 +1,4 @@
-import { ProtocolError, pullResponseOKSchema, TransportError, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
+import { pullResponseOKSchema, TransportError, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
 import type { Transport } from '../engine/seams.ts';
 import { handlePull, handlePush, type HandlerResult } from '../server/handlers.ts';
 import { unwrapResult } from '../server/local-transport.ts';
@@ -90,6 +90,3 @@ export function simTransport(world: World, c: SimClient): Transport {
   };
 }
 
-export function isRetryable(e: unknown): boolean {
-  return e instanceof TransportError || (e instanceof ProtocolError && e.body.error === 'ClientStateNotFound');
-}

@@ -81,10 +81,6 @@ export class Scheduler {
     this.trace.push(detail === undefined ? { t: this.now, lane, kind } : { t: this.now, lane, kind, detail });
   }
 
-  get currentOwner(): string | null {
-    return this.current?.owner ?? null;
-  }
-
   /** The running task's own random stream. */
   taskRng(): Rng {
     if (!this.current) throw new Error('taskRng outside a scheduler task');
@@ -253,12 +249,6 @@ export class Scheduler {
       }
     }
     return n;
-  }
-
-  hasTasks(owner?: string): boolean {
-    if (owner === undefined) return this.tasks.size > 0;
-    for (const t of this.tasks.values()) if (t.owner === owner) return true;
-    return false;
   }
 
   /** Runs until no task is left, or `until` says stop. Throws the first task failure. */

@@ -1,5 +1,4 @@
 import type { PersistentSyncEngine } from '../engine/index.ts';
-import type { Mutation } from '../protocol/index.ts';
 import type { ServerDatabase } from '../server/server-database.ts';
 import type { NetworkConfig, SimConfig } from './config.ts';
 import type { Rng } from './rng.ts';
@@ -74,4 +73,3 @@ export interface World {
   countFault(kind: string): void;
 }
 
-export type { Mutation };

@@ -4,7 +4,7 @@ import { fetchTransport, registerClientGroup } from '../../engine/transports/fet
 import { serverFnTransport } from '../../engine/transports/server-fn.ts';
 import { pullChanges, pushChanges } from '../server-fns.ts';
 
-export const DB_NAME = 'idb://lockstep-demo';
+const DB_NAME = 'idb://lockstep-demo';
 
 /**
  * Opens the browser engine: PGlite persisted to IndexedDB, a fetch transport with the client
