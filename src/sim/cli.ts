@@ -133,7 +133,7 @@ program
   .option('--budget-seeds <n>', 'most seeds per bug', int('--budget-seeds'), 200)
   .option('--budget-seconds <s>', 'most seconds per bug', int('--budget-seconds'), 120)
   .option('--only <names>', 'comma-separated subset of variants')
-  .option('--shrink-budget <seconds>', 'time budget to shrink each caught bug', int('--shrink-budget'), 60)
+  .option('--shrink-budget <seconds>', 'time budget to shrink each caught bug', int('--shrink-budget'), 120)
   .option('--out <dir>', 'where the table goes', 'reports')
   .action(async (o) => {
     if (o.list) {

@@ -38,6 +38,8 @@ export type ProfileName = (typeof profileNames)[number];
 export const simConfigSchema = z.object({
   seed: z.string().min(1),
   clients: z.number().int().min(1).max(5000),
+  /** Which client slots exist (default 0..clients-1). Shrinking drops idle slots without renaming the rest. */
+  clientSlots: z.array(z.number().int().nonnegative()).optional(),
   steps: z.number().int().min(1).max(1_000_000),
   /** Virtual ms between schedule steps (on average). */
   stepMs: z.number().int().positive(),

@@ -152,8 +152,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
 function startEvent(world: SimWorld, e: ScheduleEvent): void {
   const { sched } = world;
   if (e.kind === 'op' || e.kind === 'sync') {
-    const c = world.clients[e.client];
-    if (!c) throw new Error(`schedule names client ${e.client}, but the world has ${world.clients.length}`);
+    const c = world.client(e.client);
     sched.spawn(c.name, e.kind === 'op' ? `${e.op} ${e.type}/${e.id}` : 'sync', async () => {
       const engine = c.engine;
       if (!engine) {

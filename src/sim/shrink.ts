@@ -19,14 +19,14 @@ export interface ShrinkOutcome {
   complete: boolean;
 }
 
-/** Renumbers clients so that only those the schedule uses remain, in order of first use. */
+/**
+ * Keeps only the client slots the schedule uses. Slots keep their names and random streams, so
+ * the remaining clients behave as before (only the idle ones' heal traffic goes).
+ */
 function compactClients(config: SimConfig, schedule: ScheduleEvent[]): { config: SimConfig; schedule: ScheduleEvent[] } {
-  const map = new Map<number, number>();
-  for (const e of schedule) if ('client' in e && !map.has(e.client)) map.set(e.client, map.size);
-  return {
-    config: { ...config, clients: Math.max(1, map.size) },
-    schedule: schedule.map((e) => ('client' in e ? { ...e, client: map.get(e.client)! } : e)),
-  };
+  const used = [...new Set(schedule.flatMap((e) => ('client' in e ? [e.client] : [])))].sort((a, b) => a - b);
+  const slots = used.length ? used : [(config.clientSlots ?? [0])[0]!];
+  return { config: { ...config, clients: slots.length, clientSlots: slots }, schedule };
 }
 
 /**
@@ -54,7 +54,7 @@ export async function shrink(
     options.onStep?.(s);
   };
 
-  /** Runs a candidate; keeps it if the same kind of violation occurs. Compaction renumbers clients, which changes every client's random streams, so it is a step of its own. */
+  /** Runs a candidate; keeps it if the same kind of violation occurs. Dropping idle clients changes the heal phase's interleavings, so it is a step of its own. */
   const attempt = async (config: SimConfig, schedule: ScheduleEvent[], compact = false): Promise<boolean> => {
     const c = compact ? compactClients(config, schedule) : { config, schedule };
     trials++;
@@ -110,14 +110,29 @@ export async function shrink(
     if (outOfTime() || best.config.network[rate] === 0) continue;
     if (await attempt({ ...best.config, network: { ...best.config.network, [rate]: 0 } }, best.schedule)) note(`${rate} 0`);
   }
-  // 5. Races need luck to show: once no single event can go, try each removal again under a few
-  //    other seeds (another draw of latencies and interleavings). The replay file records the seed.
+  // 5. Smaller times: close the gap before each event (everything after moves earlier with it),
+  //    so that what remains overlaps more and runs shorter.
+  for (let i = 1; i < best.schedule.length && !outOfTime(); i++) {
+    const gap = best.schedule[i]!.t - best.schedule[i - 1]!.t;
+    if (gap <= 0) continue;
+    const candidate = best.schedule.map((e, j) => (j >= i ? { ...e, t: e.t - gap } : e));
+    if (await attempt(best.config, candidate)) note(`closed a ${gap} ms gap`);
+  }
+
+  // 6. Races need luck to show: once no single event can go, try each removal again under up to
+  //    ten other seeds (another draw of latencies and interleavings). The replay file records the seed.
   const root = failing.config.seed;
   for (let progress = true; progress && !outOfTime(); ) {
     progress = false;
     for (let i = 0; i < best.schedule.length && !outOfTime() && best.schedule.length > 1; i++) {
       const candidate = [...best.schedule.slice(0, i), ...best.schedule.slice(i + 1)];
-      for (let hop = 1; hop <= 3 && !outOfTime(); hop++) {
+      // The same seed first (an earlier removal may have made this one possible), then others.
+      if (await attempt(best.config, candidate)) {
+        note('removed 1 event');
+        progress = true;
+        break;
+      }
+      for (let hop = 1; hop <= 10 && !outOfTime(); hop++) {
         if (await attempt({ ...best.config, seed: `${root}~${hop}` }, candidate)) {
           note(`removed 1 event (seed ${root}~${hop})`);
           progress = true;

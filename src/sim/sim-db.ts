@@ -17,7 +17,8 @@ export class SimDb implements Db {
   private readonly sched: Scheduler;
   private readonly lockName: string;
   readonly stats: DbStats;
-  private readonly maxStatementMs: number;
+  /** Mutable so that world setup can take no virtual time (see SimWorld.create). */
+  maxStatementMs: number;
 
   /**
    * Each statement takes 0..maxStatementMs of virtual time (a real database is not instant), so

@@ -57,6 +57,8 @@ export interface World {
   readonly config: SimConfig;
   readonly sched: Scheduler;
   readonly clients: SimClient[];
+  /** The client in slot i (as schedule events name it). */
+  client(i: number): SimClient;
   readonly server: { db: SimDb; database: ServerDatabase; up: boolean; incarnation: number };
   readonly clientDb: SimDb;
   /** Network behaviour now: the configured faults during chaos, latency only while healing. */

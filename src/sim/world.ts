@@ -59,7 +59,9 @@ export class SimWorld implements World {
     this.server = { db: serverDb, database: null as unknown as ServerDatabase, up: true, incarnation: 0 };
     this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements);
     const clientRng = rng.fork('clients');
-    for (let i = 0; i < config.clients; i++) {
+    const slots = config.clientSlots ?? Array.from({ length: config.clients }, (_, i) => i);
+    if (slots.length !== config.clients) throw new Error(`clientSlots has ${slots.length} slots but clients is ${config.clients}`);
+    for (const i of slots) {
       this.clients.push({
         index: i, name: `c${i}`, incarnation: 0, generation: 0, schema: '', engine: null, clientID: null,
         offlineUntil: 0, partitionedUntil: 0, clockOffsetMs: 0, messages: 0, rng: clientRng.fork(i),
@@ -72,12 +74,24 @@ export class SimWorld implements World {
     const w = new SimWorld(config, rng, stores, bug, prefix);
     // Schemas of an earlier run with the same prefix (a replay in the same process) go first.
     await stores.server.exec(`DROP SCHEMA IF EXISTS "${w.serverSchema}" CASCADE`);
+    // Setup takes no virtual time, so the schedule starts at 0 whatever the number of clients
+    // (a shrunk schedule with fewer clients then keeps its timing).
+    w.server.db.maxStatementMs = 0;
+    w.clientDb.maxStatementMs = 0;
     w.sched.spawn('sim', 'setup', async () => {
       await w.reopenServer();
       for (const c of w.clients) c.engine = await w.openEngine(c);
     });
     await w.sched.run();
+    w.server.db.maxStatementMs = config.dbLatencyMs;
+    w.clientDb.maxStatementMs = config.dbLatencyMs;
     return w;
+  }
+
+  client(i: number): SimClient {
+    const c = this.clients.find((x) => x.index === i);
+    if (!c) throw new Error(`schedule names client ${i}, but the world has slots ${this.clients.map((x) => x.index).join(', ')}`);
+    return c;
   }
 
   countFault(kind: string): void {

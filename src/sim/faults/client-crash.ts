@@ -19,7 +19,7 @@ export const clientCrash: FaultModule<z.infer<typeof crashEventSchema>> = {
   rate: 'clientCrash',
   generate: (rng, t, client) => ({ t, kind: 'crash', client, downMs: rng.int(0, 3_000) }),
   async apply(world, e) {
-    const c = world.clients[e.client]!;
+    const c = world.client(e.client);
     if (!c.engine) return; // already down
     killClient(world, c);
     world.sched.record(c.name, 'crash', `down ${e.downMs} ms`);

@@ -11,7 +11,7 @@ export const clockSkew: FaultModule<z.infer<typeof skewEventSchema>> = {
   rate: 'clockSkew',
   generate: (rng, t, client) => ({ t, kind: 'skew', client, offsetMs: rng.int(-120_000, 120_000) }),
   async apply(world, e) {
-    const c = world.clients[e.client]!;
+    const c = world.client(e.client);
     c.clockOffsetMs = e.offsetMs;
     world.sched.record(c.name, 'skew', `${e.offsetMs} ms`);
   },

@@ -8,7 +8,7 @@ export const offline: FaultModule<z.infer<typeof offlineEventSchema>> = {
   rate: 'offline',
   generate: (rng, t, client) => ({ t, kind: 'offline', client, durationMs: rng.int(200, 6_000) }),
   async apply(world, e) {
-    const c = world.clients[e.client]!;
+    const c = world.client(e.client);
     c.offlineUntil = Math.max(c.offlineUntil, world.sched.now + e.durationMs);
     world.sched.record(c.name, 'offline', `${e.durationMs} ms`);
   },

@@ -8,7 +8,7 @@ export const partition: FaultModule<z.infer<typeof partitionEventSchema>> = {
   rate: 'partition',
   generate: (rng, t, client) => ({ t, kind: 'partition', client, durationMs: rng.int(500, 8_000) }),
   async apply(world, e) {
-    const c = world.clients[e.client]!;
+    const c = world.client(e.client);
     c.partitionedUntil = Math.max(c.partitionedUntil, world.sched.now + e.durationMs);
     world.sched.record(c.name, 'partition', `${e.durationMs} ms`);
   },

@@ -12,7 +12,7 @@ export const storageWipe: FaultModule<z.infer<typeof wipeEventSchema>> = {
   rate: 'storageWipe',
   generate: (_rng, t, client) => ({ t, kind: 'wipe', client }),
   async apply(world, e) {
-    const c = world.clients[e.client]!;
+    const c = world.client(e.client);
     if (c.clientID) world.wipedClientIDs.add(c.clientID);
     killClient(world, c);
     world.sched.record(c.name, 'wipe', c.clientID ?? undefined);
