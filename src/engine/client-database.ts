@@ -1,10 +1,13 @@
-import { runMutator, type EntityData, type Mutation, type MutatorRegistry, type PatchOp, type JSONValue } from '../protocol/index.ts';
+import { runMutator, type CookieObject, type EntityData, type Mutation, type MutatorRegistry, type PatchOp, type JSONValue } from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 
 export interface ClientMeta {
   clientID: string;
   clientGroupID: string;
+  /** The server version this client's snapshot is at (null before the first pull). */
   cookie: number | null;
+  /** The epoch of the server database that version belongs to. */
+  epoch: string | null;
   nextMutationID: number;
   /** Highest mutation id the server has acknowledged through a pull. */
   lastMutationID: number;
@@ -80,6 +83,7 @@ export class ClientDatabase {
           next_mutation_id bigint NOT NULL,
           last_mutation_id bigint NOT NULL
         );
+        ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_epoch text;
         CREATE TABLE IF NOT EXISTS ${s}.snapshot (key text PRIMARY KEY, data jsonb NOT NULL);
         CREATE TABLE IF NOT EXISTS ${s}.visible (key text PRIMARY KEY, type text NOT NULL, id text NOT NULL, data jsonb NOT NULL);
         CREATE INDEX IF NOT EXISTS visible_type_idx ON ${s}.visible (type);
@@ -93,14 +97,17 @@ export class ClientDatabase {
       const existing = await this.readMeta(tx);
       if (existing) return existing;
       const ids = newIdentity();
-      await tx.query(`INSERT INTO ${s}.meta VALUES (1, $1, $2, NULL, 1, 0)`, [ids.clientID, ids.clientGroupID]);
-      return { ...ids, cookie: null, nextMutationID: 1, lastMutationID: 0 };
+      await tx.query(
+        `INSERT INTO ${s}.meta (id, client_id, client_group_id, cookie, next_mutation_id, last_mutation_id, cookie_epoch) VALUES (1, $1, $2, NULL, 1, 0, NULL)`,
+        [ids.clientID, ids.clientGroupID],
+      );
+      return { ...ids, cookie: null, epoch: null, nextMutationID: 1, lastMutationID: 0 };
     });
   }
 
   async readMeta(q: Queryable = this.db): Promise<ClientMeta | undefined> {
-    const r = await q.query<{ client_id: string; client_group_id: string; cookie: number | null; next_mutation_id: number; last_mutation_id: number }>(
-      `SELECT client_id, client_group_id, cookie, next_mutation_id, last_mutation_id FROM ${this.s}.meta WHERE id = 1`,
+    const r = await q.query<{ client_id: string; client_group_id: string; cookie: number | null; cookie_epoch: string | null; next_mutation_id: number; last_mutation_id: number }>(
+      `SELECT client_id, client_group_id, cookie, cookie_epoch, next_mutation_id, last_mutation_id FROM ${this.s}.meta WHERE id = 1`,
     );
     const m = r.rows[0];
     if (!m) return undefined;
@@ -108,6 +115,7 @@ export class ClientDatabase {
       clientID: m.client_id,
       clientGroupID: m.client_group_id,
       cookie: m.cookie === null ? null : Number(m.cookie),
+      epoch: m.cookie_epoch,
       nextMutationID: Number(m.next_mutation_id),
       lastMutationID: Number(m.last_mutation_id),
     };
@@ -172,7 +180,7 @@ export class ClientDatabase {
   }
 
   async resetCookie(): Promise<void> {
-    await this.db.query(`UPDATE ${this.s}.meta SET cookie = NULL WHERE id = 1`);
+    await this.db.query(`UPDATE ${this.s}.meta SET cookie = NULL, cookie_epoch = NULL WHERE id = 1`);
   }
 
   async pendingCount(): Promise<number> {
@@ -185,12 +193,16 @@ export class ClientDatabase {
    * to the snapshot, rebuild the visible state as snapshot + remaining pending replayed, and
    * advance the cookie. A response for a cookie other than the stored one is stale and ignored.
    */
-  async applyPull(baseCookie: number | null, resp: { cookie: number; lastMutationIDChanges: Record<string, number>; patch: PatchOp[] }): Promise<PullApplyResult> {
+  async applyPull(baseCookie: number | null, wire: { cookie: CookieObject; lastMutationIDChanges: Record<string, number>; patch: PatchOp[] }): Promise<PullApplyResult> {
+    const resp = { ...wire, cookie: wire.cookie.order };
     const s = this.s;
     return this.db.transaction(async (tx) => {
       const meta = await this.readMeta(tx);
       if (!meta) throw new Error('client database is not open');
       if (meta.cookie !== baseCookie) return { applied: false, changes: [], droppedPending: 0 };
+      if (baseCookie !== null && meta.epoch !== wire.cookie.epoch) {
+        throw new Error(`server answered from database ${wire.cookie.epoch} to a pull from ${meta.epoch}`);
+      }
       if (baseCookie !== null && resp.cookie < baseCookie) {
         throw new Error(`server cookie went back from ${baseCookie} to ${resp.cookie}`);
       }
@@ -203,8 +215,8 @@ export class ClientDatabase {
         throw new Error(`server acknowledged mutation ${newLast} of ${meta.clientID}, which this client never created (next is ${meta.nextMutationID})`);
       }
       const dropped = newLast > meta.lastMutationID ? await this.dropAcknowledged(tx, newLast) : 0;
-      if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID) {
-        await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2 WHERE id = 1`, [resp.cookie, newLast]);
+      if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID || meta.epoch !== wire.cookie.epoch) {
+        await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2, cookie_epoch = $3 WHERE id = 1`, [resp.cookie, newLast, wire.cookie.epoch]);
       }
       if (resp.patch.length === 0 && dropped === 0) return { applied: true, changes: [], droppedPending: 0 };
 

@@ -1,7 +1,7 @@
 import { createRegistry, ProtocolError, type EntityData, type JSONValue, type Mutation, type MutatorRegistry } from '../protocol/index.ts';
 import type { Db } from '../db/types.ts';
 import { ClientDatabase, type ClientMeta, type EntityChange, type EntityRow, type QuerySpec } from './client-database.ts';
-import { cryptoIds, mathRandom, realTimer, systemClock, type Clock, type Ids, type Random, type Timer, type Transport } from './seams.ts';
+import { cryptoIds, mathRandom, realTimer, systemClock, type Clock, type Ids, type Random, type Timer, type Transport } from '../seams/index.ts';
 import { Emitter } from './emitter.ts';
 import { SyncLoop, type SyncLoopOptions } from './sync-loop.ts';
 
@@ -185,7 +185,7 @@ export class PersistentSyncEngine {
     let resp;
     try {
       resp = await this.tracked(() =>
-        this.transport.pull({ pullVersion: 1, clientGroupID: this.clientGroupID, cookie: base, profileID: this.profileID, schemaVersion: this.schemaVersion }),
+        this.transport.pull({ pullVersion: 1, clientGroupID: this.clientGroupID, cookie: base === null ? null : { order: base, epoch: meta.epoch ?? '' }, profileID: this.profileID, schemaVersion: this.schemaVersion }),
       );
     } catch (e) {
       // The server lost (or never had) our state: start over from a full snapshot; pending stays queued.
@@ -195,7 +195,7 @@ export class PersistentSyncEngine {
     const result = await this.store.applyPull(base, resp);
     for (const c of result.changes) this.entityListeners.emit(c);
     if (result.applied) await this.emitState();
-    return result.applied && resp.cookie !== base;
+    return result.applied && resp.cookie.order !== base;
   }
 
   /** Push everything pending, then pull until caught up (bounded). */

@@ -1,4 +1,4 @@
-import type { Random, Timer } from './seams.ts';
+import type { Random, Timer } from '../seams/index.ts';
 
 export interface SyncLoopOptions {
   /** Quiet-time poll interval. */

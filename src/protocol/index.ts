@@ -1,4 +1,5 @@
 export * from './json.ts';
+export * from './limits.ts';
 export * from './entity.ts';
 export * from './patch.ts';
 export * from './push.ts';

@@ -2,8 +2,19 @@ import { z } from 'zod';
 import { safeString } from './json.ts';
 import { patchOpSchema } from './patch.ts';
 
-/** Our cookie is the server's global version: a non-negative integer, or null before the first pull. */
-export const cookieSchema = z.number().int().nonnegative().nullable();
+/**
+ * The cookie names the server database it came from (its epoch, chosen when the database was
+ * created) and the global version in it. `order` is the version: Replicache requires an
+ * `order` field on object cookies. A cookie of another epoch (the database was wiped or
+ * restored) gets ClientStateNotFound, never a patch computed against the wrong history.
+ */
+export const cookieObjectSchema = z.object({
+  order: z.number().int().nonnegative(),
+  epoch: z.string().min(1).max(64),
+});
+export type CookieObject = z.infer<typeof cookieObjectSchema>;
+/** null before the first pull; a bare number is a cookie from before epochs (answered ClientStateNotFound). */
+export const cookieSchema = z.union([z.null(), cookieObjectSchema, z.number().int().nonnegative()]);
 export type Cookie = z.infer<typeof cookieSchema>;
 
 export const pullRequestSchema = z.object({
@@ -16,7 +27,7 @@ export const pullRequestSchema = z.object({
 export type PullRequest = z.infer<typeof pullRequestSchema>;
 
 export const pullResponseOKSchema = z.object({
-  cookie: z.number().int().nonnegative(),
+  cookie: cookieObjectSchema,
   lastMutationIDChanges: z.record(z.string(), z.number().int().nonnegative()),
   patch: z.array(patchOpSchema),
 });

@@ -2,7 +2,7 @@ import type { MutatorRegistry } from '../protocol/index.ts';
 import { PGliteDb } from '../db/pglite.ts';
 import { PostgresDb } from '../db/postgres.ts';
 import type { Db } from '../db/types.ts';
-import { systemClock, type Clock } from '../engine/seams.ts';
+import { systemClock, type Clock } from '../seams/index.ts';
 import { handlePull, handlePush, type HandlerResult } from './handlers.ts';
 import { ServerDatabase } from './server-database.ts';
 

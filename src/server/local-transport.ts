@@ -1,7 +1,7 @@
 import { pullResponseOKSchema, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
 
 export { unwrapResult };
-import type { Transport } from '../engine/seams.ts';
+import type { Transport } from '../seams/index.ts';
 import type { HandlerResult } from './handlers.ts';
 
 export interface LocalHandlers {

@@ -1,4 +1,4 @@
-import { ProtocolError, type EntityData, type PatchOp, type PullRequest, type PullResponseOK } from '../protocol/index.ts';
+import { ProtocolError, type Cookie, type EntityData, type PatchOp, type PullRequest, type PullResponseOK } from '../protocol/index.ts';
 import type { Queryable } from '../db/types.ts';
 
 /**
@@ -7,12 +7,26 @@ import type { Queryable } from '../db/types.ts';
  * collapsed per key: applying it leaves the client exactly at the server's state at the page's
  * last version, so every page is a state the server really had.
  */
-export async function buildPull(tx: Queryable, s: string, req: PullRequest, pageSize: number): Promise<PullResponseOK> {
-  const meta = await tx.query<{ version: number }>(`SELECT version FROM ${s}.meta WHERE id = 1`);
+/**
+ * The version a request's cookie stands for in this database, or null for a new client.
+ * A cookie of another epoch, a pre-epoch number or one from the future means the client's
+ * state is not this database's: ClientStateNotFound, and the client starts over.
+ */
+export function cookieVersion(cookie: Cookie, epoch: string, version: number): number | null {
+  if (cookie === null) return null;
+  if (typeof cookie === 'number' || cookie.epoch !== epoch || cookie.order > version) {
+    throw new ProtocolError(200, { error: 'ClientStateNotFound' });
+  }
+  return cookie.order;
+}
+
+export async function buildPull(tx: Queryable, s: string, req: PullRequest, pageSize: number, epochHint: string): Promise<PullResponseOK> {
+  const meta = await tx.query<{ version: number; epoch: string | null }>(`SELECT version, epoch FROM ${s}.meta WHERE id = 1`);
   const version = Number(meta.rows[0]!.version);
-  const cookie = req.cookie;
-  if (cookie !== null && cookie > version) throw new ProtocolError(200, { error: 'ClientStateNotFound' });
-  if (cookie === version) return { cookie: version, lastMutationIDChanges: {}, patch: [] };
+  const epoch = meta.rows[0]!.epoch ?? epochHint;
+  const at = (order: number) => ({ order, epoch });
+  const cookie = cookieVersion(req.cookie, epoch, version);
+  if (cookie === version) return { cookie: at(version), lastMutationIDChanges: {}, patch: [] };
 
   if (cookie === null) {
     // A new client: the current state in one page when it fits (no need to replay history).
@@ -26,7 +40,7 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, page
         [req.clientGroupID],
       );
       return {
-        cookie: version,
+        cookie: at(version),
         lastMutationIDChanges: Object.fromEntries(clients.rows.map((c) => [c.client_id, Number(c.last_mutation_id)])),
         patch: [{ op: 'clear' }, ...ents.rows.map((r): PatchOp => ({ op: 'put', key: r.key, value: r.data }))],
       };
@@ -53,5 +67,5 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, page
     if (row.mine) lmids[row.client_id] = Math.max(lmids[row.client_id] ?? 0, Number(row.mutation_id));
   }
   const patch: PatchOp[] = cookie === null ? [{ op: 'clear' }, ...collapsed.values()] : [...collapsed.values()];
-  return { cookie: upTo, lastMutationIDChanges: lmids, patch };
+  return { cookie: at(upTo), lastMutationIDChanges: lmids, patch };
 }

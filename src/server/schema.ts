@@ -4,7 +4,7 @@ import { quoteIdent, type Queryable } from '../db/types.ts';
  * The server's tables, in their own schema so an app can share the database.
  * Timestamps are parameters from the Clock seam, never NOW(): the simulator must be able to replay them.
  */
-export async function createServerSchema(db: Queryable, schema: string): Promise<void> {
+export async function createServerSchema(db: Queryable, schema: string, newEpoch: () => string): Promise<string> {
   const s = quoteIdent(schema);
   await db.exec(`
     CREATE SCHEMA IF NOT EXISTS ${s};
@@ -12,6 +12,8 @@ export async function createServerSchema(db: Queryable, schema: string): Promise
       id int PRIMARY KEY CHECK (id = 1),
       version bigint NOT NULL
     );
+    -- The epoch names this database in every cookie: a wiped or restored database has another one.
+    ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS epoch text;
     INSERT INTO ${s}.meta (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
     -- One row per key; a delete leaves a tombstone (data NULL) so a re-create is an ordinary write.
     CREATE TABLE IF NOT EXISTS ${s}.entities (
@@ -45,4 +47,7 @@ export async function createServerSchema(db: Queryable, schema: string): Promise
     );
     CREATE INDEX IF NOT EXISTS clients_group_idx ON ${s}.clients (client_group_id);
   `);
+  await db.query(`UPDATE ${s}.meta SET epoch = $1 WHERE id = 1 AND epoch IS NULL`, [newEpoch()]);
+  const r = await db.query<{ epoch: string }>(`SELECT epoch FROM ${s}.meta WHERE id = 1`);
+  return r.rows[0]!.epoch;
 }

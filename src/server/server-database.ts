@@ -1,6 +1,6 @@
 import { createRegistry, type EntityData, type Mutation, type MutatorRegistry, type PatchOp, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
-import type { Clock } from '../engine/seams.ts';
+import { cryptoIds, type Clock, type Ids } from '../seams/index.ts';
 import { createServerSchema } from './schema.ts';
 import { processMutation, type MutationResult } from './push.ts';
 import { buildPull } from './pull.ts';
@@ -8,6 +8,8 @@ import type { ClientRecord, EntityMap, LogEntry, PushOutcome } from './types.ts'
 
 export interface ServerDatabaseOptions {
   clock: Clock;
+  /** Where the database's epoch comes from when it is created (seeded in the simulator). */
+  ids?: Ids;
   /** App mutators added to the built-ins (upsert, delete, increment). */
   mutators?: MutatorRegistry;
   /** Most replication-log rows one pull page covers. */
@@ -27,12 +29,16 @@ export class ServerDatabase {
   readonly registry: MutatorRegistry;
   readonly pageSize: number;
   readonly schema: string;
+  readonly ids: Ids;
+  /** This database's identity in cookies; set by migrate(). */
+  epoch = '';
   /** The quoted schema name, ready for SQL. */
   protected readonly s: string;
 
   constructor(db: Db, options: ServerDatabaseOptions) {
     this.db = db;
     this.clock = options.clock;
+    this.ids = options.ids ?? cryptoIds;
     this.registry = createRegistry(options.mutators);
     this.pageSize = options.pageSize ?? 500;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new Error(`pageSize must be a positive integer, got ${options.pageSize}`);
@@ -47,7 +53,7 @@ export class ServerDatabase {
   }
 
   protected async migrate(): Promise<void> {
-    await createServerSchema(this.db, this.schema);
+    this.epoch = await createServerSchema(this.db, this.schema, () => this.ids.newId('e'));
   }
 
   /** Applies a validated push: each mutation in its own transaction, in order. Throws ProtocolError. */
@@ -87,7 +93,7 @@ export class ServerDatabase {
 
   /** One pull page from one snapshot. Throws ProtocolError (ClientStateNotFound). */
   async pull(req: PullRequest): Promise<PullResponseOK> {
-    return this.db.transaction((tx) => buildPull(tx, this.s, req, this.pageSize), { isolation: 'repeatable read', readOnly: true });
+    return this.db.transaction((tx) => buildPull(tx, this.s, req, this.pageSize, this.epoch), { isolation: 'repeatable read', readOnly: true });
   }
 
   async version(): Promise<number> {

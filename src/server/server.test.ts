@@ -19,7 +19,9 @@ const push = (clientGroupID: string, mutations: Partial<Mutation>[]) => ({
   schemaVersion: '1',
   mutations: mutations.map((m) => ({ timestamp: ++seq, args: {}, ...m })),
 });
-const pull = (clientGroupID: string, cookie: number | null) => ({ pullVersion: 1, clientGroupID, cookie, profileID: 'p', schemaVersion: '1' });
+const pull = (clientGroupID: string, cookie: unknown) => ({ pullVersion: 1, clientGroupID, cookie, profileID: 'p', schemaVersion: '1' });
+/** A cookie of this server's database at version n. */
+const at = (s: ServerDatabase, order: number) => ({ order, epoch: s.epoch });
 const up = (clientID: string, id: number, key: string, data: object): Partial<Mutation> => ({
   clientID, id, name: 'upsert', args: { type: key.split('/')[0]!, id: key.split('/')[1]!, data } as never,
 });
@@ -116,17 +118,20 @@ for (const kind of storeKinds) {
       const s = await fresh();
       await handlePush(s, push('g1', [inc('c1', 1, 1)]));
       const r = (await handlePull(s, pull('g1', null))).body as PullResponseOK;
-      expect(r.cookie).toBe(1);
+      expect(r.cookie).toEqual(at(s, 1));
       expect(r.lastMutationIDChanges).toEqual({ c1: 1 });
-      expect((await handlePull(s, pull('g1', 1))).body).toEqual({ cookie: 1, lastMutationIDChanges: {}, patch: [] });
-      expect((await handlePull(s, pull('g1', 99))).body).toEqual({ error: 'ClientStateNotFound' });
+      expect((await handlePull(s, pull('g1', at(s, 1)))).body).toEqual({ cookie: at(s, 1), lastMutationIDChanges: {}, patch: [] });
+      expect((await handlePull(s, pull('g1', at(s, 99)))).body).toEqual({ error: 'ClientStateNotFound' });
+      // A cookie of another database (wiped, restored) or from before epochs: start over.
+      expect((await handlePull(s, pull('g1', { order: 1, epoch: 'e-other' }))).body).toEqual({ error: 'ClientStateNotFound' });
+      expect((await handlePull(s, pull('g1', 1))).body).toEqual({ error: 'ClientStateNotFound' });
     });
 
     it('reports lastMutationIDChanges only for the pulling client group', async () => {
       const s = await fresh();
       await handlePush(s, push('g1', [inc('c1', 1, 1)]));
       await handlePush(s, push('g2', [inc('c2', 1, 1)]));
-      expect(((await handlePull(s, pull('g2', 0))).body as PullResponseOK).lastMutationIDChanges).toEqual({ c2: 1 });
+      expect(((await handlePull(s, pull('g2', at(s, 0)))).body as PullResponseOK).lastMutationIDChanges).toEqual({ c2: 1 });
     });
 
     it('lets a client far behind catch up in pages, each a state the server really had', async () => {
@@ -138,16 +143,16 @@ for (const kind of storeKinds) {
       const log = await s.readLog();
       const state = new Map<string, unknown>();
       // From version 0 the catch-up goes through the log; a new client (null) with more entities than a page does too.
-      let cookie: number | null = 0;
+      let cookie = 0;
       let pages = 0;
       for (;;) {
-        const r = (await handlePull(s, pull('g1', cookie))).body as PullResponseOK;
-        if (r.cookie === cookie) break;
+        const r = (await handlePull(s, pull('g1', at(s, cookie)))).body as PullResponseOK;
+        if (r.cookie.order === cookie) break;
         applyPatch(state, r.patch);
         // The state after this page equals the fold of the log up to the page's cookie.
-        expect([...state].sort()).toEqual([...foldLog(log.filter((e) => e.version <= r.cookie))].sort());
-        expect(r.lastMutationIDChanges.c1).toBe(r.cookie);
-        cookie = r.cookie;
+        expect([...state].sort()).toEqual([...foldLog(log.filter((e) => e.version <= r.cookie.order))].sort());
+        expect(r.lastMutationIDChanges.c1).toBe(r.cookie.order);
+        cookie = r.cookie.order;
         pages++;
       }
       expect(pages).toBe(Math.ceil(40 / 7));
@@ -155,7 +160,7 @@ for (const kind of storeKinds) {
       for (let i = 41; i <= 60; i++) await handlePush(s, push('g1', [up('c1', i, `review/r${i}`, { i })]));
       const first = (await handlePull(s, pull('g9', null))).body as PullResponseOK;
       expect(first.patch[0]).toEqual({ op: 'clear' });
-      expect(first.cookie).toBe(7);
+      expect(first.cookie.order).toBe(7);
     });
 
     it('answers every malformed body with a 4xx naming the problem, and writes nothing', async () => {

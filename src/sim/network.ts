@@ -1,5 +1,5 @@
 import { pullResponseOKSchema, TransportError, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
-import type { Transport } from '../engine/seams.ts';
+import type { Transport } from '../seams/index.ts';
 import { handlePull, handlePush, type HandlerResult } from '../server/handlers.ts';
 import { unwrapResult } from '../server/local-transport.ts';
 import { Crash } from './scheduler.ts';
@@ -29,7 +29,7 @@ export function simTransport(world: World, c: SimClient): Transport {
       sched.record(c.name, `${kind}-offline`, label);
       throw new TransportError('offline');
     }
-    sched.record(c.name, `${kind}-send`, `${label}${kind === 'push' ? ` ${(body as PushRequest).mutations.map((m) => m.id).join(',')}` : ` cookie ${(body as PullRequest).cookie}`}`);
+    sched.record(c.name, `${kind}-send`, `${label}${kind === 'push' ? ` ${(body as PushRequest).mutations.map((m) => m.id).join(',')}` : ` cookie ${(body as PullRequest).cookie === null ? null : JSON.stringify((body as PullRequest).cookie)}`}`);
     const timeout = () => new TransportError(`${label} timed out`);
     if (isPartitioned(world, c) || fate.drop) {
       world.countFault(isPartitioned(world, c) ? 'partition-timeout' : 'drop');

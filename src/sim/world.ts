@@ -102,7 +102,8 @@ export class SimWorld implements World {
     const Server = this.bug?.Server ?? ServerDatabase;
     const clock = { now: () => EPOCH_MS + this.sched.now };
     // open() runs the idempotent migration, as a restarted server process would.
-    this.server.database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, schema: this.serverSchema }) as ServerDatabase;
+    const ids = { newId: (p: string) => `${p}-sim-${this.server.incarnation}` };
+    this.server.database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema }) as ServerDatabase;
   }
 
   async openEngine(c: SimClient): Promise<PersistentSyncEngine> {

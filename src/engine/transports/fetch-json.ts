@@ -1,5 +1,5 @@
 import { pullResponseOKSchema, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
-import type { Transport } from '../seams.ts';
+import type { Transport } from '../../seams/index.ts';
 
 export interface FetchTransportOptions {
   /** Origin of the sync server, e.g. http://127.0.0.1:3000 ('' for same origin in a browser). */

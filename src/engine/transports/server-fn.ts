@@ -1,5 +1,5 @@
 import { pullResponseOKSchema, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
-import type { Transport } from '../seams.ts';
+import type { Transport } from '../../seams/index.ts';
 
 type Call = (opts: { data: { token: string; request: any } }) => Promise<{ status: number; body: unknown }>;
 

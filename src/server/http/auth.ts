@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../db/types.ts';
-import type { Ids } from '../../engine/seams.ts';
+import type { Ids } from '../../seams/index.ts';
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 

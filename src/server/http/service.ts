@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { cryptoIds } from '../../engine/seams.ts';
+import { cryptoIds } from '../../seams/index.ts';
 import { createSyncServer } from '../index.ts';
 import { SyncApi } from './api.ts';
 import { AuthStore } from './auth.ts';

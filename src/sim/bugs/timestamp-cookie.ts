@@ -1,5 +1,6 @@
 import type { PatchOp, PullRequest, PullResponseOK } from '../../protocol/index.ts';
 import { ServerDatabase } from '../../server/server-database.ts';
+import { cookieVersion } from '../../server/pull.ts';
 import type { BugVariant } from './types.ts';
 
 /**
@@ -14,7 +15,7 @@ class TimestampCookieServer extends ServerDatabase {
         `SELECT l.client_id, l.mutation_id, l.effects, (c.client_group_id = $2) AS mine
            FROM ${this.s}.replication_log l JOIN ${this.s}.clients c ON c.client_id = l.client_id
           WHERE l.created_at > $1 ORDER BY l.version`,
-        [req.cookie ?? -1, req.clientGroupID],
+        [cookieVersion(req.cookie, this.epoch, Number.MAX_SAFE_INTEGER) ?? -1, req.clientGroupID],
       );
       const patch: PatchOp[] = req.cookie === null ? [{ op: 'clear' }] : [];
       const lmids: Record<string, number> = {};
@@ -22,7 +23,7 @@ class TimestampCookieServer extends ServerDatabase {
         patch.push(...row.effects);
         if (row.mine) lmids[row.client_id] = Math.max(lmids[row.client_id] ?? 0, Number(row.mutation_id));
       }
-      return { cookie, lastMutationIDChanges: lmids, patch };
+      return { cookie: { order: cookie, epoch: this.epoch }, lastMutationIDChanges: lmids, patch };
     });
   }
 }

@@ -1,5 +1,6 @@
 import type { PatchOp, PullRequest, PullResponseOK } from '../../protocol/index.ts';
 import { ServerDatabase } from '../../server/server-database.ts';
+import { cookieVersion } from '../../server/pull.ts';
 import type { BugVariant } from './types.ts';
 
 /**
@@ -8,7 +9,7 @@ import type { BugVariant } from './types.ts';
  */
 class TwoStatementPullServer extends ServerDatabase {
   override async pull(req: PullRequest): Promise<PullResponseOK> {
-    const from = req.cookie ?? 0;
+    const from = cookieVersion(req.cookie, this.epoch, Number.MAX_SAFE_INTEGER) ?? 0;
     const log = await this.db.query<{ client_id: string; mutation_id: number; effects: PatchOp[]; mine: boolean }>(
       `SELECT l.client_id, l.mutation_id, l.effects, (c.client_group_id = $2) AS mine
          FROM ${this.s}.replication_log l JOIN ${this.s}.clients c ON c.client_id = l.client_id
@@ -22,7 +23,7 @@ class TwoStatementPullServer extends ServerDatabase {
       patch.push(...row.effects);
       if (row.mine) lmids[row.client_id] = Math.max(lmids[row.client_id] ?? 0, Number(row.mutation_id));
     }
-    return { cookie: version, lastMutationIDChanges: lmids, patch };
+    return { cookie: { order: version, epoch: this.epoch }, lastMutationIDChanges: lmids, patch };
   }
 }
 
