@@ -20,5 +20,17 @@ export const pushRequestSchema = z.object({
 });
 export type PushRequest = z.infer<typeof pushRequestSchema>;
 
-/** A successful push answers with an empty object (Replicache accepts any 200). */
-export type PushResponse = Record<string, never>;
+/**
+ * A successful push answers 200 with this object (a stock Replicache client ignores its fields).
+ * `lastMutationIDs`: per client of the push, the highest mutation id the server now holds
+ * (applied, recorded as failed, or already known); a push cut short by the server's work budget
+ * says here how far it got, and the client resends the rest. `failed`: the mutations of this push
+ * that the server recorded as failed, and why (they still advance the last mutation id).
+ */
+export const pushResponseOKSchema = z.object({
+  lastMutationIDs: z.record(z.string(), z.number().int().nonnegative()).optional(),
+  failed: z.array(z.object({ clientID: z.string(), id: z.number().int().positive(), error: z.string() })).optional(),
+});
+export type PushResponseOK = z.infer<typeof pushResponseOKSchema>;
+/** @deprecated the old name; a push answers PushResponseOK. */
+export type PushResponse = PushResponseOK;

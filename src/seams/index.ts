@@ -3,7 +3,7 @@
  * implementations below are the only code in src/engine and src/server allowed to touch
  * Date.now, crypto or timers; the simulator supplies seeded, virtual ones.
  */
-import type { PullRequest, PullResponseOK, PushRequest } from '../protocol/index.ts';
+import type { PullRequest, PullResponseOK, PushRequest, PushResponseOK } from '../protocol/index.ts';
 
 export interface Clock {
   /** Milliseconds since the epoch (virtual in the simulator). */
@@ -27,7 +27,7 @@ export interface Random {
 
 /** How a client talks to a server. Failures throw TransportError (retryable) or ProtocolError. */
 export interface Transport {
-  push(req: PushRequest): Promise<void>;
+  push(req: PushRequest): Promise<PushResponseOK>;
   pull(req: PullRequest): Promise<PullResponseOK>;
 }
 

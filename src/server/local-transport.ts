@@ -1,4 +1,4 @@
-import { pullResponseOKSchema, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
+import { pullResponseOKSchema, pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
 
 export { unwrapResult };
 import type { Transport } from '../seams/index.ts';
@@ -19,9 +19,9 @@ export function localTransport(server: LocalHandlers, options: { online?: () => 
   };
   const wire = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
   return {
-    async push(req: PushRequest): Promise<void> {
+    async push(req: PushRequest): Promise<PushResponseOK> {
       check();
-      unwrapResult(wire(await server.handlePush(wire(req))));
+      return pushResponseOKSchema.parse(unwrapResult(wire(await server.handlePush(wire(req)))));
     },
     async pull(req: PullRequest): Promise<PullResponseOK> {
       check();

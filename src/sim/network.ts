@@ -1,4 +1,4 @@
-import { pullResponseOKSchema, TransportError, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
+import { pullResponseOKSchema, pushResponseOKSchema, type PushResponseOK, TransportError, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
 import type { Transport } from '../seams/index.ts';
 import { handlePull, handlePush, type HandlerResult } from '../server/handlers.ts';
 import { unwrapResult } from '../server/local-transport.ts';
@@ -81,8 +81,8 @@ export function simTransport(world: World, c: SimClient): Transport {
     return unwrapResult(result);
   };
   return {
-    async push(req) {
-      await send('push', req);
+    async push(req): Promise<PushResponseOK> {
+      return pushResponseOKSchema.parse(await send('push', req));
     },
     async pull(req): Promise<PullResponseOK> {
       return pullResponseOKSchema.parse(await send('pull', req));

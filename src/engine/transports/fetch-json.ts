@@ -1,4 +1,4 @@
-import { pullResponseOKSchema, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
+import { pullResponseOKSchema, pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
 import type { Transport } from '../../seams/index.ts';
 
 export interface FetchTransportOptions {
@@ -32,8 +32,8 @@ export function fetchTransport(o: FetchTransportOptions): Transport {
     return unwrapResult({ status: res.status, body: parsed });
   };
   return {
-    async push(req: PushRequest) {
-      await call('/api/replicache/push', req);
+    async push(req: PushRequest): Promise<PushResponseOK> {
+      return pushResponseOKSchema.parse(await call('/api/replicache/push', req));
     },
     async pull(req: PullRequest): Promise<PullResponseOK> {
       return pullResponseOKSchema.parse(await call('/api/replicache/pull', req));

@@ -1,4 +1,4 @@
-import { pullResponseOKSchema, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
+import { pullResponseOKSchema, pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
 import type { Transport } from '../../seams/index.ts';
 
 type Call = (opts: { data: { token: string; request: any } }) => Promise<{ status: number; body: unknown }>;
@@ -15,8 +15,8 @@ export function serverFnTransport(fns: { pushChanges: Call; pullChanges: Call },
     return unwrapResult(r);
   };
   return {
-    async push(req: PushRequest) {
-      await call(fns.pushChanges, req);
+    async push(req: PushRequest): Promise<PushResponseOK> {
+      return pushResponseOKSchema.parse(await call(fns.pushChanges, req));
     },
     async pull(req: PullRequest): Promise<PullResponseOK> {
       return pullResponseOKSchema.parse(await call(fns.pullChanges, req));
