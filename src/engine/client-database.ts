@@ -1,4 +1,4 @@
-import { runMutator, type CookieObject, type EntityData, type Mutation, type MutatorRegistry, type PatchOp, type JSONValue } from '../protocol/index.ts';
+import { defaultLimits, runMutator, valueProblem, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type PatchOp, type JSONValue } from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 
 export interface ClientMeta {
@@ -43,6 +43,19 @@ export interface PullApplyResult {
   droppedPending: number;
 }
 
+/** A local write refused before anything was queued: its args or a document it writes break a limit, or its mutator failed. */
+export class MutationRejectedError extends Error {
+  override name = 'MutationRejectedError';
+}
+
+/** What a reset of the client's identity did (the server lost this client's state). */
+export interface IdentityReset {
+  previousClientID: string;
+  clientID: string;
+  /** Pending mutations re-queued under the new client id, renumbered 1..n in their order. */
+  requeued: { from: number; to: number }[];
+}
+
 function splitKey(key: string): { type: string; id: string } {
   const i = key.indexOf('/');
   return { type: key.slice(0, i), id: key.slice(i + 1) };
@@ -58,14 +71,14 @@ export class ClientDatabase {
   readonly db: Db;
   readonly schema: string;
   readonly registry: MutatorRegistry;
+  readonly limits: Limits;
   protected readonly s: string;
-  /** Mutation id order is the only correct one; a planted bug orders by wall clock instead. */
-  protected readonly pendingOrder: string = 'mutation_id';
 
-  constructor(db: Db, schema: string, registry: MutatorRegistry) {
+  constructor(db: Db, schema: string, registry: MutatorRegistry, limits: Limits = defaultLimits) {
     this.db = db;
     this.schema = schema;
     this.registry = registry;
+    this.limits = limits;
     this.s = quoteIdent(schema);
   }
 
@@ -149,15 +162,19 @@ export class ClientDatabase {
 
   /**
    * Runs a mutator optimistically and queues it durably, in one transaction. A mutator that
-   * throws queues nothing and its error is rethrown, as in Replicache.
+   * throws queues nothing and its error is rethrown, as in Replicache. Args and written
+   * documents are checked against the limits first: a write the server would refuse forever
+   * must never enter the queue (it would be retried on every sync).
    */
   async mutate(name: string, args: unknown, timestamp: number): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
+    const problem = valueProblem(args ?? null, this.limits.maxArgsBytes, this.limits.maxDepth);
+    if (problem) throw new MutationRejectedError(`mutation "${name}" refused, nothing queued: args ${problem}`);
     return this.db.transaction(async (tx) => {
       const meta = await this.readMeta(tx);
       if (!meta) throw new Error('client database is not open');
       const id = meta.nextMutationID;
-      const outcome = await runMutator(this.registry, { name, args, clientID: meta.clientID, mutationID: id }, 'client', this.reader(tx));
-      if (outcome.error !== undefined) throw new Error(outcome.error);
+      const outcome = await runMutator(this.registry, { name, args, clientID: meta.clientID, mutationID: id }, 'client', this.reader(tx), { limits: this.limits });
+      if (outcome.error !== undefined) throw new MutationRejectedError(outcome.error);
       await tx.query(
         `WITH p AS (INSERT INTO ${this.s}.pending (mutation_id, name, args, timestamp) VALUES ($1, $2, $3::jsonb, $4))
          UPDATE ${this.s}.meta SET next_mutation_id = $1 + 1 WHERE id = 1`,
@@ -173,14 +190,40 @@ export class ClientDatabase {
   async pendingMutations(limit = 1_000_000, q: Queryable = this.db, afterID = 0): Promise<Mutation[]> {
     const meta = await this.readMeta(q);
     const r = await q.query<{ mutation_id: number; name: string; args: JSONValue; timestamp: number }>(
-      `SELECT mutation_id, name, args, timestamp FROM ${this.s}.pending WHERE mutation_id > $2 ORDER BY ${this.pendingOrder} LIMIT $1`,
+      `SELECT mutation_id, name, args, timestamp FROM ${this.s}.pending WHERE mutation_id > $2 ORDER BY mutation_id LIMIT $1`,
       [limit, afterID],
     );
     return r.rows.map((row) => ({ clientID: meta!.clientID, id: Number(row.mutation_id), name: row.name, args: row.args, timestamp: Number(row.timestamp) }));
   }
 
-  async resetCookie(): Promise<void> {
-    await this.db.query(`UPDATE ${this.s}.meta SET cookie = NULL, cookie_epoch = NULL WHERE id = 1`);
+  /**
+   * The server lost this client's state (wiped or restored): take a new client id in the same
+   * group, as Replicache does, in one transaction so a crash leaves the old or the new identity.
+   * Pending mutations are kept, in order, renumbered 1..n under the new id, to be re-sent: the
+   * lost database may have applied them, the new one does not have them. The cookie is reset;
+   * the old snapshot is dropped by the first pull of the new database (a null base cookie
+   * replaces the snapshot), and until then the old visible state stays as it was, so the app
+   * never sees a state mixing two databases.
+   */
+  async resetIdentity(newClientID: string): Promise<IdentityReset> {
+    const s = this.s;
+    return this.db.transaction(async (tx) => {
+      const meta = await this.readMeta(tx);
+      if (!meta) throw new Error('client database is not open');
+      const ids = (await tx.query<{ mutation_id: number }>(`SELECT mutation_id FROM ${s}.pending ORDER BY mutation_id`)).rows.map((r) => Number(r.mutation_id));
+      // Two steps: the primary key is checked row by row, so renumber through negative ids.
+      await tx.query(`UPDATE ${s}.pending SET mutation_id = -mutation_id`);
+      await tx.query(
+        `UPDATE ${s}.pending p SET mutation_id = r.n
+           FROM (SELECT mutation_id, row_number() OVER (ORDER BY mutation_id DESC) AS n FROM ${s}.pending) r
+          WHERE p.mutation_id = r.mutation_id`,
+      );
+      await tx.query(
+        `UPDATE ${s}.meta SET client_id = $1, cookie = NULL, cookie_epoch = NULL, next_mutation_id = $2, last_mutation_id = 0 WHERE id = 1`,
+        [newClientID, ids.length + 1],
+      );
+      return { previousClientID: meta.clientID, clientID: newClientID, requeued: ids.map((from, i) => ({ from, to: i + 1 })) };
+    });
   }
 
   async pendingCount(): Promise<number> {
@@ -191,15 +234,21 @@ export class ClientDatabase {
   /**
    * Applies one pull response atomically: drop acknowledged pending mutations, apply the patch
    * to the snapshot, rebuild the visible state as snapshot + remaining pending replayed, and
-   * advance the cookie. A response for a cookie other than the stored one is stale and ignored.
+   * advance the cookie. A response for a cookie (or client id) other than the stored one is
+   * stale and ignored. A null base cookie means a full state: the old snapshot is replaced.
+   *
+   * Memory holds the page, the pending queue and what it writes, never the whole state: only
+   * keys the patch or the pending mutations touch can change, and SQL returns just the rows
+   * that did.
    */
-  async applyPull(baseCookie: number | null, wire: { cookie: CookieObject; lastMutationIDChanges: Record<string, number>; patch: PatchOp[] }): Promise<PullApplyResult> {
+  async applyPull(baseCookie: number | null, wire: { cookie: CookieObject; lastMutationIDChanges: Record<string, number>; patch: PatchOp[] }, baseClientID?: string): Promise<PullApplyResult> {
     const resp = { ...wire, cookie: wire.cookie.order };
     const s = this.s;
     return this.db.transaction(async (tx) => {
       const meta = await this.readMeta(tx);
       if (!meta) throw new Error('client database is not open');
       if (meta.cookie !== baseCookie) return { applied: false, changes: [], droppedPending: 0 };
+      if (baseClientID !== undefined && meta.clientID !== baseClientID) return { applied: false, changes: [], droppedPending: 0 };
       if (baseCookie !== null && meta.epoch !== wire.cookie.epoch) {
         throw new Error(`server answered from database ${wire.cookie.epoch} to a pull from ${meta.epoch}`);
       }
@@ -214,27 +263,92 @@ export class ClientDatabase {
       if (newLast >= meta.nextMutationID) {
         throw new Error(`server acknowledged mutation ${newLast} of ${meta.clientID}, which this client never created (next is ${meta.nextMutationID})`);
       }
+      const pendingBefore = await this.pendingMutations(1_000_000, tx);
       const dropped = newLast > meta.lastMutationID ? await this.dropAcknowledged(tx, newLast) : 0;
       if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID || meta.epoch !== wire.cookie.epoch) {
         await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2, cookie_epoch = $3 WHERE id = 1`, [resp.cookie, newLast, wire.cookie.epoch]);
       }
-      if (resp.patch.length === 0 && dropped === 0) return { applied: true, changes: [], droppedPending: 0 };
+      // From no cookie the response is a whole state: whatever snapshot is left (a reset
+      // identity keeps the old database's until now) goes, even if the server sent no clear.
+      const patch: PatchOp[] = baseCookie === null ? [{ op: 'clear' }, ...resp.patch] : resp.patch;
+      if (patch.length === 0 && dropped === 0) return { applied: true, changes: [], droppedPending: 0 };
 
-      const before = await this.visibleMap(tx);
-      await this.applyToSnapshot(tx, resp.patch);
-      // Rebase: the visible state is rebuilt from the new snapshot, then every still-pending
-      // mutation is re-run on top of it, in mutation id order.
-      await tx.exec(`DELETE FROM ${s}.visible;
-        INSERT INTO ${s}.visible (key, type, id, data)
-        SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM ${s}.snapshot;`);
-      for (const m of await this.pendingMutations(1_000_000, tx)) {
-        const outcome = await runMutator(this.registry, { name: m.name, args: m.args, clientID: m.clientID, mutationID: m.id }, 'client', this.reader(tx));
-        // A pending mutation that now fails is kept (the server decides) but has no local effect.
-        await this.applyToVisible(tx, outcome.effects);
-      }
-      const after = await this.visibleMap(tx);
-      return { applied: true, changes: diff(before, after), droppedPending: dropped };
+      // Rebase. The keys where the visible state differs from the old snapshot are among those
+      // the pending mutations wrote when replayed on it.
+      const oldOverlay = await this.replay(tx, pendingBefore);
+      await this.applyToSnapshot(tx, patch);
+      const newOverlay = await this.replay(tx, await this.pendingMutations(1_000_000, tx));
+      const cleared = patch.some((op) => op.op === 'clear');
+      const candidates = cleared ? null : [...new Set([...patch.map((op) => (op as { key: string }).key), ...oldOverlay.keys()])];
+      const changes = await this.syncVisible(tx, candidates, newOverlay);
+      return { applied: true, changes, droppedPending: dropped };
     });
+  }
+
+  /** Pending mutations replayed in order over the snapshot: the documents they write (null: deleted). */
+  protected async replay(q: Queryable, pending: readonly Mutation[]): Promise<Map<string, EntityData | null>> {
+    const overlay = new Map<string, EntityData | null>();
+    const read = async (key: string) => {
+      if (overlay.has(key)) return overlay.get(key) ?? undefined;
+      const r = await q.query<{ data: EntityData }>(`SELECT data FROM ${this.s}.snapshot WHERE key = $1`, [key]);
+      return r.rows[0]?.data;
+    };
+    for (const m of pending) {
+      const outcome = await runMutator(this.registry, { name: m.name, args: m.args, clientID: m.clientID, mutationID: m.id }, 'client', read, { limits: this.limits });
+      // A pending mutation that now fails is kept (the server decides) but has no local effect.
+      for (const e of outcome.effects) {
+        if (e.op === 'put') overlay.set(e.key, e.value);
+        else if (e.op === 'del') overlay.set(e.key, null);
+      }
+    }
+    return overlay;
+  }
+
+  /**
+   * Makes the visible state snapshot + overlay, for the candidate keys (null: all keys), and
+   * returns what changed. Each statement returns only rows it changed.
+   */
+  protected async syncVisible(q: Queryable, candidates: string[] | null, overlay: Map<string, EntityData | null>): Promise<EntityChange[]> {
+    const s = this.s;
+    const own = [...overlay.keys()];
+    const scope = candidates === null ? '' : ' AND key = ANY($2::text[])';
+    const params = candidates === null ? [own] : [own, candidates];
+    const changes: EntityChange[] = [];
+    if (candidates === null || candidates.length > 0) {
+      const up = await q.query<{ key: string; data: EntityData }>(
+        `INSERT INTO ${s}.visible AS v (key, type, id, data)
+         SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM ${s}.snapshot
+          WHERE key <> ALL($1::text[])${scope}
+         ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data WHERE v.data IS DISTINCT FROM EXCLUDED.data
+         RETURNING key, data`,
+        params,
+      );
+      for (const r of up.rows) changes.push({ key: r.key, ...splitKey(r.key), data: r.data });
+      const gone = await q.query<{ key: string }>(
+        `DELETE FROM ${s}.visible v WHERE key <> ALL($1::text[])${scope}
+            AND NOT EXISTS (SELECT 1 FROM ${s}.snapshot n WHERE n.key = v.key)
+         RETURNING key`,
+        params,
+      );
+      for (const r of gone.rows) changes.push({ key: r.key, ...splitKey(r.key), data: undefined });
+    }
+    const puts = [...overlay].filter((e): e is [string, EntityData] => e[1] !== null).map(([key, data]) => ({ key, ...splitKey(key), data }));
+    const dels = [...overlay].filter(([, d]) => d === null).map(([key]) => key);
+    if (puts.length) {
+      const up = await q.query<{ key: string; data: EntityData }>(
+        `INSERT INTO ${s}.visible AS v (key, type, id, data)
+         SELECT key, type, id, data FROM jsonb_to_recordset($1::jsonb) AS r(key text, type text, id text, data jsonb)
+         ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data WHERE v.data IS DISTINCT FROM EXCLUDED.data
+         RETURNING key, data`,
+        [JSON.stringify(puts)],
+      );
+      for (const r of up.rows) changes.push({ key: r.key, ...splitKey(r.key), data: r.data });
+    }
+    if (dels.length) {
+      const gone = await q.query<{ key: string }>(`DELETE FROM ${s}.visible WHERE key = ANY($1::text[]) RETURNING key`, [dels]);
+      for (const r of gone.rows) changes.push({ key: r.key, ...splitKey(r.key), data: undefined });
+    }
+    return changes;
   }
 
   /** Removes pending mutations the server has acknowledged; returns how many. */
@@ -263,35 +377,6 @@ export class ClientDatabase {
         [JSON.stringify(puts)],
       );
     }
-  }
-
-  /**
-   * What the visible state must be: the snapshot with every pending mutation replayed in id
-   * order. Computed in memory from the stored snapshot and queue, for invariant checks.
-   */
-  async expectedVisible(): Promise<Map<string, EntityData>> {
-    return (await this.rebaseCheck()).expected;
-  }
-
-  /** The expected and the stored visible state, read in one transaction so they are comparable. */
-  async rebaseCheck(): Promise<{ expected: Map<string, EntityData>; visible: Map<string, EntityData> }> {
-    return this.db.transaction(async (tx) => {
-      const state = await this.snapshotMap(tx);
-      for (const m of await this.pendingMutations(1_000_000, tx)) {
-        const outcome = await runMutator(this.registry, { name: m.name, args: m.args, clientID: m.clientID, mutationID: m.id }, 'client', async (k) => state.get(k));
-        for (const e of outcome.effects) {
-          if (e.op === 'put') state.set(e.key, e.value);
-          else if (e.op === 'del') state.delete(e.key);
-        }
-      }
-      const expected = new Map([...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-      return { expected, visible: await this.visibleMap(tx) };
-    });
-  }
-
-  /** The confirmed snapshot with the cookie it belongs to, read in one transaction. */
-  async snapshotWithCookie(): Promise<{ cookie: number | null; snapshot: Map<string, EntityData> }> {
-    return this.db.transaction(async (tx) => ({ cookie: (await this.readMeta(tx))!.cookie, snapshot: await this.snapshotMap(tx) }));
   }
 
   async visibleMap(q: Queryable = this.db): Promise<Map<string, EntityData>> {
@@ -333,14 +418,4 @@ export class ClientDatabase {
 function toChange(e: PatchOp): EntityChange {
   const key = (e as { key: string }).key;
   return { key, ...splitKey(key), data: e.op === 'put' ? e.value : undefined };
-}
-
-function diff(before: Map<string, EntityData>, after: Map<string, EntityData>): EntityChange[] {
-  const changes: EntityChange[] = [];
-  for (const [key, data] of after) {
-    const old = before.get(key);
-    if (old === undefined || JSON.stringify(old) !== JSON.stringify(data)) changes.push({ key, ...splitKey(key), data });
-  }
-  for (const key of before.keys()) if (!after.has(key)) changes.push({ key, ...splitKey(key), data: undefined });
-  return changes;
 }

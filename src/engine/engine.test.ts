@@ -4,6 +4,7 @@ import { ProtocolError, TransportError } from '../protocol/index.ts';
 import { foldLog, handlePull, handlePush, localTransport, ServerDatabase } from '../server/index.ts';
 import { uniqueSchema } from '../../test/support/stores.ts';
 import { PersistentSyncEngine } from './index.ts';
+import { expectedVisible } from './simulation.ts';
 import type { EntityChange } from './client-database.ts';
 
 let clientDb: PGliteDb;
@@ -80,7 +81,7 @@ describe('PersistentSyncEngine', () => {
     // Server state (votes 11, including b's acknowledged +1 exactly once) with the pending comment on top.
     expect(await b.get('review', 'r1')).toEqual({ title: 'x', votes: 11 });
     expect(await b.get('comment', 'mine')).toEqual({ body: 'pending' });
-    expect(await b.expectedVisible()).toEqual(await b.visibleEntities());
+    expect(await expectedVisible(b.store)).toEqual(await b.visibleEntities());
     await b.sync();
     await a.sync();
     expect(await a.visibleEntities()).toEqual(await w.database.readEntities());

@@ -1,6 +1,8 @@
-import { createRegistry, ProtocolError, type EntityData, type JSONValue, type Mutation, type MutatorRegistry } from '../protocol/index.ts';
+import { z } from 'zod';
+import { createRegistry, defaultLimits, encodedBytes, ProtocolError, type EntityData, type JSONValue, type Limits, type Mutation, type MutatorRegistry, type PushRequest } from '../protocol/index.ts';
 import type { Db } from '../db/types.ts';
-import { ClientDatabase, type ClientMeta, type EntityChange, type EntityRow, type QuerySpec } from './client-database.ts';
+import { ClientDatabase, type ClientMeta, type EntityChange, type EntityRow, type IdentityReset, type QuerySpec } from './client-database.ts';
+import type { SimulationHooks } from './simulation.ts';
 import { cryptoIds, mathRandom, realTimer, systemClock, type Clock, type Ids, type Random, type Timer, type Transport } from '../seams/index.ts';
 import { Emitter } from './emitter.ts';
 import { SyncLoop, type SyncLoopOptions } from './sync-loop.ts';
@@ -17,12 +19,61 @@ export interface EngineOptions {
   mutators?: MutatorRegistry;
   /** Used only when the store is new; an existing store keeps its identity. */
   clientGroupID?: string;
-  /** Most mutations one push request carries. */
+  /** Most mutations one push request carries (default 100, at most 1000: the server's cap). */
   pushBatchSize?: number;
+  /** Most encoded bytes one push request carries (default 512 KiB, under the server's 1 MB body limit); a bigger single mutation goes alone. */
+  maxPushBytes?: number;
+  /** Most pull round trips one sync makes while the cookie keeps moving (default 100). */
+  maxPages?: number;
+  /** Args and document limits checked before a write is queued (defaults: defaultLimits). */
+  limits?: Partial<Limits>;
   schemaVersion?: string;
   profileID?: string;
-  /** Builds the client store; the simulator's planted-bug variants swap in a subclass here. */
-  createStore?: (db: Db, schema: string, registry: MutatorRegistry) => ClientDatabase;
+  /** For the simulator's planted bugs and checkers only (see simulation.ts). */
+  simulation?: SimulationHooks;
+}
+
+const positiveInt = z.number().int().positive();
+const engineLimitsSchema = z.object({
+  pushBatchSize: positiveInt.max(1000),
+  maxPushBytes: positiveInt,
+  maxPages: positiveInt,
+  maxDocumentBytes: positiveInt,
+  maxArgsBytes: positiveInt,
+  maxDepth: positiveInt,
+});
+type EngineLimits = z.infer<typeof engineLimitsSchema>;
+
+/** Validated limits with their defaults; a bad value is a clear error at open. */
+function engineLimits(o: EngineOptions): EngineLimits {
+  const r = engineLimitsSchema.safeParse({
+    pushBatchSize: o.pushBatchSize ?? 100,
+    maxPushBytes: o.maxPushBytes ?? 512 * 1024,
+    maxPages: o.maxPages ?? 100,
+    ...defaultLimits,
+    ...o.limits,
+  });
+  if (!r.success) throw new Error(`invalid engine options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+/** A mutation the server recorded as failed: it will not be retried, and it has no effect. */
+export interface MutationFailure {
+  clientID: string;
+  id: number;
+  /** The mutator's name, when this engine still knew the mutation. */
+  name?: string;
+  error: string;
+}
+
+/** The server lost this client's state; the engine took a new client id (see ClientDatabase.resetIdentity). */
+export interface ResetEvent extends IdentityReset {
+  /** Which request got ClientStateNotFound. */
+  reason: 'push' | 'pull';
+}
+
+function isClientStateNotFound(e: unknown): e is ProtocolError {
+  return e instanceof ProtocolError && e.body.error === 'ClientStateNotFound';
 }
 
 export interface SyncState {
@@ -36,7 +87,10 @@ export interface SyncState {
   pendingCount: number;
   online: boolean;
   syncing: boolean;
+  /** The last sync failure, or the last mutation the server recorded as failed; cleared by a clean sync. */
   lastError: string | null;
+  /** The last time the server lost this client's state and the engine started over (the app re-registers then). */
+  lastReset: { previousClientID: string; clientID: string; reason: 'push' | 'pull' } | null;
 }
 
 /**
@@ -44,18 +98,24 @@ export interface SyncState {
  * subscriptions. All time, ids and I/O come through seams so the simulator can drive it.
  */
 export class PersistentSyncEngine {
-  readonly clientID: string;
   readonly clientGroupID: string;
   readonly store: ClientDatabase;
+  private currentClientID: string;
   private readonly transport: Transport;
   private readonly clock: Clock;
-  private readonly pushBatchSize: number;
+  private readonly ids: Ids;
+  private readonly limits: EngineLimits;
   private readonly schemaVersion: string;
   private readonly profileID: string;
   private readonly loop: SyncLoop;
   private readonly stateListeners = new Emitter<SyncState>();
   private readonly errorListeners = new Emitter<Error>();
   private readonly entityListeners = new Emitter<EntityChange>();
+  private readonly mutationErrorListeners = new Emitter<MutationFailure>();
+  private readonly resetListeners = new Emitter<ResetEvent>();
+  private lastReset: SyncState['lastReset'] = null;
+  /** A mutation failure reported during the running sync; it stays as lastError after it. */
+  private mutationError: string | null = null;
   private online = true;
   /** Highest mutation id a push of this engine instance delivered (the server answered 200). */
   private pushedUpTo = 0;
@@ -63,13 +123,14 @@ export class PersistentSyncEngine {
   private lastError: string | null = null;
   private closed = false;
 
-  private constructor(options: EngineOptions, store: ClientDatabase, meta: ClientMeta) {
+  private constructor(options: EngineOptions, store: ClientDatabase, meta: ClientMeta, limits: EngineLimits, ids: Ids) {
     this.store = store;
-    this.clientID = meta.clientID;
+    this.currentClientID = meta.clientID;
     this.clientGroupID = meta.clientGroupID;
     this.transport = options.transport;
     this.clock = options.clock ?? systemClock;
-    this.pushBatchSize = options.pushBatchSize ?? 100;
+    this.ids = ids;
+    this.limits = limits;
     this.schemaVersion = options.schemaVersion ?? '1';
     this.profileID = options.profileID ?? meta.clientGroupID;
     this.loop = new SyncLoop({
@@ -82,10 +143,17 @@ export class PersistentSyncEngine {
 
   static async open(options: EngineOptions): Promise<PersistentSyncEngine> {
     const ids = options.ids ?? cryptoIds;
-    const create = options.createStore ?? ((db, schema, registry) => new ClientDatabase(db, schema, registry));
-    const store = create(options.db, options.schema ?? 'lockstep', createRegistry(options.mutators));
+    const limits = engineLimits(options);
+    const storeLimits: Limits = { maxDocumentBytes: limits.maxDocumentBytes, maxArgsBytes: limits.maxArgsBytes, maxDepth: limits.maxDepth };
+    const create = options.simulation?.createStore ?? ((db, schema, registry, l) => new ClientDatabase(db, schema, registry, l));
+    const store = create(options.db, options.schema ?? 'lockstep', createRegistry(options.mutators), storeLimits);
     const meta = await store.open(() => ({ clientID: ids.newId('c'), clientGroupID: options.clientGroupID ?? ids.newId('g') }));
-    return new PersistentSyncEngine(options, store, meta);
+    return new PersistentSyncEngine(options, store, meta, limits, ids);
+  }
+
+  /** This client's id; it changes when the server lost the client's state (see onReset). */
+  get clientID(): string {
+    return this.currentClientID;
   }
 
   // ---- local writes -------------------------------------------------------------------------
@@ -102,7 +170,11 @@ export class PersistentSyncEngine {
     return this.mutate('increment', { type, id, field, by });
   }
 
-  /** Runs a registered mutator locally (visible at once) and queues it for the server. */
+  /**
+   * Runs a registered mutator locally (visible at once) and queues it for the server. Throws
+   * MutationRejectedError, queuing nothing, when the mutator fails or its args or a document it
+   * writes break a limit (EngineOptions.limits).
+   */
   async mutate(name: string, args: JSONValue): Promise<Mutation> {
     this.assertOpen();
     const { mutation, changes } = await this.store.mutate(name, args, this.clock.now());
@@ -126,11 +198,6 @@ export class PersistentSyncEngine {
     return this.store.visibleMap();
   }
 
-  /** Snapshot + pending replayed, computed independently of the stored visible state (for checkers). */
-  expectedVisible(): Promise<Map<string, EntityData>> {
-    return this.store.expectedVisible();
-  }
-
   pendingMutations(): Promise<Mutation[]> {
     return this.store.pendingMutations();
   }
@@ -147,36 +214,64 @@ export class PersistentSyncEngine {
       online: this.online,
       syncing: this.syncing > 0,
       lastError: this.lastError,
+      lastReset: this.lastReset,
     };
   }
 
   // ---- sync ---------------------------------------------------------------------------------
 
-  /** Sends pending mutations (up to the batch size). Returns how many were sent. Throws on failure. */
+  /**
+   * Sends the next batch of pending mutations: at most pushBatchSize of them and maxPushBytes
+   * encoded (a bigger single mutation goes alone). Returns how many were sent (0: nothing left
+   * to send). Throws on failure; ClientStateNotFound first resets the client's identity.
+   */
   async push(): Promise<number> {
     this.assertOpen();
-    // A 200 means the server holds every mutation of that push, so the next push starts after
-    // it even before a pull drops them; without this, 100 pending already-pushed mutations
-    // would fill every batch until the next pull. A restart starts from 0 and resends (skipped).
-    const pending = await this.store.pendingMutations(this.pushBatchSize, undefined, this.pushedUpTo);
+    const clientID = this.clientID;
+    // The next push starts after what the server said it holds, even before a pull drops those
+    // mutations; without this, 100 already-pushed mutations would fill every batch until the
+    // next pull. A restart starts from 0 and resends (the server skips them).
+    const pending = await this.store.pendingMutations(this.limits.pushBatchSize, undefined, this.pushedUpTo);
     if (pending.length === 0) return 0;
-    await this.tracked(() =>
-      this.transport.push({
-        pushVersion: 1,
-        clientGroupID: this.clientGroupID,
-        profileID: this.profileID,
-        schemaVersion: this.schemaVersion,
-        mutations: pending,
-      }),
-    );
-    this.pushedUpTo = Math.max(this.pushedUpTo, pending[pending.length - 1]!.id);
-    return pending.length;
+    const req: PushRequest = { pushVersion: 1, clientGroupID: this.clientGroupID, profileID: this.profileID, schemaVersion: this.schemaVersion, mutations: [] };
+    let bytes = encodedBytes(req);
+    for (const m of pending) {
+      const size = encodedBytes(m) + 1;
+      if (req.mutations.length > 0 && bytes + size > this.limits.maxPushBytes) break;
+      req.mutations.push(m);
+      bytes += size;
+    }
+    const first = req.mutations[0]!.id;
+    const last = req.mutations[req.mutations.length - 1]!.id;
+    let resp;
+    try {
+      resp = await this.tracked(() => this.transport.push(req));
+    } catch (e) {
+      if (isClientStateNotFound(e)) await this.resetIdentity('push', clientID);
+      // Refused: the server may hold less than we thought (a restore); resend from the oldest pending next time.
+      else if (e instanceof ProtocolError) this.pushedUpTo = 0;
+      throw e;
+    }
+    if (this.clientID !== clientID) return 0; // reset meanwhile: this answer is about the old identity
+    // The server says how far it got (a work budget may cut a push short); an older server says nothing: all of it.
+    const held = resp.lastMutationIDs?.[clientID] ?? last;
+    this.pushedUpTo = held;
+    for (const f of resp.failed ?? []) {
+      if (f.clientID !== clientID) continue;
+      const failure: MutationFailure = { ...f, name: req.mutations.find((m) => m.id === f.id)?.name };
+      this.mutationError = `mutation ${f.id}${failure.name ? ` (${failure.name})` : ''} failed on the server: ${f.error}`;
+      this.lastError = this.mutationError;
+      this.mutationErrorListeners.emit(failure);
+    }
+    if (resp.failed?.length) await this.emitState();
+    if (held < first) throw new Error(`push made no progress: sent mutations ${first}..${last} of ${clientID}, the server holds up to ${held}`);
+    return req.mutations.length;
   }
 
   /**
    * One pull round trip, applied atomically with rebase. Returns whether the cookie moved
-   * (if so there may be another page). ClientStateNotFound resets the cookie so the next
-   * pull starts over from a full snapshot. Throws on failure.
+   * (if so there may be another page). ClientStateNotFound resets the client's identity
+   * (a new client id; the next pull starts over from a full snapshot) and is rethrown.
    */
   async pull(): Promise<boolean> {
     this.assertOpen();
@@ -188,31 +283,52 @@ export class PersistentSyncEngine {
         this.transport.pull({ pullVersion: 1, clientGroupID: this.clientGroupID, cookie: base === null ? null : { order: base, epoch: meta.epoch ?? '' }, profileID: this.profileID, schemaVersion: this.schemaVersion }),
       );
     } catch (e) {
-      // The server lost (or never had) our state: start over from a full snapshot; pending stays queued.
-      if (e instanceof ProtocolError && e.body.error === 'ClientStateNotFound') await this.store.resetCookie();
+      if (isClientStateNotFound(e)) await this.resetIdentity('pull', meta.clientID);
       throw e;
     }
-    const result = await this.store.applyPull(base, resp);
+    const result = await this.store.applyPull(base, resp, meta.clientID);
     for (const c of result.changes) this.entityListeners.emit(c);
     if (result.applied) await this.emitState();
     return result.applied && resp.cookie.order !== base;
   }
 
-  /** Push everything pending, then pull until caught up (bounded). */
-  async sync(maxPages = 100): Promise<void> {
-    while ((await this.push()) === this.pushBatchSize) {
-      /* more batches */
-    }
-    for (let i = 0; i < maxPages && (await this.pull()); i++) {
-      /* next page */
+  /**
+   * Pushes everything pending, then pulls until caught up (at most maxPages round trips). A
+   * failed push does not stop the pull (a client must keep receiving others' changes); its
+   * error is rethrown after. ClientStateNotFound, from either, resets the identity once and
+   * starts the sync over under the new client id.
+   */
+  async sync(maxPages = this.limits.maxPages): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      let pushError: unknown;
+      try {
+        while ((await this.push()) > 0) {
+          /* next batch */
+        }
+      } catch (e) {
+        pushError = e;
+      }
+      if (attempt === 0 && isClientStateNotFound(pushError)) continue;
+      try {
+        for (let i = 0; i < maxPages && (await this.pull()); i++) {
+          /* next page */
+        }
+      } catch (e) {
+        if (attempt === 0 && isClientStateNotFound(e)) continue;
+        throw pushError ?? e;
+      }
+      if (pushError !== undefined) throw pushError;
+      return;
     }
   }
 
   private async syncOnce(): Promise<void> {
     if (!this.online || this.closed) return;
+    this.mutationError = null;
     await this.sync();
-    if (this.lastError !== null) {
-      this.lastError = null;
+    // A clean sync clears the last error, except a mutation failure it just reported.
+    if (this.lastError !== this.mutationError) {
+      this.lastError = this.mutationError;
       await this.emitState();
     }
   }
@@ -257,6 +373,14 @@ export class PersistentSyncEngine {
   onEntityChange(cb: (change: EntityChange) => void): () => void {
     return this.entityListeners.on(cb);
   }
+  /** A mutation of this client that the server recorded as failed (it has no effect and is not retried). */
+  onMutationError(cb: (failure: MutationFailure) => void): () => void {
+    return this.mutationErrorListeners.on(cb);
+  }
+  /** The server lost this client's state; the engine now has a new client id (re-register a token here). */
+  onReset(cb: (event: ResetEvent) => void): () => void {
+    return this.resetListeners.on(cb);
+  }
 
   // ---- internals ----------------------------------------------------------------------------
 
@@ -267,6 +391,17 @@ export class PersistentSyncEngine {
     } finally {
       this.syncing--;
     }
+  }
+
+  /** Takes a new identity unless another request already did (expectedClientID is the one that failed). */
+  private async resetIdentity(reason: 'push' | 'pull', expectedClientID: string): Promise<void> {
+    if (this.clientID !== expectedClientID) return;
+    const reset = await this.store.resetIdentity(this.ids.newId('c'));
+    this.currentClientID = reset.clientID;
+    this.pushedUpTo = 0;
+    this.lastReset = { previousClientID: reset.previousClientID, clientID: reset.clientID, reason };
+    this.resetListeners.emit({ ...reset, reason });
+    await this.emitState();
   }
 
   private reportError(e: unknown): void {

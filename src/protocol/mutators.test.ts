@@ -38,4 +38,18 @@ describe('mutators', () => {
     const r = await runMutator(reg, m('increment', { type: 't', id: '1', field: 'n', by: 3 }), 'client', async () => undefined);
     expect(r.effects).toEqual([{ op: 'put', key: 't/1', value: { n: 3 } }]);
   });
+
+  it('fails an increment whose result is not finite instead of storing null', async () => {
+    const r = await runMutator(reg, m('increment', { type: 't', id: '1', field: 'n', by: Number.MAX_VALUE }), 'client', async () => ({ n: Number.MAX_VALUE }));
+    expect(r.effects).toEqual([]);
+    expect(r.error).toMatch(/not a finite number/);
+  });
+
+  it('with limits, fails a mutation whose document is too big or not storable', async () => {
+    const limits = { maxDocumentBytes: 100, maxDepth: 64 };
+    const big = await runMutator(reg, m('upsert', { type: 't', id: '1', data: { s: 'x'.repeat(200) } }), 'client', async () => undefined, { limits });
+    expect(big).toEqual({ effects: [], error: expect.stringMatching(/document t\/1: \d+ bytes encoded, over the limit of 100/) });
+    const ok = await runMutator(reg, m('upsert', { type: 't', id: '1', data: { s: 'x' } }), 'client', async () => undefined, { limits });
+    expect(ok.error).toBeUndefined();
+  });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { entityIdSchema, entityKey, entityTypeSchema, type EntityData } from './entity.ts';
 import { jsonObjectSchema } from './json.ts';
+import { valueProblem, type Limits } from './limits.ts';
 import type { PatchOp } from './patch.ts';
 
 /**
@@ -54,7 +55,10 @@ export const builtinMutators = {
     const current = (await tx.get(a.type, a.id)) ?? {};
     const prev = current[a.field] ?? 0;
     if (typeof prev !== 'number') throw new Error(`increment: ${entityKey(a.type, a.id)}.${a.field} is not a number`);
-    tx.put(a.type, a.id, { ...current, [a.field]: prev + a.by });
+    const next = prev + a.by;
+    // JSON has no Infinity: stored, it would silently become null.
+    if (!Number.isFinite(next)) throw new Error(`increment: ${entityKey(a.type, a.id)}.${a.field} + ${a.by} is not a finite number`);
+    tx.put(a.type, a.id, { ...current, [a.field]: next });
   }),
 } satisfies MutatorRegistry;
 
@@ -76,12 +80,14 @@ export interface MutatorOutcome {
 /**
  * Runs a mutator against a reader with its writes buffered, so a mutator that throws half-way
  * writes nothing at all (no savepoints needed) and the buffered writes are exactly its effects.
+ * With `limits`, every document written must pass valueProblem, or the mutation fails.
  */
 export async function runMutator(
   registry: MutatorRegistry,
   m: { name: string; args: unknown; clientID: string; mutationID: number },
   location: 'client' | 'server',
   read: (key: string) => Promise<EntityData | undefined>,
+  options: { limits?: Pick<Limits, 'maxDocumentBytes' | 'maxDepth'> } = {},
 ): Promise<MutatorOutcome> {
   const def = registry[m.name];
   if (!def) return { effects: [], error: `unknown mutator "${m.name}"` };
@@ -126,6 +132,13 @@ export async function runMutator(
   }
   if (readFailure) throw readFailure.error;
   const effects: PatchOp[] = [];
-  for (const [key, value] of overlay) effects.push(value === null ? { op: 'del', key } : { op: 'put', key, value });
+  for (const [key, value] of overlay) {
+    if (value !== null && options.limits) {
+      // A document the server would refuse (or jsonb would mangle) fails the mutation, writing nothing.
+      const problem = valueProblem(value, options.limits.maxDocumentBytes, options.limits.maxDepth);
+      if (problem) return { effects: [], error: `document ${key}: ${problem}` };
+    }
+    effects.push(value === null ? { op: 'del', key } : { op: 'put', key, value });
+  }
   return { effects };
 }

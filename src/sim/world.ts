@@ -1,4 +1,5 @@
 import { PersistentSyncEngine } from '../engine/index.ts';
+import { rebaseCheck, snapshotWithCookie } from '../engine/simulation.ts';
 import type { Db } from '../db/types.ts';
 import { ProtocolError, TransportError } from '../protocol/index.ts';
 import { foldLog, ServerDatabase } from '../server/server-database.ts';
@@ -118,7 +119,7 @@ export class SimWorld implements World {
       ids: { newId: (p) => `${p}-${c.name}-${generation}-${++n}` },
       timer: { sleep: (ms) => this.sched.sleep(ms) },
       random: c.rng.fork(`engine-${c.incarnation}`),
-      createStore: this.bug?.createStore,
+      simulation: { createStore: this.bug?.createStore },
     });
     c.clientID = engine.clientID;
     return engine;
@@ -163,7 +164,7 @@ export class SimWorld implements World {
    * when later writes would hide it by the end.)
    */
   private async checkSnapshot(c: SimClient, engine: PersistentSyncEngine): Promise<void> {
-    const { cookie, snapshot } = await engine.store.snapshotWithCookie();
+    const { cookie, snapshot } = await snapshotWithCookie(engine.store);
     if (cookie === null) return;
     const log = await this.server.db.query<{ version: number; effects: PatchOp[] }>(
       `SELECT version, effects FROM "${this.serverSchema}".replication_log WHERE version <= $1 ORDER BY version`,
@@ -187,7 +188,7 @@ export class SimWorld implements World {
     this.observations.push({ clientID: engine.clientID, lane: c.name, t: this.sched.now, cookie: meta.cookie, lastMutationID: meta.lastMutationID });
     if (c.rng.chance(this.config.rebaseCheckRate)) await this.checkSnapshot(c, engine);
     if (c.rng.chance(this.config.rebaseCheckRate)) {
-      const { expected, visible } = await engine.store.rebaseCheck();
+      const { expected, visible } = await rebaseCheck(engine.store);
       const key = sameMap(expected, visible);
       if (key !== undefined) {
         this.liveViolations.push({

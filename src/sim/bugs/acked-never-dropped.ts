@@ -12,5 +12,5 @@ class AckedNeverDroppedStore extends ClientDatabase {
 export const ackedNeverDropped: BugVariant = {
   name: 'acked-never-dropped',
   description: 'pending mutations acknowledged by the server are never removed, so rebase replays them again',
-  createStore: (db, schema, registry) => new AckedNeverDroppedStore(db, schema, registry),
+  createStore: (db, schema, registry, limits) => new AckedNeverDroppedStore(db, schema, registry, limits),
 };

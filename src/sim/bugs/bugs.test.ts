@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PGliteDb } from '../../db/pglite.ts';
 import { PersistentSyncEngine } from '../../engine/index.ts';
+import { expectedVisible } from '../../engine/simulation.ts';
 import type { Mutation } from '../../protocol/index.ts';
 import { foldLog, handlePull, handlePush, localTransport, ServerDatabase } from '../../server/index.ts';
 import { uniqueSchema } from '../../../test/support/stores.ts';
@@ -35,7 +36,7 @@ async function server(bug?: BugVariant) {
 async function world(bug?: BugVariant) {
   const s = await server(bug);
   const transport = localTransport({ handlePush: (b) => handlePush(s, b), handlePull: (b) => handlePull(s, b) });
-  const client = () => PersistentSyncEngine.open({ db, schema: uniqueSchema('bugcl'), transport, clock, ids, createStore: bug?.createStore });
+  const client = () => PersistentSyncEngine.open({ db, schema: uniqueSchema('bugcl'), transport, clock, ids, simulation: { createStore: bug?.createStore } });
   return { s, client };
 }
 
@@ -108,7 +109,7 @@ describe('planted bugs', () => {
       await b.sync();
       await a.increment('tally', 't', 'n', 10); // pending
       await a.pull();
-      expect(await a.visibleEntities()).toEqual(await a.expectedVisible());
+      expect(await a.visibleEntities()).toEqual(await expectedVisible(a.store));
     }));
 
   it('pending-by-wall-clock sends mutations out of order after the clock steps back', () =>

@@ -20,5 +20,5 @@ class IncrementAsUpsertStore extends ClientDatabase {
 export const incrementLastWriterWins: BugVariant = {
   name: 'increment-last-writer-wins',
   description: "increment is sent as an upsert of the client's computed value, so concurrent increments are lost",
-  createStore: (db, schema, registry) => new IncrementAsUpsertStore(db, schema, registry),
+  createStore: (db, schema, registry, limits) => new IncrementAsUpsertStore(db, schema, registry, limits),
 };

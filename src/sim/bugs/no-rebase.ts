@@ -23,5 +23,5 @@ class NoRebaseStore extends ClientDatabase {
 export const noRebase: BugVariant = {
   name: 'no-rebase',
   description: 'pull writes the server patch over the visible state without replaying pending mutations',
-  createStore: (db, schema, registry) => new NoRebaseStore(db, schema, registry),
+  createStore: (db, schema, registry, limits) => new NoRebaseStore(db, schema, registry, limits),
 };

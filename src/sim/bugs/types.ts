@@ -1,6 +1,5 @@
 import type { Db } from '../../db/types.ts';
-import type { ClientDatabase } from '../../engine/client-database.ts';
-import type { MutatorRegistry } from '../../protocol/index.ts';
+import type { SimulationHooks } from '../../engine/simulation.ts';
 import type { ServerDatabase, ServerDatabaseOptions } from '../../server/server-database.ts';
 
 /**
@@ -13,6 +12,6 @@ export interface BugVariant {
   description: string;
   /** A ServerDatabase subclass to use instead of the real one. */
   Server?: new (db: Db, options: ServerDatabaseOptions) => ServerDatabase;
-  /** A ClientDatabase subclass (the engine's createStore seam). */
-  createStore?: (db: Db, schema: string, registry: MutatorRegistry) => ClientDatabase;
+  /** A ClientDatabase subclass (the engine's simulation.createStore extension point). */
+  createStore?: SimulationHooks['createStore'];
 }

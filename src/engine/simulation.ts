@@ -1,0 +1,50 @@
+/**
+ * The one extension point for the simulator's planted bugs and checkers, and for nothing
+ * else: production code never sets these hooks or calls these readers.
+ *
+ * - `SimulationHooks.createStore` (passed as `EngineOptions.simulation`) swaps in a
+ *   ClientDatabase subclass; a planted bug overrides one of its protected steps
+ *   (mutate, pendingMutations, applyPull, dropAcknowledged, replay, ...).
+ * - `rebaseCheck`, `expectedVisible` and `snapshotWithCookie` read a store for the live
+ *   checkers; they take an optional Db so that a checker can read outside the scheduler.
+ */
+import { runMutator, type EntityData, type Limits, type MutatorRegistry } from '../protocol/index.ts';
+import { quoteIdent, type Db } from '../db/types.ts';
+import type { ClientDatabase } from './client-database.ts';
+
+export interface SimulationHooks {
+  /** Builds the client store instead of `new ClientDatabase(...)`. */
+  createStore?: (db: Db, schema: string, registry: MutatorRegistry, limits: Limits) => ClientDatabase;
+}
+
+/**
+ * The expected visible state (snapshot with every pending mutation replayed in id order,
+ * computed in memory) and the stored one, read in one transaction so they are comparable.
+ */
+export async function rebaseCheck(store: ClientDatabase, db: Db = store.db): Promise<{ expected: Map<string, EntityData>; visible: Map<string, EntityData> }> {
+  return db.transaction(async (tx) => {
+    const state = await store.snapshotMap(tx);
+    const meta = (await store.readMeta(tx))!;
+    // Mutation id order, read here rather than through the store: a planted bug may override it.
+    const pending = await tx.query<{ mutation_id: number; name: string; args: unknown }>(`SELECT mutation_id, name, args FROM ${quoteIdent(store.schema)}.pending ORDER BY mutation_id`);
+    for (const m of pending.rows) {
+      const outcome = await runMutator(store.registry, { name: m.name, args: m.args, clientID: meta.clientID, mutationID: Number(m.mutation_id) }, 'client', async (k) => state.get(k), { limits: store.limits });
+      for (const e of outcome.effects) {
+        if (e.op === 'put') state.set(e.key, e.value);
+        else if (e.op === 'del') state.delete(e.key);
+      }
+    }
+    const expected = new Map([...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return { expected, visible: await store.visibleMap(tx) };
+  });
+}
+
+/** What the visible state must be: the snapshot with every pending mutation replayed in id order. */
+export async function expectedVisible(store: ClientDatabase, db: Db = store.db): Promise<Map<string, EntityData>> {
+  return (await rebaseCheck(store, db)).expected;
+}
+
+/** The confirmed snapshot with the cookie it belongs to, read in one transaction. */
+export async function snapshotWithCookie(store: ClientDatabase, db: Db = store.db): Promise<{ cookie: number | null; snapshot: Map<string, EntityData> }> {
+  return db.transaction(async (tx) => ({ cookie: (await store.readMeta(tx))!.cookie, snapshot: await store.snapshotMap(tx) }));
+}

@@ -1,0 +1,43 @@
+import { PGliteDb } from '../../db/pglite.ts';
+import type { PullRequest, PushRequest, PushResponseOK } from '../../protocol/index.ts';
+import { handlePull, handlePush, localTransport, ServerDatabase } from '../../server/index.ts';
+import type { Transport } from '../../seams/index.ts';
+import { uniqueSchema } from '../../../test/support/stores.ts';
+import { PersistentSyncEngine, type EngineOptions } from '../index.ts';
+
+/** Test worlds for the engine: real ServerDatabases in their own schemas, clients over an in-process transport. */
+export async function openDbs(): Promise<{ clientDb: PGliteDb; serverDb: PGliteDb; close(): Promise<void> }> {
+  const [clientDb, serverDb] = await Promise.all([PGliteDb.open(), PGliteDb.open()]);
+  return { clientDb, serverDb, close: async () => void (await Promise.all([clientDb.close(), serverDb.close()])) };
+}
+
+let idSeq = 0;
+export const ids = { newId: (p: string) => `${p}${++idSeq}` };
+export const clock = { now: () => 1_000 };
+
+export async function openServer(serverDb: PGliteDb, options: { pageSize?: number; schema?: string } = {}): Promise<ServerDatabase> {
+  return ServerDatabase.open(serverDb, { clock, schema: options.schema ?? uniqueSchema('srv'), ids, pageSize: options.pageSize });
+}
+
+/** A transport to whichever server `target()` names now, through the handlers (JSON round trip), with hooks to observe or alter requests. */
+export function switchableTransport(
+  target: () => ServerDatabase,
+  hooks: {
+    push?: (req: PushRequest, send: (req: PushRequest) => Promise<PushResponseOK>) => Promise<PushResponseOK>;
+    pull?: (req: PullRequest) => void | Promise<void>;
+    online?: () => boolean;
+  } = {},
+): Transport {
+  const inner = localTransport({ handlePush: (b) => handlePush(target(), b), handlePull: (b) => handlePull(target(), b) }, { online: hooks.online });
+  return {
+    push: (req) => (hooks.push ? hooks.push(req, (r) => inner.push(r)) : inner.push(req)),
+    async pull(req) {
+      await hooks.pull?.(req);
+      return inner.pull(req);
+    },
+  };
+}
+
+export async function openClient(clientDb: PGliteDb, transport: Transport, options: Partial<EngineOptions> = {}): Promise<PersistentSyncEngine> {
+  return PersistentSyncEngine.open({ db: clientDb, schema: uniqueSchema('cl'), transport, ids, clock, ...options });
+}
