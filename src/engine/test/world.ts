@@ -41,3 +41,16 @@ export function switchableTransport(
 export async function openClient(clientDb: PGliteDb, transport: Transport, options: Partial<EngineOptions> = {}): Promise<PersistentSyncEngine> {
   return PersistentSyncEngine.open({ db: clientDb, schema: uniqueSchema('cl'), transport, ids, clock, ...options });
 }
+
+/** A backup restored elsewhere: every table of `from` copied (structure and rows) into a new schema. */
+export async function copyServerSchema(serverDb: PGliteDb, from: ServerDatabase): Promise<ServerDatabase> {
+  const to = uniqueSchema('restored');
+  const q = (n: string) => `"${n.replaceAll('"', '""')}"`;
+  const tables = await serverDb.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1`, [from.schema]);
+  await serverDb.query(`CREATE SCHEMA ${q(to)}`);
+  for (const { table_name: t } of tables.rows) {
+    await serverDb.query(`CREATE TABLE ${q(to)}.${q(t)} (LIKE ${q(from.schema)}.${q(t)} INCLUDING ALL)`);
+    await serverDb.query(`INSERT INTO ${q(to)}.${q(t)} SELECT * FROM ${q(from.schema)}.${q(t)}`);
+  }
+  return openServer(serverDb, { schema: to });
+}
