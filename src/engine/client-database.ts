@@ -65,7 +65,8 @@ function splitKey(key: string): { type: string; id: string } {
  * The client's storage on PGlite, in its own schema so that many clients can share one
  * instance: the confirmed server snapshot, the visible state (snapshot + pending replayed),
  * the durable queue of pending mutations, and the client's identity and cookie.
- * Every multi-statement change runs in one db.transaction.
+ * Every multi-statement change runs in one db.transaction. Its protected steps are what the
+ * simulator's planted bugs override, through EngineOptions.simulation (see simulation.ts).
  */
 export class ClientDatabase {
   readonly db: Db;
