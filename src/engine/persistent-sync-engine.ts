@@ -51,7 +51,7 @@ function engineLimits(o: EngineOptions): EngineLimits {
     maxPushBytes: o.maxPushBytes ?? 512 * 1024,
     maxPages: o.maxPages ?? 100,
     ...defaultLimits,
-    ...o.limits,
+    ...Object.fromEntries(Object.entries(o.limits ?? {}).filter(([, v]) => v !== undefined)),
   });
   if (!r.success) throw new Error(`invalid engine options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return r.data;
