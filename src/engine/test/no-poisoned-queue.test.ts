@@ -26,6 +26,10 @@ describe('a write the server would refuse never wedges the client', () => {
     // Not storable: a lone surrogate and a NUL byte are refused too, naming the field.
     await expect(a.upsert('comment', 'bad', { body: '\ud83d' })).rejects.toThrow(/data\.body: must be well-formed Unicode/);
     await expect(a.upsert('comment', 'bad', { body: 'a\u0000b' })).rejects.toThrow(/NUL/);
+    await expect(a.upsert('comment', 'bad', JSON.parse('{"__proto__": {"x": 1}}'))).rejects.toThrow(/the key "__proto__" is not allowed/);
+    let deep: unknown = 1;
+    for (let i = 0; i < 3000; i++) deep = [deep];
+    await expect(a.upsert('comment', 'bad', { deep } as never)).rejects.toThrow(/nested deeper than 64 levels/);
     expect((await a.getState()).pendingCount).toBe(0);
     expect(await a.visibleEntities()).toEqual(new Map());
   });
