@@ -171,6 +171,41 @@ describe.skipIf(!enabled)('demo app in chromium', () => {
     await ctxC.close();
   });
 
+  it('recovers from a lost token (localStorage cleared, IndexedDB kept): a new client group, pending edits kept', async () => {
+    const ctxD = await browser!.newContext();
+    const d = await openDemo(ctxD);
+    await expect.poll(() => text(d, '#pending'), { timeout: 30_000 }).toBe('0');
+    await d.click('#offline-switch');
+    await expect.poll(() => text(d, '#online')).toContain('offline');
+    await d.fill('#new-comment', 'Kept across a lost token');
+    await d.click('#add-comment');
+    await expect.poll(() => text(d, '#pending')).toBe('1');
+    // The token goes; the offline switch (and IndexedDB with the queued comment) stays.
+    await d.evaluate(() => { for (const k of Object.keys(localStorage)) if (k.startsWith('lockstep-token:')) localStorage.removeItem(k); });
+    await d.reload();
+    await d.waitForSelector('#status', { timeout: 60_000 });
+    await d.click('#offline-switch');
+    await expect.poll(async () => (await comments(a)).includes('Kept across a lost token'), { timeout: 30_000 }).toBe(true);
+    await expect.poll(() => text(d, '#pending'), { timeout: 30_000 }).toBe('0');
+    expect((await comments(d)).filter((c) => c === 'Kept across a lost token')).toHaveLength(1);
+    await ctxD.close();
+  });
+
+  it('checks size and token of a server function call before parsing its body', async () => {
+    const headers = { 'content-type': 'application/json', origin: base, 'sec-fetch-site': 'same-origin' };
+    const bogus = await fetch(`${base}/_serverFn/anything`, { method: 'POST', headers: { ...headers, authorization: 'Bearer bogus' }, body: '{"x":"' + 'y'.repeat(500) + '"}' });
+    expect(bogus.status).toBe(401);
+    const huge = await fetch(`${base}/_serverFn/anything`, { method: 'POST', headers: { ...headers, authorization: 'Bearer bogus' }, body: 'x'.repeat(20_000_000) });
+    expect(huge.status).toBe(413);
+    const mine = ((await (await fetch(`${base}/api/register`, { method: 'POST', body: JSON.stringify({ clientGroupID: 'serverfn-big' }) })).json()) as { token: string }).token;
+    const big = await fetch(`${base}/_serverFn/anything`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${mine}` }, body: 'x'.repeat(3_000_000) });
+    expect(big.status).toBe(413);
+  });
+
+  it('authenticates the poke stream', async () => {
+    expect((await fetch(`${base}/api/poke`)).status).toBe(401);
+  });
+
   it('refuses a push with a foreign or missing token and writes nothing', async () => {
     const before = ((await (await fetch(`${base}/api/health`)).json()) as { version: number }).version;
     const mine = ((await (await fetch(`${base}/api/register`, { method: 'POST', body: JSON.stringify({ clientGroupID: 'attacker-group' }) })).json()) as { token: string }).token;
