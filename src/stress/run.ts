@@ -192,7 +192,7 @@ function canonical(m: Map<string, EntityData>): string {
 }
 
 /** Every snapshot a client pulled at cookie v equals the fold of the server's log up to v (a state the server had). */
-function snapshotCheck(log: { version: number; effects: PatchOp[] }[], snapshots: { client: string; cookie: number; state: string; t: number }[]): Violation[] {
+export function snapshotCheck(log: { version: number; effects: PatchOp[] }[], snapshots: { client: string; cookie: number; state: string; t: number }[]): Violation[] {
   const out: Violation[] = [];
   const sorted = [...snapshots].sort((a, b) => a.cookie - b.cookie);
   const entries = [...log].sort((a, b) => a.version - b.version);
