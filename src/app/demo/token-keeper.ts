@@ -7,6 +7,7 @@ export class LostTokenError extends TransportError {
 }
 
 type Register = (clientGroupID: string) => Promise<Response>;
+type Store = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
 
 const defaultRegister: Register = (clientGroupID) =>
   fetch('/api/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID }) });
@@ -25,13 +26,14 @@ export class TokenKeeper {
     readonly clientGroupID: string,
     private readonly onLost: () => void,
     private readonly register: Register = defaultRegister,
+    private readonly storage: Store = localStorage,
   ) {
     this.key = `lockstep-token:${clientGroupID}`;
   }
 
   /** The token, registering the group first if none is stored. */
   async get(): Promise<string> {
-    this.token ??= localStorage.getItem(this.key) ?? undefined;
+    this.token ??= this.storage.getItem(this.key) ?? undefined;
     if (this.token) return this.token;
     const token = await this.registerNow();
     if (!token) {
@@ -52,7 +54,7 @@ export class TokenKeeper {
   /** Forgets the token the server refused (401). The next get() registers again. */
   forget(): void {
     this.token = undefined;
-    localStorage.removeItem(this.key);
+    this.storage.removeItem(this.key);
   }
 
   /** A transport that, on a 401, registers again and retries the request once. */
@@ -80,7 +82,7 @@ export class TokenKeeper {
     const body = (await res.json().catch(() => ({}))) as { token?: string; message?: string };
     if (!res.ok || !body.token) throw new TransportError(`register failed (${res.status}): ${body.message ?? 'no token'}`);
     this.token = body.token;
-    localStorage.setItem(this.key, body.token);
+    this.storage.setItem(this.key, body.token);
     return body.token;
   }
 }
