@@ -28,12 +28,20 @@ const stop = async (signal) => {
   stopping = true;
   console.log(`lockstep: ${signal}, draining`);
   const hook = globalThis[Symbol.for('lockstep.shutdown')];
+  // Requests still open after the drain timeout (a client that never finishes its body) are cut.
+  const timeoutMs = Number(process.env.LOCKSTEP_SHUTDOWN_TIMEOUT_MS || 10_000);
+  const force = setTimeout(() => {
+    console.error(`lockstep: drain took over ${timeoutMs} ms; closing the open connections`);
+    void server.close(true).catch(() => {});
+  }, timeoutMs);
+  force.unref();
   try {
     if (hook) await hook(() => server.close());
     else await server.close();
   } catch (e) {
     console.error(`lockstep: shutdown failed: ${e?.message ?? e}`);
   }
+  console.log('lockstep: stopped');
   process.exit(0);
 };
 process.once('SIGTERM', () => void stop('SIGTERM'));

@@ -18,6 +18,7 @@ let server: ChildProcess | undefined;
 let browser: Browser | undefined;
 let base = '';
 let dataDir = '';
+let serverOut = '';
 
 const freePort = () => new Promise<number>((resolve) => {
   const s = createServer();
@@ -35,7 +36,10 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
   server = spawn(process.execPath, ['scripts/serve.mjs'], { env: { ...process.env, PORT: String(port), LOCKSTEP_DATA_DIR: dataDir, LOCKSTEP_PG_URL: '', DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
-    server!.stdout!.on('data', (d: Buffer) => d.toString().includes('lockstep demo on') && resolve());
+    server!.stdout!.on('data', (d: Buffer) => {
+      serverOut += d.toString();
+      if (serverOut.includes('lockstep demo on')) resolve();
+    });
     server!.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
   browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
@@ -220,5 +224,14 @@ describe.skipIf(!enabled)('demo app in chromium', () => {
     const after = ((await (await fetch(`${base}/api/health`)).json()) as { version: number }).version;
     expect(after).toBe(before);
     expect(await text(a, '#review-status')).not.toBe('pwned');
+  });
+
+  it('on SIGTERM drains, closes the database and exits 0 with browsers still connected', async () => {
+    const exited = new Promise<number | null>((r) => server!.once('exit', (code) => r(code)));
+    server!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(serverOut).toContain('lockstep: SIGTERM, draining');
+    expect(serverOut).toContain('lockstep: stopped');
+    server = undefined;
   });
 });
