@@ -7,9 +7,6 @@ import { resolveOptions, type HttpLimits, type ResolvedOptions, type SyncApiOpti
 import { PokeHub } from './poke.ts';
 import { RateLimiter } from './rate-limit.ts';
 
-/** @deprecated use limits.maxBodyBytes; kept for callers of the old constant. */
-export const MAX_BODY_BYTES = 1_000_000;
-
 type Result = { status: number; body: unknown; headers?: Record<string, string> };
 
 const json = (r: Result) => Response.json(r.body, { status: r.status, headers: r.headers });
