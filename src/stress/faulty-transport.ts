@@ -1,6 +1,6 @@
-import { pullResponseOKSchema, pushResponseOKSchema, TransportError, unwrapResult } from '../protocol/index.ts';
+import { ProtocolError, TransportError, type PullResponseOK, type PushResponseOK } from '../protocol/index.ts';
 import type { Transport } from '../seams/index.ts';
-import type { SyncServer } from '../server/index.ts';
+import { localTransport, type SyncServer } from '../server/index.ts';
 import type { Rng } from '../sim/rng.ts';
 
 export interface FaultRates {
@@ -21,47 +21,49 @@ export interface TransportStats {
 }
 
 /**
- * A client's transport to the fleet: each request goes to a server picked at random, through a
- * JSON round trip (as over HTTP), with faults drawn per request. `faults()` says whether faults
- * are on (they are off while healing).
+ * A client's transport to the fleet: each request goes through the real localTransport (a JSON
+ * round trip, as over HTTP) of a server picked at random, with faults drawn per request.
+ * `faults()` says whether faults are on (they are off while healing).
  */
 export function faultyTransport(servers: SyncServer[], rng: Rng, rates: FaultRates, faults: () => boolean, stats: TransportStats): Transport {
-  const wire = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
-  const pick = () => servers[Math.floor(rng.next() * servers.length)]!;
-  const send = async (kind: 'push' | 'pull', req: unknown): Promise<unknown> => {
+  const transports = servers.map((s) => localTransport(s));
+  const pick = () => transports[Math.floor(rng.next() * transports.length)]!;
+  const send = async <T>(call: (t: Transport) => Promise<T>): Promise<T> => {
     const on = faults();
     if (on && rng.chance(rates.drop)) {
       stats.drops++;
       throw new TransportError('dropped (injected)');
     }
-    const call = () => (kind === 'push' ? pick().handlePush(wire(req)) : pick().handlePull(wire(req)));
-    let result;
-    if (on && rng.chance(rates.duplicate)) {
-      stats.duplicates++;
-      const [first] = await Promise.allSettled([call(), call()]);
-      if (first.status === 'rejected') throw new TransportError(`server failed: ${(first.reason as Error).message}`);
-      result = first.value;
-    } else {
+    const once = async () => {
       try {
-        result = await call();
+        return await call(pick());
       } catch (e) {
+        // A server that throws (not a protocol answer) is a 5xx to the client: retryable.
+        if (e instanceof ProtocolError || e instanceof TransportError) throw e;
         throw new TransportError(`server failed: ${(e as Error).message}`);
       }
-    }
+    };
+    let result: T;
+    if (on && rng.chance(rates.duplicate)) {
+      stats.duplicates++;
+      const [first] = await Promise.allSettled([once(), once()]);
+      if (first.status === 'rejected') throw first.reason;
+      result = first.value;
+    } else result = await once();
     if (on && rng.chance(rates.lostAck)) {
       stats.lostAcks++;
       throw new TransportError('response lost (injected)');
     }
-    return unwrapResult(wire(result));
+    return result;
   };
   return {
-    async push(req) {
+    push(req): Promise<PushResponseOK> {
       stats.pushes++;
-      return pushResponseOKSchema.parse(await send('push', req));
+      return send((t) => t.push(req));
     },
-    async pull(req) {
+    pull(req): Promise<PullResponseOK> {
       stats.pulls++;
-      return pullResponseOKSchema.parse(await send('pull', req));
+      return send((t) => t.pull(req));
     },
   };
 }
