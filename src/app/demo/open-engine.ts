@@ -105,6 +105,8 @@ export async function openBrowserEngine(): Promise<BrowserSession> {
       if (closed) return;
       session.engine = await open(schema);
       for (const l of listeners) l(session.engine);
+      // The offline switch may have been flipped on the old engine while the move ran.
+      await session.engine.setOnline(localStorage.getItem('lockstep-offline') !== '1');
     })().finally(() => (moving = undefined));
   };
 
