@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { findBug } from '../sim/bugs/index.ts';
 import { runStress } from './run.ts';
 
 const num = (name: string, min: number, max = Infinity) => (v: string) => {
@@ -22,11 +23,12 @@ export function addStressCommand(program: Command): void {
     .option('--pool <n>', 'pg connections per server instance', num('--pool', 1, 100), 4)
     .option('--heal-rounds <n>', 'most sync rounds after the faults stop', num('--heal-rounds', 1), 50)
     .option('--seed <seed>', 'picks operations and faults (the interleaving is not reproducible)', String(Date.now()))
+    .option('--bug <name>', 'run against a planted-bug server variant (see `lockstep bugs --list`)')
     .option('--out <dir>', 'where history.json goes', 'reports/stress')
     .action(async (o) => {
       const r = await runStress({
         server: o.server, servers: o.servers, clients: o.clients, seconds: o.seconds, poolSize: o.pool, healRounds: o.healRounds,
-        faults: { drop: o.drop, lostAck: o.lostAck, duplicate: o.duplicate }, outDir: o.out, seed: String(o.seed),
+        faults: { drop: o.drop, lostAck: o.lostAck, duplicate: o.duplicate }, outDir: o.out, seed: String(o.seed), bug: o.bug ? findBug(o.bug) : undefined,
       });
       const t = r.transport;
       console.log(`load ${r.loadSeconds.toFixed(1)} s: ${r.mutations} local mutations (${(r.mutations / r.loadSeconds).toFixed(0)}/s), ${r.applied} in the server log after heal, ${r.pushes} pushes (${(r.pushes / r.loadSeconds).toFixed(0)}/s), ${r.pulls} pulls (${(r.pulls / r.loadSeconds).toFixed(0)}/s)`);

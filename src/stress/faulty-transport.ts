@@ -1,6 +1,7 @@
 import { ProtocolError, TransportError, type PullResponseOK, type PushResponseOK } from '../protocol/index.ts';
 import type { Transport } from '../seams/index.ts';
-import { localTransport, type SyncServer } from '../server/index.ts';
+import { localTransport } from '../server/index.ts';
+import type { LocalHandlers } from '../server/local-transport.ts';
 import type { Rng } from '../sim/rng.ts';
 
 export interface FaultRates {
@@ -25,7 +26,7 @@ export interface TransportStats {
  * round trip, as over HTTP) of a server picked at random, with faults drawn per request.
  * `faults()` says whether faults are on (they are off while healing).
  */
-export function faultyTransport(servers: SyncServer[], rng: Rng, rates: FaultRates, faults: () => boolean, stats: TransportStats): Transport {
+export function faultyTransport(servers: LocalHandlers[], rng: Rng, rates: FaultRates, faults: () => boolean, stats: TransportStats): Transport {
   const transports = servers.map((s) => localTransport(s));
   const pick = () => transports[Math.floor(rng.next() * transports.length)]!;
   const send = async <T>(call: (t: Transport) => Promise<T>): Promise<T> => {

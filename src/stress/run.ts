@@ -6,6 +6,7 @@ import { ProtocolError, TransportError, type EntityData, type PatchOp } from '..
 import { systemClock } from '../seams/index.ts';
 import { checkers, type FinalState, type Violation } from '../sim/checkers/index.ts';
 import { Rng } from '../sim/rng.ts';
+import type { BugVariant } from '../sim/bugs/index.ts';
 import type { Observation, QueuedMutation } from '../sim/world-types.ts';
 import { faultyTransport, type FaultRates, type TransportStats } from './faulty-transport.ts';
 import { openFleet } from './servers.ts';
@@ -22,6 +23,8 @@ export interface StressOptions {
   healRounds: number;
   outDir: string;
   seed: string;
+  /** A planted-bug server (src/sim/bugs) instead of the real one: shows what the stress mode catches. */
+  bug?: BugVariant;
   log?: (line: string) => void;
 }
 
@@ -63,7 +66,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   const clock = systemClock;
   const t0 = clock.now();
   const rng = new Rng(o.seed);
-  const fleet = await openFleet(o.server, o.servers, o.poolSize);
+  const fleet = await openFleet(o.server, o.servers, o.poolSize, o.bug);
   const clientDb = await PGliteDb.open();
   const history: HistoryEvent[] = [];
   let historyDropped = 0;
@@ -74,7 +77,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   const stats: TransportStats = { pushes: 0, pulls: 0, drops: 0, lostAcks: 0, duplicates: 0 };
   let faultsOn = true;
   const violations: Violation[] = [];
-  log(`lockstep stress: ${o.clients} clients, ${fleet.describe}, ${o.seconds} s, faults drop ${o.faults.drop} lost-ack ${o.faults.lostAck} duplicate ${o.faults.duplicate}, seed ${o.seed} (not deterministic)`);
+  log(`lockstep stress: ${o.clients} clients, ${fleet.describe}, ${o.seconds} s, faults drop ${o.faults.drop} lost-ack ${o.faults.lostAck} duplicate ${o.faults.duplicate}, seed ${o.seed}${o.bug ? `, planted bug ${o.bug.name}` : ''} (not deterministic)`);
 
   try {
     const engines: { name: string; engine: PersistentSyncEngine; rng: Rng }[] = [];
@@ -179,7 +182,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     const applied = final.server.log.length;
     const historyFile = join(o.outDir, 'history.json');
     mkdirSync(o.outDir, { recursive: true });
-    writeFileSync(historyFile, JSON.stringify({ options: { ...o, log: undefined }, violations, historyDropped, history, serverLog: final.server.log }, null, 0));
+    writeFileSync(historyFile, JSON.stringify({ options: { ...o, log: undefined, bug: o.bug?.name }, violations, historyDropped, history, serverLog: final.server.log }, null, 0));
     return { violations, mutations: queued.length, applied, pushes, pulls, loadSeconds, healSeconds, historyFile, transport: stats };
   } finally {
     await clientDb.close().catch(() => {});

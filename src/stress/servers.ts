@@ -1,9 +1,23 @@
 import { PGliteDb } from '../db/pglite.ts';
 import { PostgresDb } from '../db/postgres.ts';
-import { createSyncServer, type SyncServer } from '../server/index.ts';
+import type { Db } from '../db/types.ts';
+import { systemClock } from '../seams/index.ts';
+import { createSyncServer, handlePull, handlePush, ServerDatabase } from '../server/index.ts';
+import type { LocalHandlers } from '../server/local-transport.ts';
+import type { BugVariant } from '../sim/bugs/index.ts';
+
+/** What the stress run needs of a server instance (a SyncServer is one). */
+export type FleetServer = LocalHandlers & { database: ServerDatabase; close(): Promise<void> };
+
+/** The real server (createSyncServer), or a planted-bug ServerDatabase behind the same handlers. */
+async function openServer(db: Db, bug: BugVariant | undefined): Promise<FleetServer> {
+  if (!bug?.Server) return createSyncServer({ db });
+  const database = await (bug.Server as unknown as typeof ServerDatabase).open(db, { clock: systemClock });
+  return { database, handlePush: (b) => handlePush(database, b), handlePull: (b) => handlePull(database, b), close: () => db.close() };
+}
 
 export interface ServerFleet {
-  servers: SyncServer[];
+  servers: FleetServer[];
   describe: string;
   close(): Promise<void>;
 }
@@ -14,11 +28,11 @@ export interface ServerFleet {
  * run at once under PostgreSQL's own locking. PGlite: one embedded database shared by several
  * ServerDatabase objects (PGlite serialises their statements itself).
  */
-export async function openFleet(kind: 'postgres' | 'pglite', count: number, poolSize: number): Promise<ServerFleet> {
+export async function openFleet(kind: 'postgres' | 'pglite', count: number, poolSize: number, bug?: BugVariant): Promise<ServerFleet> {
   if (kind === 'pglite') {
     const db = await PGliteDb.open();
-    const servers: SyncServer[] = [];
-    for (let i = 0; i < count; i++) servers.push(await createSyncServer({ db }));
+    const servers: FleetServer[] = [];
+    for (let i = 0; i < count; i++) servers.push(await openServer(db, bug));
     return { servers, describe: `${count} ServerDatabase objects over one embedded PGlite`, close: () => db.close() };
   }
   const base = process.env.LOCKSTEP_PG_URL;
@@ -28,9 +42,9 @@ export async function openFleet(kind: 'postgres' | 'pglite', count: number, pool
   await admin.exec(`CREATE DATABASE ${name}`);
   const url = new URL(base);
   url.pathname = `/${name}`;
-  const servers: SyncServer[] = [];
+  const servers: FleetServer[] = [];
   // Opened one after another: concurrent CREATE TABLE IF NOT EXISTS can collide in the catalog.
-  for (let i = 0; i < count; i++) servers.push(await createSyncServer({ db: new PostgresDb(url.toString(), { max: poolSize }) }));
+  for (let i = 0; i < count; i++) servers.push(await openServer(new PostgresDb(url.toString(), { max: poolSize }), bug));
   return {
     servers,
     describe: `${count} server instances, ${poolSize} connections each, on PostgreSQL database ${name}`,
