@@ -2,7 +2,8 @@
 # A private PostgreSQL 15 cluster for tests and the simulator: start | stop | url.
 # initdb runs as the `postgres` OS user into a temp dir; the server listens on 127.0.0.1 on a free port.
 set -euo pipefail
-STATE=/tmp/lockstep-pg.env
+# LOCKSTEP_PG_STATE lets several clusters coexist (npm test starts its own).
+STATE=${LOCKSTEP_PG_STATE:-/tmp/lockstep-pg.env}
 BIN=/usr/lib/postgresql/15/bin
 
 url() { . "$STATE"; echo "postgres://postgres@127.0.0.1:${PORT}/postgres"; }

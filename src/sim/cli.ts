@@ -11,6 +11,7 @@ import { readReplayFile, toReplayFile, writeReplayFile } from './replay-file.ts'
 import { runSimulation } from './run.ts';
 import { shrink } from './shrink.ts';
 import { runZoo } from './zoo.ts';
+import { addStressCommand } from '../stress/command.ts';
 
 const interactive = Boolean(process.stderr.isTTY) && process.env.CI !== 'true';
 
@@ -159,6 +160,9 @@ program
       await stores.close();
     }
   });
+
+// Not part of the simulator: the non-deterministic stress mode (src/stress).
+addStressCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -18,6 +18,7 @@ let server: ChildProcess | undefined;
 let browser: Browser | undefined;
 let base = '';
 let dataDir = '';
+let serverOut = '';
 
 const freePort = () => new Promise<number>((resolve) => {
   const s = createServer();
@@ -35,7 +36,10 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
   server = spawn(process.execPath, ['scripts/serve.mjs'], { env: { ...process.env, PORT: String(port), LOCKSTEP_DATA_DIR: dataDir, LOCKSTEP_PG_URL: '', DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
-    server!.stdout!.on('data', (d: Buffer) => d.toString().includes('lockstep demo on') && resolve());
+    server!.stdout!.on('data', (d: Buffer) => {
+      serverOut += d.toString();
+      if (serverOut.includes('lockstep demo on')) resolve();
+    });
     server!.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
   browser = await chromium.launch({ executablePath: chromiumPath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
@@ -171,6 +175,41 @@ describe.skipIf(!enabled)('demo app in chromium', () => {
     await ctxC.close();
   });
 
+  it('recovers from a lost token (localStorage cleared, IndexedDB kept): a new client group, pending edits kept', async () => {
+    const ctxD = await browser!.newContext();
+    const d = await openDemo(ctxD);
+    await expect.poll(() => text(d, '#pending'), { timeout: 30_000 }).toBe('0');
+    await d.click('#offline-switch');
+    await expect.poll(() => text(d, '#online')).toContain('offline');
+    await d.fill('#new-comment', 'Kept across a lost token');
+    await d.click('#add-comment');
+    await expect.poll(() => text(d, '#pending')).toBe('1');
+    // The token goes; the offline switch (and IndexedDB with the queued comment) stays.
+    await d.evaluate(() => { for (const k of Object.keys(localStorage)) if (k.startsWith('lockstep-token:')) localStorage.removeItem(k); });
+    await d.reload();
+    await d.waitForSelector('#status', { timeout: 60_000 });
+    await d.click('#offline-switch');
+    await expect.poll(async () => (await comments(a)).includes('Kept across a lost token'), { timeout: 30_000 }).toBe(true);
+    await expect.poll(() => text(d, '#pending'), { timeout: 30_000 }).toBe('0');
+    expect((await comments(d)).filter((c) => c === 'Kept across a lost token')).toHaveLength(1);
+    await ctxD.close();
+  });
+
+  it('checks size and token of a server function call before parsing its body', async () => {
+    const headers = { 'content-type': 'application/json', origin: base, 'sec-fetch-site': 'same-origin' };
+    const bogus = await fetch(`${base}/_serverFn/anything`, { method: 'POST', headers: { ...headers, authorization: 'Bearer bogus' }, body: '{"x":"' + 'y'.repeat(500) + '"}' });
+    expect(bogus.status).toBe(401);
+    const huge = await fetch(`${base}/_serverFn/anything`, { method: 'POST', headers: { ...headers, authorization: 'Bearer bogus' }, body: 'x'.repeat(20_000_000) });
+    expect(huge.status).toBe(413);
+    const mine = ((await (await fetch(`${base}/api/register`, { method: 'POST', body: JSON.stringify({ clientGroupID: 'serverfn-big' }) })).json()) as { token: string }).token;
+    const big = await fetch(`${base}/_serverFn/anything`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${mine}` }, body: 'x'.repeat(3_000_000) });
+    expect(big.status).toBe(413);
+  });
+
+  it('authenticates the poke stream', async () => {
+    expect((await fetch(`${base}/api/poke`)).status).toBe(401);
+  });
+
   it('refuses a push with a foreign or missing token and writes nothing', async () => {
     const before = ((await (await fetch(`${base}/api/health`)).json()) as { version: number }).version;
     const mine = ((await (await fetch(`${base}/api/register`, { method: 'POST', body: JSON.stringify({ clientGroupID: 'attacker-group' }) })).json()) as { token: string }).token;
@@ -185,5 +224,14 @@ describe.skipIf(!enabled)('demo app in chromium', () => {
     const after = ((await (await fetch(`${base}/api/health`)).json()) as { version: number }).version;
     expect(after).toBe(before);
     expect(await text(a, '#review-status')).not.toBe('pwned');
+  });
+
+  it('on SIGTERM drains, closes the database and exits 0 with browsers still connected', async () => {
+    const exited = new Promise<number | null>((r) => server!.once('exit', (code) => r(code)));
+    server!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(serverOut).toContain('lockstep: SIGTERM, draining');
+    expect(serverOut).toContain('lockstep: stopped');
+    server = undefined;
   });
 });

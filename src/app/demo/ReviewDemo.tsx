@@ -18,6 +18,8 @@ function useEngine(): { engine: PersistentSyncEngine | null; waiting: boolean; e
       const opened = await openBrowserEngine();
       if (closed) return opened.close();
       setEngine(opened.engine);
+      // A move to a new client group (the token was lost) swaps the engine.
+      opened.onEngineChange(setEngine);
       setWaiting(false);
       await held;
       await opened.close();

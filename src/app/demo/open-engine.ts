@@ -1,45 +1,129 @@
 import { PGliteDb } from '../../db/pglite.ts';
+import type { Db } from '../../db/types.ts';
 import { PersistentSyncEngine } from '../../engine/index.ts';
-import { fetchTransport, registerClientGroup } from '../../engine/transports/fetch-json.ts';
+import { fetchTransport } from '../../engine/transports/fetch-json.ts';
 import { serverFnTransport } from '../../engine/transports/server-fn.ts';
+import { ProtocolError } from '../../protocol/index.ts';
 import { pullChanges, pushChanges } from '../server-fns.ts';
+import { TokenKeeper } from './token-keeper.ts';
 
 const DB_NAME = 'idb://lockstep-demo';
 
+export interface BrowserSession {
+  /** The current engine; replaced when the client moves to a new client group. */
+  engine: PersistentSyncEngine;
+  onEngineChange(cb: (engine: PersistentSyncEngine) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** Which schema of the IndexedDB database holds the current client (it changes on a move to a new group). */
+async function activeSchema(db: Db): Promise<string> {
+  await db.exec(`CREATE SCHEMA IF NOT EXISTS demo; CREATE TABLE IF NOT EXISTS demo.active (one int PRIMARY KEY DEFAULT 1 CHECK (one = 1), schema text NOT NULL)`);
+  const r = await db.query<{ schema: string }>(`SELECT schema FROM demo.active`);
+  return r.rows[0]?.schema ?? 'lockstep';
+}
+
 /**
- * Opens the browser engine: PGlite persisted to IndexedDB, a fetch transport with the client
- * group's token (registered once, kept in localStorage), the sync loop with a slow poll, and
- * pokes from the server's event stream.
+ * Opens the browser engine: PGlite persisted to IndexedDB, a transport with the client group's
+ * token (see TokenKeeper), the sync loop with a slow poll, and pokes from the server's event
+ * stream. When the group's token is lost for good (409 on register), the session moves to a new
+ * client group in a fresh schema, re-queues the old client's pending mutations there, and drops
+ * the old schema.
  */
-export async function openBrowserEngine(): Promise<{ engine: PersistentSyncEngine; close: () => Promise<void> }> {
+export async function openBrowserEngine(): Promise<BrowserSession> {
   const db = await PGliteDb.open(DB_NAME);
-  let token: string | undefined;
-  let engine: PersistentSyncEngine;
-  const getToken = async () => {
-    if (token) return token;
-    const key = `lockstep-token:${engine.clientGroupID}`;
-    token = localStorage.getItem(key) ?? undefined;
-    if (!token) {
-      token = await registerClientGroup('', engine.clientGroupID);
-      localStorage.setItem(key, token);
-    }
-    return token;
-  };
   // ?transport=serverfn syncs through the TanStack Start server functions instead of the JSON routes.
   const viaServerFns = new URLSearchParams(location.search).get('transport') === 'serverfn';
-  const transport = viaServerFns ? serverFnTransport({ pushChanges, pullChanges }, getToken) : fetchTransport({ baseURL: '', token: getToken });
-  engine = await PersistentSyncEngine.open({ db, transport });
-  // The offline switch survives a reload, like the pending mutations do.
-  if (localStorage.getItem('lockstep-offline') === '1') await engine.setOnline(false);
-  engine.start({ intervalMs: 15_000, pokeDelayMs: 20, backoffBaseMs: 500, backoffMaxMs: 10_000 });
-  const events = new EventSource('/api/poke');
-  events.addEventListener('poke', () => engine.requestSync());
-  return {
-    engine,
+  const listeners = new Set<(engine: PersistentSyncEngine) => void>();
+  let events: EventSource | undefined;
+  let moving: Promise<void> | undefined;
+  let closed = false;
+
+  const open = async (schema: string) => {
+    let engine: PersistentSyncEngine | undefined;
+    // Created once the engine knows its client group; the transport asks for the token only when syncing.
+    let keeper!: TokenKeeper;
+    const token = () => keeper.get();
+    const bearer = async () => ({ authorization: `Bearer ${await token()}` });
+    const inner = viaServerFns
+      ? serverFnTransport(
+          {
+            pushChanges: async ({ data }) => pushChanges({ data: data.request, headers: await bearer() }),
+            pullChanges: async ({ data }) => pullChanges({ data: data.request, headers: await bearer() }),
+          },
+          token,
+        )
+      : fetchTransport({ baseURL: '', token });
+    engine = await PersistentSyncEngine.open({ db, schema, transport: { push: (req) => keeper.wrap(inner).push(req), pull: (req) => keeper.wrap(inner).pull(req) } });
+    keeper = new TokenKeeper(engine.clientGroupID, () => void moveToNewGroup());
+    // The engine starts over when the server lost our state; a server that did usually lost our token too.
+    engine.onSyncError((e) => {
+      if (e instanceof ProtocolError && e.body.error === 'ClientStateNotFound') void keeper.refresh().then(() => engine!.requestSync());
+    });
+    // The offline switch survives a reload, like the pending mutations do.
+    if (localStorage.getItem('lockstep-offline') === '1') await engine.setOnline(false);
+    engine.start({ intervalMs: 15_000, pokeDelayMs: 20, backoffBaseMs: 500, backoffMaxMs: 10_000 });
+    void listen(keeper, engine);
+    return engine;
+  };
+
+  /** Pokes need the token too (EventSource cannot set headers: it goes in the query). */
+  const listen = async (keeper: TokenKeeper, engine: PersistentSyncEngine) => {
+    events?.close();
+    let token: string;
+    try {
+      token = await keeper.get();
+    } catch {
+      setTimeout(() => !closed && session.engine === engine && void listen(keeper, engine), 5_000);
+      return;
+    }
+    if (closed || session.engine !== engine) return;
+    const source = new EventSource(`/api/poke?token=${encodeURIComponent(token)}`);
+    events = source;
+    source.addEventListener('poke', () => engine.requestSync());
+    // A refused or dropped stream (401, 503, a slow reader) is not retried by EventSource itself.
+    source.addEventListener('error', () => {
+      if (source.readyState === EventSource.CLOSED) setTimeout(() => !closed && events === source && void listen(keeper, engine), 5_000);
+    });
+  };
+
+  const moveToNewGroup = () => {
+    moving ??= (async () => {
+      const old = session.engine;
+      await old.stop();
+      const pending = await old.pendingMutations();
+      await old.close();
+      const schema = `lockstep_${Date.now().toString(36)}`;
+      const next = await PersistentSyncEngine.open({ db, schema, transport: { push: async () => ({}), pull: async () => { throw new Error('unused'); } } });
+      // Re-queue what the old client had not had acknowledged, as new mutations of the new client.
+      for (const m of pending) await next.mutate(m.name, m.args);
+      await next.close();
+      await db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO demo.active (one, schema) VALUES (1, $1) ON CONFLICT (one) DO UPDATE SET schema = $1`, [schema]);
+        await tx.query(`DROP SCHEMA IF EXISTS "${old.store.schema}" CASCADE`);
+      });
+      if (closed) return;
+      session.engine = await open(schema);
+      for (const l of listeners) l(session.engine);
+      // The offline switch may have been flipped on the old engine while the move ran.
+      await session.engine.setOnline(localStorage.getItem('lockstep-offline') !== '1');
+    })().finally(() => (moving = undefined));
+  };
+
+  const session: BrowserSession = {
+    engine: undefined as unknown as PersistentSyncEngine,
+    onEngineChange(cb) {
+      listeners.add(cb);
+      return () => listeners.delete(cb);
+    },
     async close() {
-      events.close();
-      await engine.close();
+      closed = true;
+      await moving?.catch(() => {});
+      events?.close();
+      await session.engine.close();
       await db.close();
     },
   };
+  session.engine = await open(await activeSchema(db));
+  return session;
 }

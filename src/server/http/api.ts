@@ -2,49 +2,73 @@ import { z } from 'zod';
 import { safeString } from '../../protocol/index.ts';
 import type { SyncServer } from '../index.ts';
 import type { AuthStore } from './auth.ts';
+import { readJsonLimited } from './body.ts';
+import { resolveOptions, type HttpLimits, type ResolvedOptions, type SyncApiOptions } from './options.ts';
+import { PokeHub } from './poke.ts';
+import { RateLimiter } from './rate-limit.ts';
 
-/** Largest request body accepted (a push of 1,000 mutations with small documents fits easily). */
-export const MAX_BODY_BYTES = 1_000_000;
+type Result = { status: number; body: unknown; headers?: Record<string, string> };
 
-const json = (status: number, body: unknown) => Response.json(body, { status });
+const json = (r: Result) => Response.json(r.body, { status: r.status, headers: r.headers });
 const registerSchema = z.object({ clientGroupID: safeString });
 
-async function readJson(request: Request, limit: number): Promise<{ ok: true; body: unknown } | { ok: false; response: Response }> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > limit) return { ok: false, response: json(413, { error: 'PayloadTooLarge', message: `request body over ${limit} bytes` }) };
-  const text = await request.text();
-  if (Buffer.byteLength(text) > limit) return { ok: false, response: json(413, { error: 'PayloadTooLarge', message: `request body over ${limit} bytes` }) };
-  try {
-    return { ok: true, body: JSON.parse(text) };
-  } catch {
-    return { ok: false, response: json(400, { error: 'BadRequest', message: 'request body is not valid JSON' }) };
-  }
+/** The bearer token of a request: the Authorization header, or `?token=` (EventSource cannot set headers). */
+export function tokenOf(request: Request, allowQuery = false): string {
+  const header = request.headers.get('authorization') ?? '';
+  if (header.startsWith('Bearer ')) return header.slice(7).trim();
+  if (allowQuery) return new URL(request.url).searchParams.get('token') ?? '';
+  return '';
 }
+
+/** The client's address as srvx reports it; one shared key when unknown (behind the same limit). */
+const ipOf = (request: Request) => (request as { ip?: string }).ip ?? 'unknown';
 
 /**
  * The HTTP surface over a transport-agnostic sync server, as fetch-style handlers (Request in,
- * Response out) that TanStack Start server routes and plain Node servers both mount.
+ * Response out) that TanStack Start server routes and plain Node servers both mount. Every door
+ * checks, in this order and before reading a body: shutdown, token, rate limit, body size.
  */
 export class SyncApi {
   readonly server: SyncServer;
   readonly auth: AuthStore;
-  readonly limit: number;
+  readonly limits: HttpLimits;
+  readonly pokes: PokeHub;
+  private readonly o: ResolvedOptions;
+  private readonly syncLimiter: RateLimiter;
+  private readonly registerLimiter: RateLimiter;
+  private inFlight = 0;
+  private draining = false;
+  private idle: (() => void) | undefined;
 
-  constructor(server: SyncServer, auth: AuthStore, limit = MAX_BODY_BYTES) {
+  constructor(server: SyncServer, auth: AuthStore, options: SyncApiOptions = {}) {
     this.server = server;
     this.auth = auth;
-    this.limit = limit;
+    this.o = resolveOptions(options);
+    this.limits = this.o.limits;
+    const l = this.limits;
+    this.syncLimiter = new RateLimiter(this.o.clock, l.syncPerSecond, l.syncBurst, l.rateLimitKeys);
+    this.registerLimiter = new RateLimiter(this.o.clock, l.registerPerSecond, l.registerBurst, l.rateLimitKeys);
+    this.pokes = new PokeHub((cb) => server.onCommit(cb), {
+      maxConnections: l.pokeMaxConnections,
+      heartbeatMs: l.pokeHeartbeatMs,
+      bufferBytes: l.pokeBufferBytes,
+      timer: this.o.timer,
+    });
   }
 
   /** POST /api/register {clientGroupID} -> {clientGroupID, token}; 409 if the group is taken. */
-  async register(request: Request): Promise<Response> {
-    const read = await readJson(request, this.limit);
-    if (!read.ok) return read.response;
-    const parsed = registerSchema.safeParse(read.body);
-    if (!parsed.success) return json(400, { error: 'BadRequest', message: `malformed register: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` });
-    const token = await this.auth.register(parsed.data.clientGroupID);
-    if (!token) return json(409, { error: 'Conflict', message: `client group ${parsed.data.clientGroupID} is already registered` });
-    return json(200, { clientGroupID: parsed.data.clientGroupID, token });
+  register(request: Request): Promise<Response> {
+    return this.tracked(async () => {
+      const limited = this.rateLimited(this.registerLimiter, ipOf(request), 'registrations from this address');
+      if (limited) return limited;
+      const read = await readJsonLimited(request, this.limits.maxBodyBytes);
+      if (!read.ok) return bodyError(read);
+      const parsed = registerSchema.safeParse(read.body);
+      if (!parsed.success) return { status: 400, body: { error: 'BadRequest', message: `malformed register: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` } };
+      const token = await this.auth.register(parsed.data.clientGroupID);
+      if (!token) return { status: 409, body: { error: 'Conflict', message: `client group ${parsed.data.clientGroupID} is already registered` } };
+      return { status: 200, body: { clientGroupID: parsed.data.clientGroupID, token } };
+    });
   }
 
   push(request: Request): Promise<Response> {
@@ -55,19 +79,80 @@ export class SyncApi {
     return this.authorized(request, (body) => this.server.handlePull(body));
   }
 
-  /** Size limit, bearer token, and the body's clientGroupID must be the token's group. */
-  private async authorized(request: Request, handle: (body: unknown) => Promise<{ status: number; body: unknown }>): Promise<Response> {
-    const header = request.headers.get('authorization') ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  /**
+   * The checks a server function request passes before TanStack Start reads its body: a declared
+   * Content-Length within the limit (Start buffers the whole body), a known bearer token, and the
+   * rate limit. Undefined when it may proceed.
+   */
+  async guardServerFn(request: Request): Promise<Response | undefined> {
+    if (this.draining) return json(shuttingDown());
+    const declared = request.headers.get('content-length');
+    if (declared === null || !/^\d+$/.test(declared)) return json({ status: 411, body: { error: 'LengthRequired', message: 'server function requests need a Content-Length' } });
+    if (Number(declared) > this.limits.maxBodyBytes) return json(bodyError({ status: 413, message: `request body over ${this.limits.maxBodyBytes} bytes` }));
+    const token = tokenOf(request);
     const denied = await this.check(token, undefined);
-    if (denied) return json(denied.status, denied.body);
-    const read = await readJson(request, this.limit);
-    if (!read.ok) return read.response;
-    const r = await this.withToken(token, read.body, handle);
-    return json(r.status, r.body);
+    if (denied) return json(denied);
+    return this.rateLimited(this.syncLimiter, token, 'sync requests for this token');
   }
 
-  private async check(token: string, body: unknown): Promise<{ status: number; body: unknown } | undefined> {
+  /** The token and group checks for an already parsed body (the server functions' path, after guardServerFn). */
+  async withToken(token: string, body: unknown, handle: (body: unknown) => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> {
+    return this.trackedResult(async () => (await this.check(token, body)) ?? handle(body));
+  }
+
+  /** GET /api/poke?token=...: server-sent events, one `poke` after each committed push. */
+  async poke(request: Request): Promise<Response> {
+    if (this.draining) return json(shuttingDown());
+    const denied = await this.check(tokenOf(request, true), undefined);
+    if (denied) return json(denied);
+    const stream = this.pokes.connect(request.signal);
+    if (!stream) return json({ status: 503, body: { error: 'TooManyConnections', message: `over ${this.limits.pokeMaxConnections} open poke streams; retry later` }, headers: { 'retry-after': '5' } });
+    return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' } });
+  }
+
+  async health(): Promise<Response> {
+    return json({ status: 200, body: await this.server.health() });
+  }
+
+  /**
+   * SIGTERM: refuse new requests (503), end the poke streams, let `stopAccepting` close the
+   * listener, wait for in-flight requests, then close the database. A failing close is logged.
+   */
+  async shutdown(stopAccepting?: () => Promise<void>): Promise<void> {
+    this.draining = true;
+    this.pokes.closeAll();
+    try {
+      await stopAccepting?.();
+    } catch (e) {
+      this.o.log(`lockstep: closing the listener failed: ${(e as Error).message}`);
+    }
+    if (this.inFlight > 0) await new Promise<void>((r) => (this.idle = r));
+    try {
+      await this.server.close();
+    } catch (e) {
+      this.o.log(`lockstep: closing the database failed: ${(e as Error).message}`);
+    }
+  }
+
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Token, rate limit, body size, then the body's clientGroupID must be the token's group. */
+  private authorized(request: Request, handle: (body: unknown) => Promise<{ status: number; body: unknown }>): Promise<Response> {
+    return this.tracked(async () => {
+      const token = tokenOf(request);
+      const denied = await this.check(token, undefined);
+      if (denied) return denied;
+      const limited = this.rateLimited(this.syncLimiter, token, 'sync requests for this token');
+      if (limited) return limited;
+      const read = await readJsonLimited(request, this.limits.maxBodyBytes);
+      if (!read.ok) return bodyError(read);
+      return (await this.check(token, read.body)) ?? handle(read.body);
+    });
+  }
+
+  private async check(token: string, body: unknown): Promise<Result | undefined> {
     if (!token) return { status: 401, body: { error: 'Unauthorized', message: 'missing bearer token (POST /api/register first)' } };
     const group = await this.auth.groupOf(token);
     if (!group) return { status: 401, body: { error: 'Unauthorized', message: 'unknown token' } };
@@ -77,40 +162,33 @@ export class SyncApi {
     return undefined;
   }
 
-  /** The same checks for an already parsed body (the server functions' path). */
-  async withToken(token: string, body: unknown, handle: (body: unknown) => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> {
-    return (await this.check(token, body)) ?? handle(body);
+  private rateLimited(limiter: RateLimiter, key: string, what: string): Response | undefined {
+    const wait = limiter.take(key);
+    if (wait === 0) return undefined;
+    return json({ status: 429, body: { error: 'TooManyRequests', message: `too many ${what}; retry in ${wait} s` }, headers: { 'retry-after': String(wait) } });
   }
 
-  /** GET /api/poke: server-sent events, one `poke` after each committed push. */
-  poke(request: Request): Response {
-    const encoder = new TextEncoder();
-    let off: (() => void) | undefined;
-    const stream = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        controller.enqueue(encoder.encode(': connected\n\n'));
-        off = this.server.onCommit((version) => {
-          try {
-            controller.enqueue(encoder.encode(`event: poke\ndata: ${JSON.stringify({ version })}\n\n`));
-          } catch {
-            off?.();
-          }
-        });
-        request.signal.addEventListener('abort', () => {
-          off?.();
-          try {
-            controller.close();
-          } catch {
-            /* already closed */
-          }
-        });
-      },
-      cancel: () => off?.(),
-    });
-    return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' } });
+  private async tracked(fn: () => Promise<Result | Response>): Promise<Response> {
+    if (this.draining) return json(shuttingDown());
+    const r = await this.trackedResult(fn);
+    return r instanceof Response ? r : json(r);
   }
 
-  async health(): Promise<Response> {
-    return json(200, await this.server.health());
+  private async trackedResult<T>(fn: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await fn();
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) this.idle?.();
+    }
   }
+}
+
+function bodyError(e: { status: number; message: string }): Result {
+  return e.status === 413 ? { status: 413, body: { error: 'PayloadTooLarge', message: e.message } } : { status: 400, body: { error: 'BadRequest', message: e.message } };
+}
+
+function shuttingDown(): Result {
+  return { status: 503, body: { error: 'ShuttingDown', message: 'the server is shutting down; retry shortly' }, headers: { 'retry-after': '1' } };
 }
