@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The lockstep CLI. An installed package runs the built JavaScript in lib/; inside the repository
-// without a build (lib/ is not committed) it runs the TypeScript sources through tsx's loader.
+// The lockstep CLI. An installed package (no src/ in it) runs the built JavaScript in lib/; a
+// checkout of the repository runs its TypeScript sources through tsx, so a stale lib/ never answers.
 import { existsSync } from 'node:fs';
 
-const built = new URL('../lib/sim/cli.js', import.meta.url);
-if (existsSync(built) && process.env.LOCKSTEP_FROM_SOURCE !== '1') {
-  await import(built.href);
-} else {
+const source = new URL('../src/sim/cli.ts', import.meta.url);
+if (existsSync(source) && process.env.LOCKSTEP_BUILT !== '1') {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../src/sim/cli.ts');
+  await import(source.href);
+} else {
+  await import(new URL('../lib/sim/cli.js', import.meta.url).href);
 }
