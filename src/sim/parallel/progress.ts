@@ -26,7 +26,7 @@ export class Progress {
     private readonly durationMs: number | undefined,
   ) {
     this.bar = interactive()
-      ? new cliProgress.SingleBar({ format: 'seeds {bar} {done}{of} | {failed} failing | {rate} seeds/s | ETA {eta}', hideCursor: true }, cliProgress.Presets.shades_classic)
+      ? new cliProgress.SingleBar({ format: 'seeds {bar} {done}{of} | {failed} failing | {rate} seeds/s | ETA {left}', hideCursor: true }, cliProgress.Presets.shades_classic)
       : null;
     // A campaign's bar measures time; seed counts ride along as payload.
     this.bar?.start(this.barTotal(), 0, this.payload());
@@ -48,7 +48,7 @@ export class Progress {
   }
 
   private payload() {
-    return { done: this.done, of: this.total !== undefined ? `/${this.total}` : '', failed: this.failed, rate: this.rate().toFixed(2), eta: clock(this.eta()) };
+    return { done: this.done, of: this.total !== undefined ? `/${this.total}` : '', failed: this.failed, rate: this.rate().toFixed(2), left: clock(this.eta()) };
   }
 
   seed(done: number, r: SeedReport): void {
