@@ -12,3 +12,8 @@ export { readReplayFile, writeReplayFile, toReplayFile, replayFileSchema, type R
 export { shrink, type ShrinkOutcome, type ShrinkStep } from '../sim/shrink.ts';
 export { reportSchema, type Report, type SeedReport } from '../sim/report/schema.ts';
 export { bugs } from '../sim/bugs/index.ts';
+export { sweepWith, seedAt, planOf, type SeedPlan } from '../sim/sweep.ts';
+export { localRunner, runSeed, shrinkSeed, type SeedRunner, type SeedOutcome, type ShrunkOutcome } from '../sim/parallel/seed-runner.ts';
+export { workerPool, defaultWorkers } from '../sim/parallel/pool.ts';
+export { parseShard, seedPlan, type Shard } from '../sim/parallel/shard.ts';
+export { mergeReportDirs } from '../sim/report/merge.ts';
