@@ -15,6 +15,9 @@ let stores: Awaited<ReturnType<typeof openStores>> | undefined;
 // Messages are handled one after another: a worker runs one seed at a time.
 let queue: Promise<void> = Promise.resolve();
 
+// An orphaned worker (the parent died) must not linger with its databases open.
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', (m: ToWorker) => {
   queue = queue.then(() => handle(m)).catch((e: Error) => {
     send({ type: 'error', id: 'id' in m ? m.id : null, message: e.stack ?? e.message });
