@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader, so the package needs no build step.
-import { register } from 'tsx/esm/api';
+// The lockstep CLI. An installed package (no src/ in it) runs the built JavaScript in lib/; a
+// checkout of the repository runs its TypeScript sources through tsx, so a stale lib/ never answers.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/sim/cli.ts');
+const source = new URL('../src/sim/cli.ts', import.meta.url);
+if (existsSync(source) && process.env.LOCKSTEP_BUILT !== '1') {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(source.href);
+} else {
+  await import(new URL('../lib/sim/cli.js', import.meta.url).href);
+}

@@ -1,23 +1,37 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { profileNames } from './config.ts';
 import { bugs } from './bugs/index.ts';
 import { buildConfig, loadScenario, UsageError } from './scenario.ts';
 import { openStores } from './stores.ts';
-import { runSweep, seedList } from './sweep.ts';
+import { sweepWith } from './sweep.ts';
+import { localRunner } from './parallel/seed-runner.ts';
+import { defaultWorkers, workerPool } from './parallel/pool.ts';
+import { parseShard, seedPlan, type Shard } from './parallel/shard.ts';
+import { Progress } from './parallel/progress.ts';
+import { mergeReportDirs } from './report/merge.ts';
 import { readReplayFile, toReplayFile, writeReplayFile } from './replay-file.ts';
 import { runSimulation } from './run.ts';
 import { shrink } from './shrink.ts';
 import { runZoo } from './zoo.ts';
 import { addStressCommand } from '../stress/command.ts';
 
-const interactive = Boolean(process.stderr.isTTY) && process.env.CI !== 'true';
+// The package's own default scenario, so that the installed CLI works from any directory.
+const defaultScenario = fileURLToPath(new URL('../../scenarios/default.json', import.meta.url));
+// How to call this CLI again in printed commands: from the sources in this repository, or installed.
+const cliName = import.meta.url.endsWith('.ts') ? 'npm run sim --' : 'npx lockstep';
 
 const int = (name: string, min = 1) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${v}"`);
+  return n;
+};
+
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0, got "${v}"`);
   return n;
 };
 
@@ -30,56 +44,94 @@ program
   .command('run', { isDefault: true })
   .description('run seeded simulations and write reports (exit 0: all converged, 1: a violation, 2: bad usage)')
   .option('--seed <seed>', 'first seed (integer or string)', '1')
-  .option('--seeds <n>', 'number of seeds', int('--seeds'), undefined)
+  .option('--seeds <n>', 'number of seeds (default: the scenario\'s, else 1; with --minutes, no limit)', int('--seeds'), undefined)
   .option('--clients <n>', 'simulated clients', int('--clients'))
   .option('--steps <n>', 'schedule steps in the chaos phase', int('--steps'))
   .addOption(new Option('--profile <name>', 'fault profile').choices(profileNames as unknown as string[]))
-  .option('--scenario <file>', 'scenario file (see scenarios/)', 'scenarios/default.json')
+  .option('--scenario <file>', 'scenario file (default: scenarios/default.json of the package)')
   .addOption(new Option('--server <kind>', 'server store').choices(['pglite', 'postgres']).default('pglite'))
   .option('--bug <name>', 'run against a planted-bug variant (see `lockstep bugs --list`)')
   .option('--out <dir>', 'report directory', 'reports/latest')
   .option('--check-determinism', 'run every seed twice and compare traces')
+  .option('--workers <n>', `worker processes, each with its own databases (default: the number of cores, ${defaultWorkers()} here; 1 runs in this process)`, int('--workers'))
+  .option('--shard <i/n>', 'run only shard i of n of the seeds (strided: positions i-1, i-1+n, ...); combine shards with `lockstep merge`', parseShard)
+  .option('--bail', 'stop starting seeds after the first failure')
+  .option('--max-failures <n>', 'stop starting seeds once N seeds have failed', int('--max-failures'))
+  .option('--minutes <n>', 'campaign: keep starting seeds until N minutes have passed (decimals allowed)', positive('--minutes'))
   .option('--no-shrink', 'do not shrink failing seeds')
+  .option('--shrink-first <k>', 'shrink only the first K failing seeds, in seed order', int('--shrink-first', 0), 3)
   .option('--shrink-budget <seconds>', 'time budget to shrink each failing seed', int('--shrink-budget'), 60)
   .option('--timeline <seeds>', 'comma-separated seeds whose timelines report.html draws even if they converge')
   .action(async (o) => {
-    const scenario = o.scenario ? loadScenario(o.scenario) : undefined;
+    const scenario = loadScenario(o.scenario ?? defaultScenario);
     if (o.bug && !bugs.some((b) => b.name === o.bug)) throw new UsageError(`unknown bug "${o.bug}"; known: ${bugs.map((b) => b.name).join(', ')}`);
-    const config = buildConfig({ seed: String(o.seed), clients: o.clients, steps: o.steps, profile: o.profile, server: o.server, bug: o.bug, scenario });
-    const seeds = seedList(String(o.seed), o.seeds ?? scenario?.seeds ?? 1);
-    const stores = await openStores(config.server);
-    const bar = interactive ? new cliProgress.SingleBar({ format: 'seeds {bar} {value}/{total} | {failed} failing | {eta_formatted} left', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
-    let failed = 0;
-    console.log(`lockstep run: ${seeds.length} seed${seeds.length > 1 ? 's' : ''} from ${seeds[0]}, ${config.clients} clients, ${config.steps} steps, profile ${config.profile}, server ${config.server}${config.bug ? `, bug ${config.bug}` : ''}${scenario ? `, scenario ${scenario.name}` : ''}`);
-    bar?.start(seeds.length, 0, { failed });
+    const input = { clients: o.clients, steps: o.steps, profile: o.profile, server: o.server, bug: o.bug, scenario };
+    // Each seed builds its own configuration (swarm draws its mix from the seed), in whichever process runs it.
+    const configFor = (seed: string) => buildConfig({ ...input, seed });
+    const first = String(o.seed);
+    const config = configFor(first);
+    const durationMs = o.minutes !== undefined ? o.minutes * 60_000 : undefined;
+    const total: number | undefined = o.seeds ?? (durationMs !== undefined ? undefined : (scenario.seeds ?? 1));
+    const shard: Shard = o.shard ?? { index: 1, count: 1 };
+    const plan = seedPlan(first, total, shard);
+    const workers = Math.max(1, Math.min(o.workers ?? defaultWorkers(), plan.count ?? Infinity));
+    const what = `${plan.count ?? 'unlimited'} seed${plan.count === 1 ? '' : 's'} from ${plan.at(0) ?? first}${shard.count > 1 ? ` (shard ${shard.index}/${shard.count}, strided)` : ''}${durationMs !== undefined ? `, for ${o.minutes} min` : ''}`;
+    console.log(`lockstep run: ${what}, ${config.clients} clients, ${config.steps} steps, profile ${config.profile}, server ${config.server}${config.bug ? `, bug ${config.bug}` : ''}, scenario ${scenario.name}, ${workers} worker${workers > 1 ? 's' : ''}`);
+    const stores = workers > 1 ? undefined : await openStores(config.server);
+    const runner = stores ? localRunner(configFor, stores) : await workerPool(workers, { input });
+    let stopReason: string | undefined;
+    // Started once the databases are up, so that seeds/s and the ETA measure seeds only.
+    const progress = new Progress(plan.count, durationMs);
     try {
-      const report = await runSweep(config, seeds, stores, {
+      const report = await sweepWith(runner, plan, configFor, {
         outDir: o.out,
         checkDeterminism: Boolean(o.checkDeterminism),
         shrink: o.shrink !== false,
+        shrinkFirst: o.shrinkFirst,
         shrinkBudgetMs: o.shrinkBudget * 1000,
-        timelineSeeds: o.timeline ? String(o.timeline).split(',') : seeds.length === 1 ? seeds : [],
-        onSeed: (done, total, r) => {
-          if (r.verdict === 'violation') failed++;
-          if (bar) bar.update(done, { failed });
-          else console.log(`seed ${r.seed} (${done}/${total}): ${r.verdict}${r.deterministic ? ', deterministic' : ''} · ${r.stats.events} events, ${r.stats.mutations} mutations, ${r.stats.statements} statements · trace ${r.traceHash} · ${r.stats.wallMs} ms${r.violations[0] ? ` · ${r.violations[0].checker}: ${r.violations[0].message.slice(0, 200)}` : ''}`);
+        bail: Boolean(o.bail),
+        maxFailures: o.maxFailures,
+        durationMs,
+        timelineSeeds: o.timeline ? String(o.timeline).split(',') : plan.count === 1 ? [plan.at(0)!] : [],
+        onSeed: (done, _total, r) => progress.seed(done, r),
+        onShrinkStep: (seed, step, events) => {
+          if (!progress.bar) console.log(`  shrink seed ${seed}: ${step} -> ${events} events`);
         },
-        onShrinkStep: (seed, what, events) => {
-          if (!bar) console.log(`  shrink seed ${seed}: ${what} -> ${events} events`);
+        onStop: (reason) => {
+          stopReason = reason;
         },
       });
-      bar?.stop();
+      progress.stop();
       const t = report.totals;
-      console.log(`\n${t.converged}/${t.seeds} converged in ${(t.wallMs / 1000).toFixed(1)} s; reports in ${o.out}/ (report.json, report.md, report.html)`);
-      for (const s of report.seeds.filter((x) => x.verdict === 'violation')) {
+      console.log(`\n${t.converged}/${t.seeds} converged in ${(t.wallMs / 1000).toFixed(1)} s (${(t.seeds / (t.wallMs / 1000)).toFixed(2)} seeds/s on ${workers} worker${workers > 1 ? 's' : ''})${stopReason ? `; stopped early: ${stopReason}` : ''}; reports in ${o.out}/ (report.json, report.md, report.html)`);
+      if (workers > 1) console.log(`peak RSS per worker: ${runner.peakRss().map((b) => `${Math.round(b / 2 ** 20)} MB`).join(', ')}`);
+      const failing = report.seeds.filter((x) => x.verdict === 'violation');
+      for (const s of failing.slice(0, 20)) {
         console.log(`  seed ${s.seed}: ${s.violations[0]?.checker}: ${s.violations[0]?.message}`);
-        if (s.replayFile) console.log(`    replay: npm run sim -- replay ${s.shrunkReplayFile ?? s.replayFile}${s.shrunkEvents !== undefined ? `   (shrunk ${s.events} -> ${s.shrunkEvents} events in ${s.shrinkSeconds} s)` : ''}`);
+        if (s.replayFile) console.log(`    replay: ${cliName} replay ${s.shrunkReplayFile ?? s.replayFile}${s.shrunkEvents !== undefined ? `   (shrunk ${s.events} -> ${s.shrunkEvents} events in ${s.shrinkSeconds} s)` : ''}`);
       }
+      if (failing.length > 20) console.log(`  (${failing.length - 20} more failing seeds in ${o.out}/report.md)`);
       process.exitCode = t.violations > 0 ? 1 : 0;
     } finally {
-      bar?.stop();
-      await stores.close();
+      progress.stop();
+      await runner.close();
+      await stores?.close();
     }
+  });
+
+program
+  .command('merge <dirs...>')
+  .description('combine report directories of shards into one report.json/md/html (exit 1 if a merged seed failed, 2 on bad input)')
+  .option('--out <dir>', 'merged report directory', 'reports/merged')
+  .action((dirs: string[], o) => {
+    const { report, warnings } = mergeReportDirs(dirs, o.out);
+    for (const w of warnings) console.log(`warning: ${w}`);
+    const t = report.totals;
+    console.log(`merged ${dirs.length} report${dirs.length > 1 ? 's' : ''}: ${t.converged}/${t.seeds} converged; reports in ${o.out}/ (report.json, report.md, report.html)`);
+    for (const s of report.seeds.filter((x) => x.verdict === 'violation').slice(0, 20)) {
+      console.log(`  seed ${s.seed}: ${s.violations[0]?.checker}: ${s.violations[0]?.message}${s.replayFile ? `\n    replay: ${cliName} replay ${s.shrunkReplayFile ?? s.replayFile}` : ''}`);
+    }
+    process.exitCode = t.violations > 0 ? 1 : 0;
   });
 
 program
