@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGliteDb } from '../db/pglite.ts';
 import { PersistentSyncEngine } from '../engine/index.ts';
+import { snapshotWithCookie } from '../engine/simulation.ts';
 import { ProtocolError, TransportError, type EntityData, type PatchOp } from '../protocol/index.ts';
 import { systemClock } from '../seams/index.ts';
 import { checkers, type FinalState, type Violation } from '../sim/checkers/index.ts';
@@ -93,7 +94,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
       observations.push({ clientID: engine.clientID, lane: name, t: clock.now() - t0, cookie: s.cookie, lastMutationID: s.lastMutationID });
     };
     const afterPull = async (name: string, engine: PersistentSyncEngine) => {
-      const { cookie, snapshot } = await engine.store.snapshotWithCookie();
+      const { cookie, snapshot } = await snapshotWithCookie(engine.store);
       if (cookie !== null) snapshots.push({ client: name, cookie, state: canonical(snapshot), t: clock.now() - t0 });
       await observe(name, engine);
     };
