@@ -38,6 +38,11 @@ export async function createServerSchema(db: Queryable, schema: string, newEpoch
       created_at bigint NOT NULL,
       UNIQUE (client_id, mutation_id)
     );
+    -- The last version of the commit a row belongs to (pull pages end at commit boundaries), and
+    -- the encoded size of its effects (pull pages are bounded by bytes). NULL on older rows.
+    ALTER TABLE ${s}.replication_log ADD COLUMN IF NOT EXISTS commit_version bigint;
+    ALTER TABLE ${s}.replication_log ADD COLUMN IF NOT EXISTS bytes int;
+    ALTER TABLE ${s}.entities ADD COLUMN IF NOT EXISTS bytes int;
     CREATE TABLE IF NOT EXISTS ${s}.clients (
       client_id text PRIMARY KEY,
       client_group_id text NOT NULL,
