@@ -9,7 +9,7 @@ import { PostgresDb } from '../src/db/postgres.ts';
 import type { Db } from '../src/db/types.ts';
 import { handlePull, handlePush, ServerDatabase } from '../src/server/index.ts';
 
-const pushes = Number(process.argv[2] ?? 400);
+const pushes = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 800);
 const clock = { now: () => 1_700_000_000_000 };
 let schemaN = 0;
 const schemaName = (p: string) => `bench_${p}_${process.pid}_${++schemaN}`;
@@ -22,40 +22,78 @@ const pushBody = (group: string, client: string, from: number, n: number) => ({
   })),
 });
 
-/** Mutations/s for `pushes` pushes of `size` mutations, spread over 4 clients. */
-async function pushRate(db: Db, size: number): Promise<number> {
+/**
+ * A timed workload in chunks: the three workloads run interleaved, chunk by chunk, so that the
+ * load of a shared machine weighs on each alike and their ratio means something.
+ */
+interface Workload {
+  name: string;
+  /** Runs one chunk and returns how many units (mutations or transactions) it did. */
+  chunk(): Promise<number>;
+  units: number;
+  ms: number;
+  cleanup(): Promise<void>;
+}
+
+async function pushWorkload(db: Db, size: number, pushesPerChunk: number): Promise<Workload> {
   const schema = schemaName('push');
   const s = await ServerDatabase.open(db, { clock, schema });
   const next = [1, 1, 1, 1];
-  const count = Math.max(20, Math.round(pushes / Math.sqrt(size)));
-  const t0 = performance.now();
-  for (let i = 0; i < count; i++) {
-    const c = i % 4;
-    const r = await handlePush(s, pushBody('g', `c${c}`, next[c]!, size));
-    if (r.status !== 200) throw new Error(`push failed: ${JSON.stringify(r.body)}`);
-    next[c]! += size;
-  }
-  const ms = performance.now() - t0;
-  if (db.dialect === 'postgres') await db.exec(`DROP SCHEMA ${schema} CASCADE`);
-  return (count * size) / (ms / 1000);
+  let i = 0;
+  return {
+    name: `pushes of ${size}`, units: 0, ms: 0,
+    async chunk() {
+      for (let k = 0; k < pushesPerChunk; k++, i++) {
+        const c = i % 4;
+        const r = await handlePush(s, pushBody('g', `c${c}`, next[c]!, size));
+        if (r.status !== 200) throw new Error(`push failed: ${JSON.stringify(r.body)}`);
+        next[c]! += size;
+      }
+      return pushesPerChunk * size;
+    },
+    cleanup: async () => {
+      if (db.dialect === 'postgres') await db.exec(`DROP SCHEMA ${schema} CASCADE`);
+    },
+  };
 }
 
-/** Bare transactions/s: BEGIN, bump a counter, insert a row, COMMIT (what any push must at least do). */
-async function bareRate(db: Db): Promise<number> {
+/** Bare transactions: BEGIN, bump a counter, insert a row, COMMIT (what any push must at least do). */
+async function bareWorkload(db: Db, perChunk: number): Promise<Workload> {
   const schema = schemaName('bare');
   await db.exec(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.c (id int PRIMARY KEY, v bigint); INSERT INTO ${schema}.c VALUES (1, 0);
     CREATE TABLE ${schema}.r (v bigint PRIMARY KEY, data jsonb)`);
-  const count = pushes;
-  const t0 = performance.now();
-  for (let i = 0; i < count; i++) {
-    await db.transaction(async (tx) => {
-      const v = await tx.query<{ v: number }>(`UPDATE ${schema}.c SET v = v + 1 WHERE id = 1 RETURNING v`);
-      await tx.query(`INSERT INTO ${schema}.r VALUES ($1, $2)`, [v.rows[0]!.v, JSON.stringify({ n: i })]);
-    });
+  let i = 0;
+  return {
+    name: 'bare transactions', units: 0, ms: 0,
+    async chunk() {
+      for (let k = 0; k < perChunk; k++, i++) {
+        await db.transaction(async (tx) => {
+          const v = await tx.query<{ v: number }>(`UPDATE ${schema}.c SET v = v + 1 WHERE id = 1 RETURNING v`);
+          await tx.query(`INSERT INTO ${schema}.r VALUES ($1, $2)`, [v.rows[0]!.v, JSON.stringify({ n: i })]);
+        });
+      }
+      return perChunk;
+    },
+    cleanup: () => db.exec(`DROP SCHEMA ${schema} CASCADE`),
+  };
+}
+
+async function measure(db: Db) {
+  const perChunk = Math.max(10, Math.round(pushes / 10));
+  const ws = [await bareWorkload(db, perChunk), await pushWorkload(db, 1, perChunk), await pushWorkload(db, 20, Math.max(2, Math.round(perChunk / 5)))];
+  for (let round = 0; round < 13; round++) {
+    for (const w of ws) {
+      const t0 = performance.now();
+      const n = await w.chunk();
+      // The first three rounds warm up PGlite's and V8's compiled paths and are not counted.
+      if (round >= 3) {
+        w.ms += performance.now() - t0;
+        w.units += n;
+      }
+    }
   }
-  const ms = performance.now() - t0;
-  await db.exec(`DROP SCHEMA ${schema} CASCADE`);
-  return count / (ms / 1000);
+  for (const w of ws) await w.cleanup();
+  return ws.map((w) => w.units / (w.ms / 1000));
 }
 
 /** Issue 10 §3: 1,000 increments in one push on a big document, then a new client's first pull. */
@@ -84,9 +122,7 @@ async function boundedWork(db: Db) {
 }
 
 async function run(name: string, db: Db) {
-  const bare = await bareRate(db);
-  const one = await pushRate(db, 1);
-  const twenty = await pushRate(db, 20);
+  const [bare, one, twenty] = (await measure(db)) as [number, number, number];
   console.log(`${name}: bare transaction ${bare.toFixed(0)}/s | single-mutation pushes ${one.toFixed(0)} mutations/s (${(one / bare).toFixed(2)}x bare) | pushes of 20 ${twenty.toFixed(0)} mutations/s (${(twenty / bare).toFixed(2)}x bare)`);
   if (!process.argv.includes('--no-limits')) await boundedWork(db);
   await db.close();

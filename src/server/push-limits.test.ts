@@ -32,7 +32,7 @@ function nested(depth: number): unknown {
 function faulty(db: Db, marker: string, code: string): Db {
   const wrap = (q: Queryable): Queryable => ({
     query: (sql, params) => {
-      if (sql.includes('jsonb_to_recordset') && params?.some((p) => typeof p === 'string' && p.includes(marker))) {
+      if (/write_push|push_fast/.test(sql) && params?.some((p) => typeof p === 'string' && p.includes(marker))) {
         return Promise.reject(Object.assign(new Error('unsupported Unicode escape sequence'), { code }));
       }
       return q.query(sql, params);

@@ -6,7 +6,7 @@ import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 import { cryptoIds, type Clock, type Ids } from '../seams/index.ts';
 import { createServerSchema } from './schema.ts';
 import { processMutation, type MutationResult } from './push.ts';
-import { pushBatch, type BatchContext, type PushBudget } from './batch.ts';
+import { pushBatch, tryFastPush, type BatchContext, type PushBudget } from './batch.ts';
 import { buildPull } from './pull.ts';
 import { resolveLimits, type ServerLimits } from './limits.ts';
 import { isDataError } from './validate.ts';
@@ -94,6 +94,8 @@ export class ServerDatabase {
     const budget: PushBudget = { mutations: this.limits.maxMutationsPerPush, effectBytes: this.limits.maxEffectBytesPerPush };
     const ctx = this.batchContext();
     try {
+      const fast = await tryFastPush(this.db, ctx, req.clientGroupID, mutations, budget, new Map(Object.entries(known)));
+      if (fast) return { ...fast, skipped, lastMutationIDs: { ...known, ...fast.lastMutationIDs } };
       const r = await this.db.transaction((tx) => pushBatch(tx, ctx, req.clientGroupID, mutations, { ...budget }));
       return { ...r, skipped: r.skipped + skipped, lastMutationIDs: { ...known, ...r.lastMutationIDs } };
     } catch (e) {
