@@ -212,6 +212,18 @@ for (const kind of storeKinds) {
       expect(first.cookie.order).toBe(2);
     });
 
+    it('applies a retried or duplicated single upsert once, and answers a gap with ClientStateNotFound', async () => {
+      const s = await fresh();
+      expect(body(await handlePush(s, push('g1', [up('c1', 1, 'c/a', { v: 1 })])))).toEqual({ lastMutationIDs: { c1: 1 } });
+      const again = push('g1', [up('c1', 2, 'c/a', { v: 2 })]);
+      const rs = await Promise.all([handlePush(s, again), handlePush(s, again), handlePush(s, again)]);
+      for (const r of rs) expect(body(r)).toEqual({ lastMutationIDs: { c1: 2 } });
+      expect(body(await handlePush(s, again))).toEqual({ lastMutationIDs: { c1: 2 } });
+      expect((await s.readLog()).map((e) => [e.version, e.mutationID])).toEqual([[1, 1], [2, 2]]);
+      expect((await handlePush(s, push('g1', [up('c1', 4, 'c/a', { v: 4 })]))).body).toEqual({ error: 'ClientStateNotFound' });
+      expect((await s.readEntities()).get('c/a')).toEqual({ v: 2 });
+    });
+
     it('serialises concurrent duplicate deliveries of multi-client batches without deadlock', async () => {
       const s = await fresh();
       for (let i = 1; i <= 4; i++) {
