@@ -1,7 +1,8 @@
-import { ProtocolError, type EntityData, type Mutation, type MutatorOutcome, type PatchOp, type PushedMutation } from '../protocol/index.ts';
+import { encodedBytes, ProtocolError, type EntityData, type Mutation, type MutatorOutcome, type PatchOp, type PushedMutation } from '../protocol/index.ts';
 import type { Queryable } from '../db/types.ts';
 import type { ServerLimits } from './limits.ts';
 import { checkEffects, checkMutation } from './validate.ts';
+import { elidedPut, type LogEffect } from './log-effects.ts';
 
 /** What a push may still do; shared by the one-per-transaction fallback so it stops where a batch would. */
 export interface PushBudget {
@@ -34,7 +35,7 @@ interface LogRow {
   mutation_id: number;
   name: string;
   args: unknown;
-  effects: PatchOp[];
+  effects: LogEffect[];
   error: string | null;
   bytes: number;
 }
@@ -141,6 +142,14 @@ async function plan(
       written.set(key, ord);
     }
     record(m, outcome.effects, null, eff.bytes);
+  }
+  // Within one commit the log keeps a key's value only on its last write: pull pages end at
+  // commit boundaries, where the fold of the log still equals the entities, and 1,000
+  // increments of one document in one push log it once instead of 1,000 times.
+  for (const row of p.logRows) {
+    if (!row.effects.some((e) => e.op === 'put' && written.get(e.key) !== row.ord)) continue;
+    row.effects = row.effects.map((e) => (e.op === 'put' && written.get(e.key) !== row.ord ? elidedPut(e.key) : e));
+    row.bytes = encodedBytes(row.effects);
   }
   p.entities = [...written].map(([key, ord]) => ({ key, value: overlay.get(key) ?? null, ord }));
   p.clients = [...last].map(([client_id, prev]) => {

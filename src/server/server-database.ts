@@ -1,5 +1,5 @@
 import {
-  createRegistry, runMutator, type EntityData, type Mutation, type MutatorOutcome, type MutatorRegistry, type PatchOp, type PullRequest,
+  createRegistry, runMutator, type EntityData, type JSONValue, type Mutation, type MutatorOutcome, type MutatorRegistry, type PatchOp, type PullRequest,
   type PullResponseOK, type PushEnvelope, type PushedMutation,
 } from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
@@ -10,6 +10,7 @@ import { pushBatch, tryFastPush, type BatchContext, type PushBudget } from './ba
 import { buildPull } from './pull.ts';
 import { resolveLimits, type ServerLimits } from './limits.ts';
 import { isDataError } from './validate.ts';
+import { isElided, type LogEffect } from './log-effects.ts';
 import type { ClientRecord, EntityMap, LogEntry, PushOutcome } from './types.ts';
 
 export interface ServerDatabaseOptions {
@@ -186,20 +187,43 @@ export class ServerDatabase {
     return new Map(r.rows.map((row) => [row.key, row.data]));
   }
 
+  /**
+   * The replication log in version order, with every write's value: a put the log elided (an
+   * earlier write of a key in the same commit, see log-effects.ts) is recomputed by re-running
+   * its mutator on the fold of the log before it. The commit's last write of each key is stored,
+   * so a mutator that does not reproduce it shows up in a replay check.
+   */
   async readLog(): Promise<LogEntry[]> {
     const r = await this.db.query<{
-      version: number; client_id: string; mutation_id: number; name: string; args: unknown; effects: PatchOp[]; error: string | null; created_at: number;
-    }>(`SELECT * FROM ${this.s}.replication_log ORDER BY version`);
-    return r.rows.map((row) => ({
-      version: Number(row.version),
-      clientID: row.client_id,
-      mutationID: Number(row.mutation_id),
-      name: row.name,
-      args: row.args,
-      effects: row.effects,
-      error: row.error,
-      createdAt: Number(row.created_at),
-    }));
+      version: number; client_id: string; mutation_id: number; name: string; args: unknown; effects: LogEffect[]; error: string | null; created_at: number;
+    }>(`SELECT version, client_id, mutation_id, name, args, effects, error, created_at FROM ${this.s}.replication_log ORDER BY version`);
+    const state = new Map<string, EntityData>();
+    const out: LogEntry[] = [];
+    for (const row of r.rows) {
+      let effects = row.effects;
+      if (effects.some(isElided)) {
+        const m = { clientID: row.client_id, id: Number(row.mutation_id), name: row.name, args: row.args as JSONValue, timestamp: 0 };
+        const rerun = await this.runMutation(m, async (k) => state.get(k));
+        const byKey = new Map(rerun.effects.map((e) => [(e as { key: string }).key, e]));
+        effects = effects.map((e) => (isElided(e) ? byKey.get(e.key) ?? e : e));
+      }
+      for (const e of effects) {
+        if (isElided(e)) continue;
+        if (e.op === 'put') state.set(e.key, e.value);
+        else if (e.op === 'del') state.delete(e.key);
+      }
+      out.push({
+        version: Number(row.version),
+        clientID: row.client_id,
+        mutationID: Number(row.mutation_id),
+        name: row.name,
+        args: row.args,
+        effects: effects as PatchOp[],
+        error: row.error,
+        createdAt: Number(row.created_at),
+      });
+    }
+    return out;
   }
 
   async readClients(): Promise<ClientRecord[]> {
