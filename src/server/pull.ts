@@ -52,24 +52,22 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, limi
   }
 
   const from = cookie ?? 0;
-  // Where the page ends: the last whole commit within both bounds, or the first commit alone.
+  // The page ends at the last whole commit within both bounds, or takes the first commit alone.
   // Versions are dense (one log row each), so the row bound is a range scan on the key.
-  const end = await tx.query<{ upto: number | null }>(
+  const log = await tx.query<{ version: number; client_id: string; mutation_id: number; effects: PatchOp[]; mine: boolean; upto: number }>(
     `WITH c AS (
        SELECT coalesce(commit_version, version) AS cv, sum(coalesce(bytes, octet_length(effects::text))) AS b
-         FROM ${s}.replication_log WHERE version > $1 AND version <= $1 + $2
+         FROM ${s}.replication_log WHERE version > $1 AND version <= $1 + $3
         GROUP BY 1
-     ), r AS (SELECT cv, sum(b) OVER (ORDER BY cv) AS run FROM c)
-     SELECT coalesce(max(cv) FILTER (WHERE run <= $3 AND cv <= $1 + $2), min(cv)) AS upto FROM r`,
-    [from, pageSize, pageBytes],
+     ), r AS (SELECT cv, sum(b) OVER (ORDER BY cv) AS run FROM c),
+     e AS (SELECT coalesce(max(cv) FILTER (WHERE run <= $4 AND cv <= $1 + $3), min(cv)) AS upto FROM r)
+     SELECT l.version, l.client_id, l.mutation_id, l.effects, (c.client_group_id = $2) AS mine, e.upto
+       FROM e, ${s}.replication_log l JOIN ${s}.clients c ON c.client_id = l.client_id
+      WHERE l.version > $1 AND l.version <= e.upto ORDER BY l.version`,
+    [from, req.clientGroupID, pageSize, pageBytes],
   );
-  const upTo = Math.min(Number(end.rows[0]!.upto ?? version), version);
-  const log = await tx.query<{ version: number; client_id: string; mutation_id: number; effects: PatchOp[]; mine: boolean }>(
-    `SELECT l.version, l.client_id, l.mutation_id, l.effects, (c.client_group_id = $2) AS mine
-       FROM ${s}.replication_log l JOIN ${s}.clients c ON c.client_id = l.client_id
-      WHERE l.version > $1 AND l.version <= $3 ORDER BY l.version`,
-    [from, req.clientGroupID, upTo],
-  );
+  // Versions are dense (one log row each), so the rows reach the page's last commit.
+  const upTo = log.rows.length ? Number(log.rows[0]!.upto) : version;
   const collapsed = new Map<string, PatchOp>();
   const lmids: Record<string, number> = {};
   for (const row of log.rows) {

@@ -235,7 +235,7 @@ for (const kind of storeKinds) {
       expect(bytes.rows[0]!.b).toBeLessThan(25_000);
       // readLog gives every write's value back; its fold at every version is the state after that mutation.
       const log = await s.readLog();
-      expect(log.slice(1).map((e) => (e.effects[0] as { value: { votes: number } }).value.votes)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(log.slice(1).map((e) => (e.effects[0] as unknown as { value: { votes: number } }).value.votes)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
       expect(foldLog(log)).toEqual(await s.readEntities());
       const page = (await handlePull(s, pull('g2', { order: 1, epoch: s.epoch }))).body as PullResponseOK;
       expect(page.cookie.order).toBe(51);
