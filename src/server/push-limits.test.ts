@@ -59,6 +59,12 @@ for (const kind of storeKinds) {
     }
     const body = (r: { body: unknown }) => r.body as PushResponseOK;
 
+    it('refuses a limit that is not a positive integer, or unknown, when the server is made', () => {
+      expect(() => new ServerDatabase(db, { clock, limits: { pageBytes: 0 } })).toThrow('server limit pageBytes must be a positive integer, got 0');
+      expect(() => new ServerDatabase(db, { clock, pageSize: 2.5 })).toThrow('pageSize');
+      expect(() => new ServerDatabase(db, { clock, limits: { maxDocs: 1 } as never })).toThrow('unknown server limit "maxDocs"');
+    });
+
     it('refuses a batch with a foreign client before writing any of it', async () => {
       const s = await fresh();
       await handlePush(s, push('g1', [inc('c1', 1, 1)]));
