@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jsonValueSchema, safeString } from './json.ts';
 
+/** A mutation as a client makes it: every field checked. */
 export const mutationSchema = z.object({
   clientID: safeString,
   id: z.number().int().positive(),
@@ -10,15 +11,38 @@ export const mutationSchema = z.object({
 });
 export type Mutation = z.infer<typeof mutationSchema>;
 
-/** Replicache push v1. pushVersion is checked before the rest so that a future version gets VersionNotSupported. */
+/**
+ * A mutation as the push envelope accepts it: only what attributes it (clientID, id) is checked
+ * here. Name, args and timestamp are checked by the server one mutation at a time, so that one
+ * bad mutation is recorded as failed instead of refusing (and wedging) the whole batch.
+ */
+export const pushedMutationSchema = z.object({
+  clientID: safeString,
+  id: z.number().int().positive(),
+  name: z.unknown(),
+  args: z.unknown(),
+  timestamp: z.unknown(),
+});
+export type PushedMutation = z.infer<typeof pushedMutationSchema>;
+
+/** Most mutations one push request may carry (the whole request is refused over it). */
+export const maxMutationsPerRequest = 1000;
+
+/**
+ * Replicache push v1, the envelope the server validates as a whole. pushVersion is checked
+ * before the rest so that a future version gets VersionNotSupported.
+ */
 export const pushRequestSchema = z.object({
   pushVersion: z.literal(1),
   clientGroupID: safeString,
-  mutations: z.array(mutationSchema).max(1000),
+  mutations: z.array(pushedMutationSchema).max(maxMutationsPerRequest),
   profileID: z.string().max(256),
   schemaVersion: z.string().max(256),
 });
-export type PushRequest = z.infer<typeof pushRequestSchema>;
+/** What the server accepts: mutations not yet checked one by one. */
+export type PushEnvelope = z.infer<typeof pushRequestSchema>;
+/** What a client sends: its own, well-formed mutations. */
+export type PushRequest = Omit<PushEnvelope, 'mutations'> & { mutations: Mutation[] };
 
 /**
  * A successful push answers 200 with this object (a stock Replicache client ignores its fields).

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatZodIssues, ProtocolError, pullRequestSchema, pushRequestSchema, type ErrorBody } from '../protocol/index.ts';
+import { formatZodIssues, ProtocolError, pullRequestSchema, pushRequestSchema, type ErrorBody, type PushResponseOK } from '../protocol/index.ts';
 import type { ServerDatabase } from './server-database.ts';
 import type { PushOutcome } from './types.ts';
 
@@ -50,18 +50,23 @@ export async function handlePush(
   if (early) return early;
   const parsed = pushRequestSchema.safeParse(body);
   if (!parsed.success) return badRequest(`malformed push: ${describe(parsed.error)}`, parsed.error);
-  // A push only carries mutations of the pushing group; reject a batch that is not in id order per client
-  // before writing anything, rather than half-applying it.
+  // Refuse a batch whose ids are not consecutive per client before writing anything, rather
+  // than half-applying it (ownership is checked for the whole batch inside the transaction).
   const lastSeen = new Map<string, number>();
   for (const m of parsed.data.mutations) {
     const prev = lastSeen.get(m.clientID);
-    if (prev !== undefined && m.id <= prev) return badRequest(`malformed push: mutations of client ${m.clientID} are not in ascending id order`);
+    if (prev !== undefined && m.id !== prev + 1) {
+      return badRequest(`malformed push: mutations of client ${m.clientID} are not in ascending consecutive id order (${prev} then ${m.id})`);
+    }
     lastSeen.set(m.clientID, m.id);
   }
   try {
     const outcome = await server.push(parsed.data);
     onOutcome?.(outcome);
-    return { status: 200, body: {} };
+    const body: PushResponseOK = {};
+    if (outcome.lastMutationIDs) body.lastMutationIDs = outcome.lastMutationIDs;
+    if (outcome.failed?.length) body.failed = outcome.failed;
+    return { status: 200, body };
   } catch (e) {
     return fromError(e);
   }

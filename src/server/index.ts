@@ -5,11 +5,13 @@ import type { Db } from '../db/types.ts';
 import { systemClock, type Clock } from '../seams/index.ts';
 import { handlePull, handlePush, type HandlerResult } from './handlers.ts';
 import { ServerDatabase } from './server-database.ts';
+import type { ServerLimits } from './limits.ts';
 
 export { ServerDatabase, foldLog } from './server-database.ts';
 export { handlePush, handlePull } from './handlers.ts';
 export type { HandlerResult, HandlerOptions } from './handlers.ts';
 export type * from './types.ts';
+export { defaultServerLimits, type ServerLimits } from './limits.ts';
 
 export interface SyncServerOptions {
   /** Embedded PGlite: 'memory' (the default) or a data directory. */
@@ -21,6 +23,10 @@ export interface SyncServerOptions {
   mutators?: MutatorRegistry;
   clock?: Clock;
   pageSize?: number;
+  /** Most bytes one pull page carries (default 4 MiB). */
+  pageBytes?: number;
+  /** Document size, push work budget and page limits (see ServerLimits). */
+  limits?: Partial<ServerLimits>;
   schemaVersion?: string;
 }
 
@@ -42,6 +48,8 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     clock: options.clock ?? systemClock,
     mutators: options.mutators,
     pageSize: options.pageSize,
+    pageBytes: options.pageBytes,
+    limits: options.limits,
   });
   const listeners = new Set<(version: number) => void>();
   const handlerOptions = { schemaVersion: options.schemaVersion };

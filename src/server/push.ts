@@ -6,8 +6,9 @@ export type MutationResult =
   | { kind: 'applied'; version: number; effects: PatchOp[]; error?: string };
 
 /*
- * The steps of applying one mutation, as separate functions so that the simulator's
- * planted-bug variants can recompose them wrongly; processMutation is the right composition.
+ * One mutation per transaction, in steps: the building blocks of the simulator's planted-bug
+ * variants (src/sim/bugs), which recompose them wrongly; processMutation is the right
+ * composition. The real push is pushBatch (batch.ts): one transaction per push.
  */
 
 /** Registers the client on first sight and locks its row (DO UPDATE takes the row lock and returns it). */
@@ -26,12 +27,10 @@ export async function lockClient(tx: Queryable, s: string, clientGroupID: string
   return Number(client.last_mutation_id);
 }
 
-/** 'skip' for a mutation the server already has; throws on a gap. */
+/** 'skip' for a mutation the server already has; a gap means the client is ahead of this database (ClientStateNotFound). */
 export function checkOrder(m: Mutation, last: number): 'skip' | 'apply' {
   if (m.id <= last) return 'skip';
-  if (m.id > last + 1) {
-    throw new ProtocolError(400, { error: 'BadRequest', message: `mutation id gap for client ${m.clientID}: expected ${last + 1}, got ${m.id}` });
-  }
+  if (m.id > last + 1) throw new ProtocolError(200, { error: 'ClientStateNotFound' });
   return 'apply';
 }
 

@@ -38,6 +38,11 @@ export async function createServerSchema(db: Queryable, schema: string, newEpoch
       created_at bigint NOT NULL,
       UNIQUE (client_id, mutation_id)
     );
+    -- The last version of the commit a row belongs to (pull pages end at commit boundaries), and
+    -- the encoded size of its effects (pull pages are bounded by bytes). NULL on older rows.
+    ALTER TABLE ${s}.replication_log ADD COLUMN IF NOT EXISTS commit_version bigint;
+    ALTER TABLE ${s}.replication_log ADD COLUMN IF NOT EXISTS bytes int;
+    ALTER TABLE ${s}.entities ADD COLUMN IF NOT EXISTS bytes int;
     CREATE TABLE IF NOT EXISTS ${s}.clients (
       client_id text PRIMARY KEY,
       client_group_id text NOT NULL,
@@ -46,6 +51,46 @@ export async function createServerSchema(db: Queryable, schema: string, newEpoch
       updated_at bigint NOT NULL
     );
     CREATE INDEX IF NOT EXISTS clients_group_idx ON ${s}.clients (client_group_id);
+    -- A push's writes in one call: the version row first (the lock order is client rows, then
+    -- version, then entities), then log rows (each with its own version), the entities' last
+    -- values and the clients' last mutation ids, set-based. A function, because its statements'
+    -- plans are cached per session, where a parameterised statement is planned on every call.
+    CREATE OR REPLACE FUNCTION ${s}.write_push(n int, log_rows json, ents json, cls json, now bigint) RETURNS bigint
+    LANGUAGE plpgsql AS $fn$
+    DECLARE base bigint;
+    BEGIN
+      UPDATE ${s}.meta SET version = version + n WHERE id = 1 RETURNING version - n INTO base;
+      INSERT INTO ${s}.replication_log (version, client_id, mutation_id, name, args, effects, error, created_at, commit_version, bytes)
+        SELECT base + r.ord, r.client_id, r.mutation_id, r.name, coalesce(r.args, 'null'::jsonb), r.effects, r.error, now, base + n, r.bytes
+          FROM json_to_recordset(log_rows) AS r(ord int, client_id text, mutation_id bigint, name text, args jsonb, effects jsonb, error text, bytes int);
+      INSERT INTO ${s}.entities AS t (key, type, id, data, version, deleted, bytes)
+        SELECT e.key, split_part(e.key, '/', 1), substr(e.key, strpos(e.key, '/') + 1), e.value, base + e.ord, e.value IS NULL,
+               coalesce(octet_length(e.value::text), 0)
+          FROM json_to_recordset(ents) AS e(key text, value jsonb, ord int)
+        ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version, deleted = EXCLUDED.deleted, bytes = EXCLUDED.bytes;
+      UPDATE ${s}.clients c SET last_mutation_id = x.lmid, last_modified_version = base + x.ord, updated_at = now
+        FROM json_to_recordset(cls) AS x(client_id text, lmid bigint, ord int)
+       WHERE c.client_id = x.client_id AND x.ord IS NOT NULL;
+      RETURN base;
+    END
+    $fn$;
+    -- A push planned without the database (its mutators read nothing): under the client row
+    -- locks (sorted), every client must be of the group and at the last id the plan assumed;
+    -- then the same writes as write_push. -1 and nothing written otherwise.
+    CREATE OR REPLACE FUNCTION ${s}.push_fast(grp text, n int, log_rows json, ents json, cls json, now bigint) RETURNS bigint
+    LANGUAGE plpgsql AS $fn$
+    DECLARE ok int; want int;
+    BEGIN
+      want := json_array_length(cls);
+      SELECT count(*) INTO ok FROM (
+        SELECT 1 FROM ${s}.clients c JOIN json_to_recordset(cls) AS x(client_id text, prev bigint) ON c.client_id = x.client_id
+         WHERE c.client_group_id = grp AND c.last_mutation_id = x.prev
+         ORDER BY c.client_id FOR UPDATE OF c
+      ) AS q;
+      IF ok <> want THEN RETURN -1; END IF;
+      RETURN ${s}.write_push(n, log_rows, ents, cls, now);
+    END
+    $fn$;
   `);
   await db.query(`UPDATE ${s}.meta SET epoch = $1 WHERE id = 1 AND epoch IS NULL`, [newEpoch()]);
   const r = await db.query<{ epoch: string }>(`SELECT epoch FROM ${s}.meta WHERE id = 1`);

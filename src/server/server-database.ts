@@ -1,9 +1,16 @@
-import { createRegistry, type EntityData, type Mutation, type MutatorRegistry, type PatchOp, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
+import {
+  createRegistry, runMutator, type EntityData, type JSONValue, type Mutation, type MutatorOutcome, type MutatorRegistry, type PatchOp, type PullRequest,
+  type PullResponseOK, type PushEnvelope, type PushedMutation,
+} from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 import { cryptoIds, type Clock, type Ids } from '../seams/index.ts';
 import { createServerSchema } from './schema.ts';
 import { processMutation, type MutationResult } from './push.ts';
+import { pushBatch, tryFastPush, type BatchContext, type PushBudget } from './batch.ts';
 import { buildPull } from './pull.ts';
+import { resolveLimits, type ServerLimits } from './limits.ts';
+import { isDataError } from './validate.ts';
+import { isElided, type LogEffect } from './log-effects.ts';
 import type { ClientRecord, EntityMap, LogEntry, PushOutcome } from './types.ts';
 
 export interface ServerDatabaseOptions {
@@ -12,8 +19,12 @@ export interface ServerDatabaseOptions {
   ids?: Ids;
   /** App mutators added to the built-ins (upsert, delete, increment). */
   mutators?: MutatorRegistry;
-  /** Most replication-log rows one pull page covers. */
+  /** Most replication-log rows one pull page covers (shorthand for limits.pageSize). */
   pageSize?: number;
+  /** Most bytes one pull page carries (shorthand for limits.pageBytes). */
+  pageBytes?: number;
+  /** Document, args and depth limits, and the work one push or pull page may do. */
+  limits?: Partial<ServerLimits>;
   /** Postgres schema holding the tables. */
   schema?: string;
 }
@@ -27,7 +38,7 @@ export class ServerDatabase {
   readonly db: Db;
   readonly clock: Clock;
   readonly registry: MutatorRegistry;
-  readonly pageSize: number;
+  readonly limits: ServerLimits;
   readonly schema: string;
   readonly ids: Ids;
   /** This database's identity in cookies; set by migrate(). */
@@ -40,8 +51,7 @@ export class ServerDatabase {
     this.clock = options.clock;
     this.ids = options.ids ?? cryptoIds;
     this.registry = createRegistry(options.mutators);
-    this.pageSize = options.pageSize ?? 500;
-    if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new Error(`pageSize must be a positive integer, got ${options.pageSize}`);
+    this.limits = resolveLimits({ ...options.limits, pageSize: options.pageSize ?? options.limits?.pageSize, pageBytes: options.pageBytes ?? options.limits?.pageBytes });
     this.schema = options.schema ?? 'lockstep';
     this.s = quoteIdent(this.schema);
   }
@@ -56,26 +66,96 @@ export class ServerDatabase {
     this.epoch = await createServerSchema(this.db, this.schema, () => this.ids.newId('e'));
   }
 
-  /** Applies a validated push: each mutation in its own transaction, in order. Throws ProtocolError. */
-  async push(req: PushRequest): Promise<PushOutcome> {
-    let processed = 0;
-    let skipped = 0;
-    let version = 0;
+  /**
+   * Applies a push whose envelope is valid: one transaction for the whole push (see pushBatch),
+   * stopping at the work budget. Throws ProtocolError (403 foreign client, ClientStateNotFound).
+   */
+  async push(req: PushEnvelope): Promise<PushOutcome> {
+    if (this.perMutationPush) return this.pushPerMutation(req);
     let mutations = req.mutations;
+    let skipped = 0;
+    const known: Record<string, number> = {};
     if (mutations.length > 1) {
       // Retries resend what the server already has; skip those with one read instead of a
-      // transaction each. Safe because a last mutation id only grows; the per-mutation check
-      // inside the transaction stays the authority.
+      // transaction. Safe because a last mutation id only grows; the check inside the
+      // transaction stays the authority.
       const ids = [...new Set(mutations.map((m) => m.clientID))];
-      const known = await this.db.query<{ client_id: string; client_group_id: string; last_mutation_id: number }>(
+      const rows = await this.db.query<{ client_id: string; client_group_id: string; last_mutation_id: number }>(
         `SELECT client_id, client_group_id, last_mutation_id FROM ${this.s}.clients WHERE client_id = ANY($1::text[])`,
         [ids],
       );
-      const last = new Map(known.rows.filter((r) => r.client_group_id === req.clientGroupID).map((r) => [r.client_id, Number(r.last_mutation_id)]));
-      mutations = mutations.filter((m) => m.id > (last.get(m.clientID) ?? 0));
-      skipped += req.mutations.length - mutations.length;
+      // A foreign client goes on to the transaction, which refuses the whole batch.
+      if (rows.rows.every((r) => r.client_group_id === req.clientGroupID)) {
+        for (const r of rows.rows) known[r.client_id] = Number(r.last_mutation_id);
+        mutations = mutations.filter((m) => m.id > (known[m.clientID] ?? 0));
+        skipped = req.mutations.length - mutations.length;
+        if (mutations.length === 0) return { processed: 0, skipped, version: 0, lastMutationIDs: known, failed: [] };
+      }
     }
+    const budget: PushBudget = { mutations: this.limits.maxMutationsPerPush, effectBytes: this.limits.maxEffectBytesPerPush };
+    const ctx = this.batchContext();
+    try {
+      const fast = await tryFastPush(this.db, ctx, req.clientGroupID, mutations, budget, new Map(Object.entries(known)));
+      if (fast) return { ...fast, skipped, lastMutationIDs: { ...known, ...fast.lastMutationIDs } };
+      const r = await this.db.transaction((tx) => pushBatch(tx, ctx, req.clientGroupID, mutations, { ...budget }));
+      return { ...r, skipped: r.skipped + skipped, lastMutationIDs: { ...known, ...r.lastMutationIDs } };
+    } catch (e) {
+      if (!isDataError(e)) throw e;
+      const r = await this.pushOneByOne(req.clientGroupID, mutations, budget, skipped);
+      return { ...r, lastMutationIDs: { ...known, ...r.lastMutationIDs } };
+    }
+  }
+
+  /**
+   * After PostgreSQL refused a batch's data (SQLSTATE class 22, which validation should have
+   * caught): the same mutations one transaction each, and the one refused recorded as failed.
+   */
+  private async pushOneByOne(clientGroupID: string, mutations: readonly PushedMutation[], budget: PushBudget, skipped: number): Promise<PushOutcome> {
+    const out: PushOutcome = { processed: 0, skipped, version: 0, lastMutationIDs: {}, failed: [] };
+    const ctx = this.batchContext();
     for (const m of mutations) {
+      if (budget.mutations <= 0) break;
+      const attempt = { ...budget };
+      let r;
+      try {
+        r = await this.db.transaction((tx) => pushBatch(tx, ctx, clientGroupID, [m], attempt));
+      } catch (e) {
+        if (!isDataError(e)) throw e;
+        const error = `refused by the database: ${(e as Error).message}`;
+        r = await this.db.transaction((tx) => pushBatch(tx, ctx, clientGroupID, [m], attempt, { clientID: m.clientID, id: m.id, error }));
+      }
+      Object.assign(budget, attempt);
+      out.processed += r.processed;
+      out.skipped += r.skipped;
+      if (r.version) out.version = r.version;
+      Object.assign(out.lastMutationIDs!, r.lastMutationIDs);
+      out.failed!.push(...r.failed);
+      if (r.processed === 0 && r.skipped === 0) break; // stopped by the budget
+    }
+    return out;
+  }
+
+  private batchContext(): BatchContext {
+    return { s: this.s, limits: this.limits, now: this.clock.now(), run: (m, read) => this.runMutation(m, read) };
+  }
+
+  /** Runs one mutator against a reader (a seam for planted-bug variants). */
+  protected runMutation(m: Mutation, read: (key: string) => Promise<EntityData | undefined>): Promise<MutatorOutcome> {
+    return runMutator(this.registry, { name: m.name, args: m.args, clientID: m.clientID, mutationID: m.id }, 'server', read);
+  }
+
+  /**
+   * Planted-bug variants whose flaw lives in applyMutation set this: push then runs the
+   * original one-transaction-per-mutation path through applyMutation.
+   */
+  protected readonly perMutationPush: boolean = false;
+
+  /** The original push path, one transaction per mutation (for planted-bug variants only). */
+  protected async pushPerMutation(req: PushEnvelope): Promise<PushOutcome> {
+    let processed = 0;
+    let skipped = 0;
+    let version = 0;
+    for (const m of req.mutations as Mutation[]) {
       const r = await this.db.transaction((tx) => this.applyMutation(tx, req.clientGroupID, m));
       if (r.kind === 'skipped') skipped++;
       else {
@@ -93,7 +173,7 @@ export class ServerDatabase {
 
   /** One pull page from one snapshot. Throws ProtocolError (ClientStateNotFound). */
   async pull(req: PullRequest): Promise<PullResponseOK> {
-    return this.db.transaction((tx) => buildPull(tx, this.s, req, this.pageSize, this.epoch), { isolation: 'repeatable read', readOnly: true });
+    return this.db.transaction((tx) => buildPull(tx, this.s, req, this.limits, this.epoch), { isolation: 'repeatable read', readOnly: true });
   }
 
   async version(): Promise<number> {
@@ -107,20 +187,43 @@ export class ServerDatabase {
     return new Map(r.rows.map((row) => [row.key, row.data]));
   }
 
+  /**
+   * The replication log in version order, with every write's value: a put the log elided (an
+   * earlier write of a key in the same commit, see log-effects.ts) is recomputed by re-running
+   * its mutator on the fold of the log before it. The commit's last write of each key is stored,
+   * so a mutator that does not reproduce it shows up in a replay check.
+   */
   async readLog(): Promise<LogEntry[]> {
     const r = await this.db.query<{
-      version: number; client_id: string; mutation_id: number; name: string; args: unknown; effects: PatchOp[]; error: string | null; created_at: number;
-    }>(`SELECT * FROM ${this.s}.replication_log ORDER BY version`);
-    return r.rows.map((row) => ({
-      version: Number(row.version),
-      clientID: row.client_id,
-      mutationID: Number(row.mutation_id),
-      name: row.name,
-      args: row.args,
-      effects: row.effects,
-      error: row.error,
-      createdAt: Number(row.created_at),
-    }));
+      version: number; client_id: string; mutation_id: number; name: string; args: unknown; effects: LogEffect[]; error: string | null; created_at: number;
+    }>(`SELECT version, client_id, mutation_id, name, args, effects, error, created_at FROM ${this.s}.replication_log ORDER BY version`);
+    const state = new Map<string, EntityData>();
+    const out: LogEntry[] = [];
+    for (const row of r.rows) {
+      let effects = row.effects;
+      if (effects.some(isElided)) {
+        const m = { clientID: row.client_id, id: Number(row.mutation_id), name: row.name, args: row.args as JSONValue, timestamp: 0 };
+        const rerun = await this.runMutation(m, async (k) => state.get(k));
+        const byKey = new Map(rerun.effects.map((e) => [(e as { key: string }).key, e]));
+        effects = effects.map((e) => (isElided(e) ? byKey.get(e.key) ?? e : e));
+      }
+      for (const e of effects) {
+        if (isElided(e)) continue;
+        if (e.op === 'put') state.set(e.key, e.value);
+        else if (e.op === 'del') state.delete(e.key);
+      }
+      out.push({
+        version: Number(row.version),
+        clientID: row.client_id,
+        mutationID: Number(row.mutation_id),
+        name: row.name,
+        args: row.args,
+        effects: effects as PatchOp[],
+        error: row.error,
+        createdAt: Number(row.created_at),
+      });
+    }
+    return out;
   }
 
   async readClients(): Promise<ClientRecord[]> {

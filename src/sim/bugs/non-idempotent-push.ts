@@ -1,4 +1,4 @@
-import type { Mutation } from '../../protocol/index.ts';
+import type { Mutation, PushRequest } from '../../protocol/index.ts';
 import type { Queryable } from '../../db/types.ts';
 import { commitMutation, lockClient, nextVersion, runServerMutator, type MutationResult } from '../../server/push.ts';
 import { ServerDatabase } from '../../server/server-database.ts';
@@ -11,7 +11,7 @@ class NonIdempotentServer extends ServerDatabase {
     // The original design's log had no (client, mutation) uniqueness to save it.
     await this.db.exec(`ALTER TABLE ${this.s}.replication_log DROP CONSTRAINT IF EXISTS replication_log_client_id_mutation_id_key`);
   }
-  override async push(req: Parameters<ServerDatabase['push']>[0]) {
+  override async push(req: PushRequest) {
     // Also no batch pre-check: every mutation goes through applyMutation.
     let version = 0;
     for (const m of req.mutations) {

@@ -9,6 +9,8 @@ import type { BugVariant } from './types.ts';
  * so an entity re-created after a delete stays deleted on the server.
  */
 class RecreateStaysDeletedServer extends ServerDatabase {
+  // The flaw lives in applyMutation, which only the one-transaction-per-mutation path runs.
+  protected override readonly perMutationPush = true;
   protected override async applyMutation(tx: Queryable, clientGroupID: string, m: Mutation): Promise<MutationResult> {
     const tomb = await tx.query<{ key: string }>(`SELECT key FROM ${this.s}.entities WHERE deleted`);
     const r = await super.applyMutation(tx, clientGroupID, m);

@@ -11,6 +11,8 @@ const switchWithoutUpsert: MutatorRegistry = {
 };
 
 class UpsertIgnoredServer extends ServerDatabase {
+  // The flaw lives in applyMutation, which only the one-transaction-per-mutation path runs.
+  protected override readonly perMutationPush = true;
   protected override async applyMutation(tx: Queryable, clientGroupID: string, m: Mutation): Promise<MutationResult> {
     const now = this.clock.now();
     const last = await lockClient(tx, this.s, clientGroupID, m, now);

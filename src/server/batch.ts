@@ -1,0 +1,256 @@
+import { encodedBytes, ProtocolError, type EntityData, type Mutation, type MutatorOutcome, type PatchOp, type PushedMutation } from '../protocol/index.ts';
+import type { Queryable } from '../db/types.ts';
+import type { ServerLimits } from './limits.ts';
+import { checkEffects, checkMutation } from './validate.ts';
+import { elidedPut, type LogEffect } from './log-effects.ts';
+
+/** What a push may still do; shared by the one-per-transaction fallback so it stops where a batch would. */
+export interface PushBudget {
+  mutations: number;
+  effectBytes: number;
+}
+
+export interface BatchContext {
+  s: string;
+  limits: ServerLimits;
+  now: number;
+  /** Runs one checked mutation against a reader (ServerDatabase.runMutation: a seam for planted bugs). */
+  run(m: Mutation, read: (key: string) => Promise<EntityData | undefined>): Promise<MutatorOutcome>;
+}
+
+export interface BatchResult {
+  /** Mutations applied or recorded as failed by this push. */
+  processed: number;
+  /** Mutations the server already had. */
+  skipped: number;
+  /** The global version after the push (0 when nothing was written). */
+  version: number;
+  lastMutationIDs: Record<string, number>;
+  failed: { clientID: string; id: number; error: string }[];
+}
+
+interface LogRow {
+  ord: number;
+  client_id: string;
+  mutation_id: number;
+  name: string;
+  args: unknown;
+  effects: LogEffect[];
+  error: string | null;
+  bytes: number;
+}
+
+type ClientRow = { client_id: string; client_group_id: string; last_mutation_id: number };
+
+/**
+ * Locks the push's client rows in client id order. Known clients (the common case) are locked
+ * by SELECT ... FOR UPDATE, which writes no row version; if any is new, all are registered and
+ * locked by one INSERT ... ON CONFLICT in the same order (DO UPDATE takes the row lock).
+ */
+async function lockClients(tx: Queryable, s: string, clientGroupID: string, ids: string[], now: number): Promise<ClientRow[]> {
+  // One client (most pushes) by equality: PGlite runs it at about half the cost of = ANY(array).
+  const known = ids.length === 1
+    ? await tx.query<ClientRow>(`SELECT client_id, client_group_id, last_mutation_id FROM ${s}.clients WHERE client_id = $1 FOR UPDATE`, [ids[0]])
+    : await tx.query<ClientRow>(
+      `SELECT client_id, client_group_id, last_mutation_id FROM ${s}.clients WHERE client_id = ANY($1::text[]) ORDER BY client_id FOR UPDATE`,
+      [ids],
+    );
+  if (known.rows.length === ids.length) return known.rows;
+  const all = await tx.query<ClientRow>(
+    `INSERT INTO ${s}.clients (client_id, client_group_id, last_mutation_id, last_modified_version, updated_at)
+     SELECT id, $2, 0, 0, $3 FROM unnest($1::text[]) AS t(id) ORDER BY id
+     ON CONFLICT (client_id) DO UPDATE SET client_id = EXCLUDED.client_id
+     RETURNING client_id, client_group_id, last_mutation_id`,
+    [ids, clientGroupID, now],
+  );
+  return all.rows;
+}
+
+/** Thrown by the fast path's reader: a mutator wants to read, so the push takes the locked path. */
+const needsRead = Symbol('needsRead');
+
+interface Plan {
+  logRows: LogRow[];
+  entities: { key: string; value: EntityData | null; ord: number }[];
+  /** Every client of the push: the last id the plan assumed (prev) and, if it advanced, its new one. */
+  clients: { client_id: string; prev: number; lmid: number | null; ord: number | null }[];
+  lastMutationIDs: Record<string, number>;
+  failed: BatchResult['failed'];
+}
+
+/**
+ * Runs the push's new mutations in order against an overlay of the entities (reads cached,
+ * earlier mutations of the batch visible to later ones), checking each, within the budget.
+ * Pure but for `read`: no writes; the caller writes the plan with one call.
+ */
+async function plan(
+  ctx: BatchContext, todo: readonly PushedMutation[], last: ReadonlyMap<string, number>, budget: PushBudget,
+  read: (key: string) => Promise<EntityData | null | undefined>, forced?: { clientID: string; id: number; error: string },
+): Promise<Plan> {
+  const { limits } = ctx;
+  const overlay = new Map<string, EntityData | null>();
+  const cachedRead = async (key: string): Promise<EntityData | undefined> => {
+    if (!overlay.has(key)) overlay.set(key, (await read(key)) ?? null);
+    return overlay.get(key) ?? undefined;
+  };
+  const p: Plan = { logRows: [], entities: [], clients: [], lastMutationIDs: Object.fromEntries(last), failed: [] };
+  const written = new Map<string, number>(); // key -> ord of its last write in this push
+  const advanced = new Map<string, number>(); // client -> ord of its last mutation in this push
+  for (const raw of todo) {
+    if (budget.mutations <= 0) break;
+    const ord = p.logRows.length + 1;
+    const record = (m: Mutation, effects: PatchOp[], error: string | null, bytes: number) => {
+      p.logRows.push({ ord, client_id: m.clientID, mutation_id: m.id, name: m.name, args: m.args, effects, error, bytes });
+      if (error !== null) p.failed.push({ clientID: m.clientID, id: m.id, error });
+      p.lastMutationIDs[m.clientID] = m.id;
+      advanced.set(m.clientID, ord);
+      budget.mutations--;
+    };
+    // A failed mutation's args are stored as null when replaying them would not give the recorded failure.
+    const fail = (m: Mutation, error: string) => record({ ...m, args: null }, [], error, 0);
+    const checked = checkMutation(raw, limits);
+    if (forced && forced.clientID === raw.clientID && forced.id === raw.id) {
+      fail(checked.mutation, forced.error);
+      continue;
+    }
+    if (!checked.ok) {
+      fail(checked.mutation, checked.error);
+      continue;
+    }
+    const m = checked.mutation;
+    const outcome = await ctx.run(m, cachedRead);
+    if (outcome.error !== undefined) {
+      record(m, [], outcome.error, 0);
+      continue;
+    }
+    const eff = checkEffects(outcome.effects, limits);
+    if (eff.error) {
+      fail(m, eff.error);
+      continue;
+    }
+    if (eff.bytes > budget.effectBytes) {
+      // Past the budget: stop at this mutation boundary, unless nothing was done yet (then it
+      // could never pass: record it as failed, or its client would resend it forever).
+      if (p.logRows.length > 0) break;
+      fail(m, `effects of ${eff.bytes} bytes are over the per-push limit of ${limits.maxEffectBytesPerPush} bytes (maxEffectBytesPerPush)`);
+      continue;
+    }
+    budget.effectBytes -= eff.bytes;
+    for (const e of outcome.effects) {
+      const key = (e as { key: string }).key;
+      overlay.set(key, e.op === 'put' ? e.value : null);
+      written.set(key, ord);
+    }
+    record(m, outcome.effects, null, eff.bytes);
+  }
+  // Within one commit the log keeps a key's value only on its last write: pull pages end at
+  // commit boundaries, where the fold of the log still equals the entities, and 1,000
+  // increments of one document in one push log it once instead of 1,000 times.
+  for (const row of p.logRows) {
+    if (!row.effects.some((e) => e.op === 'put' && written.get(e.key) !== row.ord)) continue;
+    row.effects = row.effects.map((e) => (e.op === 'put' && written.get(e.key) !== row.ord ? elidedPut(e.key) : e));
+    row.bytes = encodedBytes(row.effects);
+  }
+  p.entities = [...written].map(([key, ord]) => ({ key, value: overlay.get(key) ?? null, ord }));
+  p.clients = [...last].map(([client_id, prev]) => {
+    const ord = advanced.get(client_id);
+    return { client_id, prev, lmid: ord === undefined ? null : p.lastMutationIDs[client_id]!, ord: ord ?? null };
+  });
+  return p;
+}
+
+const planParams = (p: Plan, now: number) => [p.logRows.length, JSON.stringify(p.logRows), JSON.stringify(p.entities), JSON.stringify(p.clients), now];
+
+function resultOf(p: Plan, base: number, skipped: number): BatchResult {
+  return { processed: p.logRows.length, skipped, version: p.logRows.length ? base + p.logRows.length : 0, lastMutationIDs: p.lastMutationIDs, failed: p.failed };
+}
+
+/**
+ * The common case in one statement, no explicit transaction: when the push's mutators read
+ * nothing (upsert, delete) and each client's first mutation follows the id it is assumed to
+ * have, plan without the database and let push_fast (schema.ts) check that assumption under
+ * the client row locks and write, or write nothing. Undefined: take the locked path.
+ */
+export async function tryFastPush(
+  q: Queryable, ctx: BatchContext, clientGroupID: string, mutations: readonly PushedMutation[], budget: PushBudget, assumed: ReadonlyMap<string, number>,
+): Promise<BatchResult | undefined> {
+  const last = new Map<string, number>();
+  for (const m of mutations) {
+    if (last.has(m.clientID)) continue; // later ids of a client are consecutive (checked by the handler)
+    const prev = assumed.get(m.clientID) ?? m.id - 1;
+    // Already known, or a gap: the locked path skips it or answers ClientStateNotFound.
+    if (m.id !== prev + 1) return undefined;
+    last.set(m.clientID, prev);
+  }
+  const attempt = { ...budget };
+  let p: Plan;
+  try {
+    p = await plan(ctx, mutations, last, attempt, () => Promise.reject(needsRead));
+  } catch (e) {
+    if (e === needsRead) return undefined;
+    throw e;
+  }
+  if (p.logRows.length === 0) return undefined;
+  const r = await q.query<{ base: number }>(`SELECT ${ctx.s}.push_fast($1, $2, $3, $4, $5, $6) AS base`, [clientGroupID, ...planParams(p, ctx.now)]);
+  const base = Number(r.rows[0]!.base);
+  if (base < 0) return undefined;
+  Object.assign(budget, attempt);
+  return resultOf(p, base, 0);
+}
+
+/**
+ * One push in one transaction (the caller's). Lock order, the same for every push so that
+ * PostgreSQL cannot deadlock: the push's client rows (sorted), then the version row, then entity
+ * rows. Ownership and id order are checked for the whole batch before anything is written.
+ * Mutators run in order against an in-memory overlay of the entities (see plan); the version
+ * row is locked before the first read, so no read can see a state another push is about to
+ * change. Then effects, log rows (each with its own version) and last mutation ids go out in
+ * one call (write_push in schema.ts).
+ * `forced` records the mutation with that clientID/id as failed (the class-22 fallback).
+ */
+export async function pushBatch(
+  tx: Queryable, ctx: BatchContext, clientGroupID: string, mutations: readonly PushedMutation[], budget: PushBudget,
+  forced?: { clientID: string; id: number; error: string },
+): Promise<BatchResult> {
+  const { s } = ctx;
+  const ids = [...new Set(mutations.map((m) => m.clientID))].sort();
+  const locked = await lockClients(tx, s, clientGroupID, ids, ctx.now);
+  const last = new Map<string, number>();
+  for (const row of locked) {
+    if (row.client_group_id !== clientGroupID) {
+      throw new ProtocolError(403, { error: 'BadRequest', message: `clientID ${row.client_id} belongs to another client group` });
+    }
+    last.set(row.client_id, Number(row.last_mutation_id));
+  }
+
+  // Whole-batch order check: the first new mutation of each client must follow its last id.
+  // A client ahead of this database (unknown with id > 1, or a gap after a restore) starts over.
+  const todo: PushedMutation[] = [];
+  const expected = new Map(last);
+  let skipped = 0;
+  for (const m of mutations) {
+    if (m.id <= last.get(m.clientID)!) {
+      skipped++;
+      continue;
+    }
+    if (m.id !== expected.get(m.clientID)! + 1) throw new ProtocolError(200, { error: 'ClientStateNotFound' });
+    expected.set(m.clientID, m.id);
+    todo.push(m);
+  }
+  const empty: BatchResult = { processed: 0, skipped, version: 0, lastMutationIDs: Object.fromEntries(last), failed: [] };
+  if (todo.length === 0) return empty;
+
+  let versionLocked = false;
+  const read = async (key: string) => {
+    if (!versionLocked) {
+      await tx.query(`SELECT version FROM ${s}.meta WHERE id = 1 FOR UPDATE`);
+      versionLocked = true;
+    }
+    const r = await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.entities WHERE key = $1 AND NOT deleted`, [key]);
+    return r.rows[0]?.data;
+  };
+  const p = await plan(ctx, todo, last, budget, read, forced);
+  if (p.logRows.length === 0) return empty;
+  const w = await tx.query<{ base: number }>(`SELECT ${s}.write_push($1, $2, $3, $4, $5) AS base`, planParams(p, ctx.now));
+  return resultOf(p, Number(w.rows[0]!.base), skipped);
+}
