@@ -91,7 +91,7 @@ for (const kind of storeKinds) {
         [{ name: 'explode' }, 'boom'],
         [{ name: 'upsert', args: { type: 'c', id: 'x', data: { s: 'y'.repeat(2500) } } }, 'document c/x: 25'],
         [{ name: 'increment', args: { type: 'c', id: 'big', field: 'n', by: 1.7e308 } }, ''],
-        [{ name: 'increment', args: { type: 'c', id: 'big', field: 'n', by: 1.7e308 } }, 'must be a finite number'],
+        [{ name: 'increment', args: { type: 'c', id: 'big', field: 'n', by: 1.7e308 } }, 'not a finite number'],
       ];
       const ms = [...bad.map(([m], i) => ({ clientID: 'c1', id: i + 1, ...m })), up('c1', bad.length + 1, 'c/ok', { fine: true })];
       const r = await handlePush(s, push('g1', ms));

@@ -45,8 +45,9 @@ describe('the server loses its storage', () => {
 
     await a.sync();
     expect(a.clientID).not.toBe(oldID);
-    expect(resets).toEqual([{ previousClientID: oldID, clientID: a.clientID, reason: 'pull', requeued: [{ from: 3, to: 1 }, { from: 4, to: 2 }] }]);
-    expect((await a.getState()).lastReset).toEqual({ previousClientID: oldID, clientID: a.clientID, reason: 'pull' });
+    // The push goes first: the new database does not know this client, whose ids are past 1.
+    expect(resets).toEqual([{ previousClientID: oldID, clientID: a.clientID, reason: 'push', requeued: [{ from: 3, to: 1 }, { from: 4, to: 2 }] }]);
+    expect((await a.getState()).lastReset).toEqual({ previousClientID: oldID, clientID: a.clientID, reason: 'push' });
     expect(seenAtFirstPull).toEqual([before]);
     // Converged with the new database: its data plus the re-sent writes; nothing of the old one.
     expect(keys(await fresh.readEntities())).toEqual(['comment/new', 'comment/p1', 'review/r']);
