@@ -12,6 +12,7 @@ import { SimDb } from './sim-db.ts';
 import { simTransport } from './network.ts';
 import type { Observation, QueuedMutation, SimClient, World, WorldStats } from './world-types.ts';
 import type { Violation } from './checkers/types.ts';
+import { exceptionViolation } from './findings.ts';
 
 /** Virtual time starts at a fixed epoch so that timestamps look real and replay identically. */
 export const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -43,6 +44,8 @@ export class SimWorld implements World {
   readonly observations: Observation[] = [];
   readonly liveViolations: Violation[] = [];
   readonly statements = { statements: 0 };
+  /** An exception while building the world (a finding of the seed like any other). */
+  setupError: unknown;
   private readonly bug: BugVariant | undefined;
   private readonly prefix: string;
   private readonly serverSchema: string;
@@ -82,7 +85,11 @@ export class SimWorld implements World {
       await w.reopenServer();
       for (const c of w.clients) c.engine = await w.openEngine(c);
     });
-    await w.sched.run();
+    try {
+      await w.sched.run();
+    } catch (e) {
+      w.setupError = e;
+    }
     w.server.db.maxStatementMs = config.dbLatencyMs;
     w.clientDb.maxStatementMs = config.dbLatencyMs;
     return w;
@@ -151,7 +158,7 @@ export class SimWorld implements World {
         return false;
       }
       // Anything else is the engine refusing an impossible state: a finding, not noise.
-      this.liveViolations.push({ checker: 'engine-error', message: `${c.name}: ${(e as Error).message}`, lane: c.name, clientID: engine.clientID, t: this.sched.now });
+      this.liveViolations.push(exceptionViolation(e, { lane: c.name, clientID: engine.clientID, t: this.sched.now }, 'engine-error'));
       this.sched.record(c.name, 'engine-error', (e as Error).message);
       return false;
     }
