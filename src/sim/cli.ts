@@ -54,6 +54,7 @@ program
     try {
       const report = await runSweep(config, seeds, stores, {
         outDir: o.out,
+        scenario,
         checkDeterminism: Boolean(o.checkDeterminism),
         shrink: o.shrink !== false,
         shrinkBudgetMs: o.shrinkBudget * 1000,

@@ -92,3 +92,11 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
     faults: { offline: on(0.08), partition: on(0.03), clientCrash: on(0.04), serverCrash: on(0.015), clockSkew: on(0.04), storageWipe: on(0.006) },
   };
 }
+
+/** A seed's fault mix in one short line (non-zero rates only), for the per-seed report column. */
+export function describeMix(c: Pick<SimConfig, 'network' | 'faults'>): string {
+  const n = c.network;
+  const parts = [`latency ${n.latencyMs[0]}-${n.latencyMs[1]}`];
+  for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
+  return parts.join(', ');
+}

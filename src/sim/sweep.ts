@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SimConfig } from './config.ts';
+import { configForSeed, type Scenario } from './scenario.ts';
 import { runSimulation, type RunResult } from './run.ts';
 import { shrink } from './shrink.ts';
 import { toReplayFile, writeReplayFile } from './replay-file.ts';
@@ -33,6 +34,8 @@ export interface SweepOptions {
   shrinkBudgetMs: number;
   /** Seeds whose timelines go into report.html even when they converged. */
   timelineSeeds?: string[];
+  /** The scenario the base came from: its network/fault overrides also apply to each seed's swarm mix. */
+  scenario?: Scenario;
   onSeed?: (done: number, total: number, r: SeedReport) => void;
   onShrinkStep?: (seed: string, what: string, events: number) => void;
 }
@@ -43,9 +46,9 @@ export async function runSweep(base: SimConfig, seeds: string[], stores: Stores,
   const timelines: Timeline[] = [];
   mkdirSync(o.outDir, { recursive: true });
   for (const [i, seed] of seeds.entries()) {
-    const config = { ...base, seed };
+    const config = configForSeed(base, seed, o.scenario);
     const r = await runSimulation(config, stores);
-    const seedReport: SeedReport = { seed, verdict: r.verdict, violations: r.violations, traceHash: r.traceHash, stats: r.stats };
+    const seedReport: SeedReport = { seed, verdict: r.verdict, violations: r.violations, traceHash: r.traceHash, stats: r.stats, mix: { network: config.network, faults: config.faults } };
     if (o.checkDeterminism) {
       const again = await runSimulation(config, stores);
       const diff = again.traceHash === r.traceHash ? undefined : firstTraceDifference(r.trace, again.trace) ?? 'trace hashes differ';

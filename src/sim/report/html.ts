@@ -1,5 +1,6 @@
 import type { TraceEvent } from '../scheduler.ts';
 import type { Report } from './schema.ts';
+import { describeMix } from '../config.ts';
 
 export interface Timeline {
   title: string;
@@ -71,7 +72,7 @@ function svgTimeline(tl: Timeline, index: number): string {
 
 /** One self-contained page: the summary table, then a timeline per selected seed. */
 export function renderHtml(report: Report, timelines: Timeline[]): string {
-  const rows = report.seeds.map((s) => `<tr class="${s.verdict}"><td>${esc(s.seed)}</td><td>${s.verdict}</td><td><code>${s.traceHash}</code></td><td>${s.stats.events}${s.shrunkEvents !== undefined ? ` → ${s.shrunkEvents}` : ''}</td><td>${s.stats.mutations}</td><td>${s.stats.pushes}</td><td>${s.stats.pulls}</td><td>${Object.entries(s.stats.faults).map(([k, v]) => `${k} ${v}`).join(', ')}</td><td>${(s.stats.virtualMs / 1000).toFixed(1)}</td><td>${s.stats.wallMs}</td><td>${esc(s.violations[0] ? `${s.violations[0].checker}: ${s.violations[0].message}` : '')}</td></tr>`).join('\n');
+  const rows = report.seeds.map((s) => `<tr class="${s.verdict}"><td>${esc(s.seed)}</td><td>${s.verdict}</td><td><code>${s.traceHash}</code></td><td>${s.stats.events}${s.shrunkEvents !== undefined ? ` → ${s.shrunkEvents}` : ''}</td><td>${s.stats.mutations}</td><td>${s.stats.pushes}</td><td>${s.stats.pulls}</td><td>${Object.entries(s.stats.faults).map(([k, v]) => `${k} ${v}`).join(', ')}</td><td>${(s.stats.virtualMs / 1000).toFixed(1)}</td><td>${s.stats.wallMs}</td><td class="mix">${s.mix ? esc(describeMix(s.mix)) : ''}</td><td>${esc(s.violations[0] ? `${s.violations[0].checker}: ${s.violations[0].message}` : '')}</td></tr>`).join('\n');
   const sections = timelines.map((tl, i) => `<section><h2>${esc(tl.title)}</h2>
 ${tl.violations.length ? `<ul class="violations">${tl.violations.slice(0, 10).map((v) => `<li><b>${esc(v.checker)}</b>${v.t !== undefined ? ` at ${v.t} ms` : ''}: ${esc(v.message)}</li>`).join('')}</ul>` : '<p>No violation.</p>'}
 ${svgTimeline(tl, i)}
@@ -89,7 +90,7 @@ tr.violation td{background:#fff0f0}tr.converged td:nth-child(2){color:#2a9d3a}
 </style></head><body>
 <h1>Lockstep convergence report</h1>
 <p>${t.converged}/${t.seeds} seeds converged · profile <code>${esc(report.config.profile)}</code>${report.config.bug ? ` · bug <code>${esc(report.config.bug)}</code>` : ''} · ${report.config.clients} clients · ${report.config.steps} steps · server ${report.config.server} · lockstep ${esc(report.version)} (${esc(report.commit)}) · ${esc(report.createdAt)}</p>
-<table><thead><tr><th>seed</th><th>verdict</th><th>trace hash</th><th>events</th><th>mutations</th><th>pushes</th><th>pulls</th><th>faults</th><th>virtual s</th><th>wall ms</th><th>first violation</th></tr></thead><tbody>
+<table><thead><tr><th>seed</th><th>verdict</th><th>trace hash</th><th>events</th><th>mutations</th><th>pushes</th><th>pulls</th><th>faults</th><th>virtual s</th><th>wall ms</th><th>mix</th><th>first violation</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
 <p class="legend"><span><i style="background:#2a9d3a"></i>mutation</span><span><i style="background:#1f6fd1"></i>push</span><span><i style="background:#7a4fd1"></i>pull</span><span><i style="background:#e07b00"></i>drop / lost ack / timeout</span><span><i style="background:#b5179e"></i>crash / wipe / refused</span><span><i style="background:#999"></i>offline / partition / skew</span><span><i style="background:#d00"></i>violation</span></p>

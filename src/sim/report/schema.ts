@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { simConfigSchema } from '../config.ts';
+import { faultRatesSchema, networkSchema, simConfigSchema } from '../config.ts';
 
 export const violationSchema = z.object({
   checker: z.string(),
@@ -28,6 +28,8 @@ export const seedReportSchema = z.object({
     virtualMs: z.number(),
     wallMs: z.number(),
   }),
+  /** The seed's own network and fault rates (under --profile swarm every seed draws its own). */
+  mix: z.object({ network: networkSchema, faults: faultRatesSchema }).optional(),
   /** Set when --check-determinism ran the seed twice. */
   deterministic: z.boolean().optional(),
   replayFile: z.string().optional(),
