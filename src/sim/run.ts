@@ -129,6 +129,8 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
   } catch (e) {
     runError ??= e;
   }
+  // Observations still queued (the run ended before the databases were free) run now.
+  await world.observer.flush();
   const violations: Violation[] = [...world.liveViolations];
   if (runError !== undefined) violations.push(exceptionViolation(runError, { t: sched.now }));
   if (final) for (const [, check] of Object.entries(checkers)) violations.push(...(await check(final)));
@@ -205,11 +207,12 @@ async function collect(world: SimWorld, heal: { healed: boolean; healMs: number;
   }
   return {
     t: world.sched.now,
-    server: { entities: await db.readEntities(), log: await db.readLog(), clients: await db.readClients(), version: await db.version() },
+    server: { entities: await db.readEntities(), log: await db.readLog(), clients: await db.readClients(), version: await db.version(), registry: db.registry },
     clients,
     queued: world.queued,
     wipedClientIDs: world.wipedClientIDs,
     observations: world.observations,
+    answers: world.answers,
     healed: heal.healed,
     healMs: heal.healMs,
     healBudgetMs: world.config.healBudgetMs,

@@ -50,8 +50,10 @@ function workloadEvent(rng: Rng, t: number, client: number, config: SimConfig): 
   const type = rng.pick(['comment', 'comment', 'review'] as const);
   const id = rng.pick(keySpace[type]);
   if (what === 'delete') return { t, kind: 'op', client, op: 'delete', type, id };
+  // Some upserts carry a field others lack, so that replacing a document differs from merging into it.
+  const pinned = rng.chance(0.3);
   const data = type === 'comment'
-    ? { body: `note ${rng.int(0, 999)}`, by: `client${client}` }
+    ? { body: `note ${rng.int(0, 999)}`, by: `client${client}`, ...(pinned ? { pinned: true } : {}) }
     : { title: `PR ${id}`, status: rng.pick(['open', 'approved', 'changes-requested']), votes: 0 };
   return { t, kind: 'op', client, op: 'upsert', type, id, data };
 }

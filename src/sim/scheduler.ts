@@ -74,6 +74,8 @@ export class Scheduler {
   private readonly locks = new Map<string, { holder: Task | null; waiters: Task[] }>();
   private failure: Error | null = null;
   private draining = false;
+  /** Runs between two task steps, while no task runs (the live checkers' observation). */
+  betweenSteps: (() => Promise<void>) | null = null;
   private readonly taskSerial = new Map<string, number>();
 
   constructor(rng: Rng, limits: SchedulerLimits) {
@@ -214,6 +216,10 @@ export class Scheduler {
     l.holder = task;
   }
 
+  isLocked(name: string): boolean {
+    return (this.locks.get(name)?.holder ?? null) !== null;
+  }
+
   unlock(name: string): void {
     const l = this.locks.get(name);
     if (!l || l.holder !== this.current) throw new Error(`unlock of ${name} by a task that does not hold it`);
@@ -311,6 +317,7 @@ export class Scheduler {
       // only one is, and no shared sequence that one removed event would shift for everyone.
       ready.sort((a, b) => (a.owner + a.name < b.owner + b.name ? -1 : a.owner + a.name > b.owner + b.name ? 1 : a.id - b.id));
       const task = ready.length === 1 ? ready[0]! : this.rng.fork(`pick|${this.now}|${ready.map((t) => `${t.owner}:${t.name}`).join(',')}`).pick(ready);
+      if (this.betweenSteps && !this.draining) await this.betweenSteps();
       if (++this.steps > this.limits.maxSteps && !this.draining) throw new SchedulerLimitError(`step limit ${this.limits.maxSteps} reached`);
       task.state = 'running';
       this.current = task;
