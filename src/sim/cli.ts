@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: with --coverage, V8 coverage starts before the production modules run.
+import { coverage } from './coverage-start.ts';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { join } from 'node:path';
@@ -40,6 +42,7 @@ program
   .option('--check-determinism', 'run every seed twice and compare traces')
   .option('--no-shrink', 'do not shrink failing seeds')
   .option('--shrink-budget <seconds>', 'time budget to shrink each failing seed', int('--shrink-budget'), 60)
+  .option('--coverage', 'measure which lines and branches of src/engine, src/server, src/protocol and src/db the run reaches (into report.md/html)')
   .option('--timeline <seeds>', 'comma-separated seeds whose timelines report.html draws even if they converge')
   .action(async (o) => {
     const scenario = o.scenario ? loadScenario(o.scenario) : undefined;
@@ -55,6 +58,7 @@ program
       const report = await runSweep(config, seeds, stores, {
         outDir: o.out,
         scenario,
+        ...(coverage ? { coverage: () => coverage!.take(process.cwd()) } : {}),
         checkDeterminism: Boolean(o.checkDeterminism),
         shrink: o.shrink !== false,
         shrinkBudgetMs: o.shrinkBudget * 1000,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SimConfig } from './config.ts';
 import { findBug, type BugVariant } from './bugs/index.ts';
-import { checkers, type ClientFinal, type FinalState, type Violation } from './checkers/index.ts';
+import { checkerModules, checkers, type ClientFinal, type FinalState, type Violation } from './checkers/index.ts';
 import { faultModuleFor } from './faults/index.ts';
 import { Rng } from './rng.ts';
 import { generateSchedule, type ScheduleEvent } from './schedule.ts';
@@ -19,6 +19,7 @@ export interface RunStats {
   statements: number;
   faults: Record<string, number>;
   serverErrors: number;
+  checks: Record<string, number>;
   virtualMs: number;
   wallMs: number;
 }
@@ -151,6 +152,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
       statements: world.statements.statements,
       faults: Object.fromEntries(Object.entries(world.stats.faults).sort()),
       serverErrors: world.stats.serverErrors,
+      checks: { ...world.observer.counts, ...(final ? Object.fromEntries(checkerModules.filter((m) => m.final).map((m) => [m.name, 1])) : {}) },
       virtualMs: sched.now,
       wallMs: Math.round(performance.now() - wall0),
     },

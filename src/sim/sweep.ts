@@ -36,6 +36,8 @@ export interface SweepOptions {
   timelineSeeds?: string[];
   /** The scenario the base came from: its network/fault overrides also apply to each seed's swarm mix. */
   scenario?: Scenario;
+  /** With --coverage: the production coverage of the sweep, taken after the last seed. */
+  coverage?: () => Promise<Report['coverage']>;
   onSeed?: (done: number, total: number, r: SeedReport) => void;
   onShrinkStep?: (seed: string, what: string, events: number) => void;
 }
@@ -82,7 +84,7 @@ export async function runSweep(base: SimConfig, seeds: string[], stores: Stores,
     reports.push(seedReport);
     o.onSeed?.(i + 1, seeds.length, seedReport);
   }
-  const report = buildReport({ ...base, seed: seeds[0]! }, reports, performance.now() - t0);
+  const report = buildReport({ ...base, seed: seeds[0]! }, reports, performance.now() - t0, await o.coverage?.());
   writeFileSync(join(o.outDir, 'report.json'), JSON.stringify(report, null, 1) + '\n');
   writeFileSync(join(o.outDir, 'report.md'), renderMarkdown(report));
   writeFileSync(join(o.outDir, 'report.html'), renderHtml(report, timelines));

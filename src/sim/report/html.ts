@@ -1,6 +1,7 @@
 import type { TraceEvent } from '../scheduler.ts';
 import type { Report } from './schema.ts';
 import { describeMix } from '../config.ts';
+import { byFolder } from '../coverage.ts';
 
 export interface Timeline {
   title: string;
@@ -70,6 +71,19 @@ function svgTimeline(tl: Timeline, index: number): string {
   return `<svg id="tl${index}" class="timeline" viewBox="0 0 ${W} ${H}" width="100%">${parts.join('')}</svg><script type="application/json" id="trace${index}">${data}</script>`;
 }
 
+function coverageHtml(r: Report): string {
+  const t = r.totals;
+  const parts: string[] = [];
+  if (t.faults && Object.keys(t.faults).length) parts.push(`<p>Faults injected: ${esc(Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(', '))}</p>`);
+  if (t.checks && Object.keys(t.checks).length) parts.push(`<p>Checker looks: ${esc(Object.entries(t.checks).map(([k, v]) => `${k} ${v}`).join(', '))}</p>`);
+  if (r.coverage?.length) {
+    const pct = (c: { covered: number; total: number }) => `${c.covered}/${c.total} (${c.total ? ((100 * c.covered) / c.total).toFixed(1) : '100.0'}%)`;
+    const rows = [...byFolder(r.coverage).map((x) => ({ ...x, file: `${x.file}/` })), ...r.coverage].map((f) => `<tr><td>${esc(f.file)}</td><td>${pct(f.lines)}</td><td>${pct(f.branches)}</td><td>${esc(f.unreached)}</td></tr>`).join('\n');
+    parts.push(`<h2>Production coverage by the simulator</h2><table class="coverage"><thead><tr><th>file</th><th>lines</th><th>branches</th><th>unreached lines</th></tr></thead><tbody>\n${rows}\n</tbody></table>`);
+  }
+  return parts.join('\n');
+}
+
 /** One self-contained page: the summary table, then a timeline per selected seed. */
 export function renderHtml(report: Report, timelines: Timeline[]): string {
   const rows = report.seeds.map((s) => `<tr class="${s.verdict}"><td>${esc(s.seed)}</td><td>${s.verdict}</td><td><code>${s.traceHash}</code></td><td>${s.stats.events}${s.shrunkEvents !== undefined ? ` → ${s.shrunkEvents}` : ''}</td><td>${s.stats.mutations}</td><td>${s.stats.pushes}</td><td>${s.stats.pulls}</td><td>${Object.entries(s.stats.faults).map(([k, v]) => `${k} ${v}`).join(', ')}</td><td>${(s.stats.virtualMs / 1000).toFixed(1)}</td><td>${s.stats.wallMs}</td><td class="mix">${s.mix ? esc(describeMix(s.mix)) : ''}</td><td>${esc(s.violations[0] ? `${s.violations[0].checker}: ${s.violations[0].message}` : '')}</td></tr>`).join('\n');
@@ -94,6 +108,7 @@ tr.violation td{background:#fff0f0}tr.converged td:nth-child(2){color:#2a9d3a}
 ${rows}
 </tbody></table>
 <p class="legend"><span><i style="background:#2a9d3a"></i>mutation</span><span><i style="background:#1f6fd1"></i>push</span><span><i style="background:#7a4fd1"></i>pull</span><span><i style="background:#e07b00"></i>drop / lost ack / timeout</span><span><i style="background:#b5179e"></i>crash / wipe / refused</span><span><i style="background:#999"></i>offline / partition / skew</span><span><i style="background:#d00"></i>violation</span></p>
+${coverageHtml(report)}
 ${sections || '<p>Every seed converged; run with --timeline SEED to draw one.</p>'}
 <script>
 document.querySelectorAll('svg.timeline').forEach(function (svg, i) {

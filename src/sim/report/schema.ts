@@ -25,6 +25,8 @@ export const seedReportSchema = z.object({
     statements: z.number().int(),
     faults: z.record(z.string(), z.number().int()),
     serverErrors: z.number().int(),
+    /** How often each checker looked (observe hooks per pull, final hooks once). */
+    checks: z.record(z.string(), z.number().int()).optional(),
     virtualMs: z.number(),
     wallMs: z.number(),
   }),
@@ -57,6 +59,16 @@ export const reportSchema = z.object({
     statements: z.number().int(),
     wallMs: z.number(),
     byChecker: z.record(z.string(), z.number().int()),
+    /** Fault coverage of the sweep: how many of each fault happened, and how often each checker looked. */
+    faults: z.record(z.string(), z.number().int()).optional(),
+    checks: z.record(z.string(), z.number().int()).optional(),
   }),
+  /** With --coverage: production lines and branches the simulator reached, per file. */
+  coverage: z.array(z.object({
+    file: z.string(),
+    lines: z.object({ covered: z.number().int(), total: z.number().int() }),
+    branches: z.object({ covered: z.number().int(), total: z.number().int() }),
+    unreached: z.string(),
+  })).optional(),
 });
 export type Report = z.infer<typeof reportSchema>;
