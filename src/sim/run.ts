@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { SimConfig } from './config.ts';
 import { findBug, type BugVariant } from './bugs/index.ts';
 import { checkerModules, checkers, type ClientFinal, type FinalState, type Violation } from './checkers/index.ts';
-import { faultModuleFor } from './faults/index.ts';
+import { faultModuleFor, faultModules } from './faults/index.ts';
+import { messageFaults } from './faults/network-faults.ts';
 import { Rng } from './rng.ts';
 import { generateSchedule, type ScheduleEvent } from './schedule.ts';
 import type { TraceEvent } from './scheduler.ts';
@@ -80,18 +81,12 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
   let healed = false;
   let healError: string | undefined;
   if (runError === undefined) {
-    world.network = { ...config.network, reorderRate: 0, dropRate: 0, lostAckRate: 0, duplicateRate: 0 };
+    world.network = { ...config.network, ...Object.fromEntries(messageFaults.map((f) => [f.rate, 0])) };
     sched.record('sim', 'heal');
     sched.spawn('sim', 'heal', async () => {
-      if (!world.server.up) {
-        await world.reopenServer();
-        world.server.up = true;
-      }
-      for (const c of world.clients) {
-        c.offlineUntil = 0;
-        c.partitionedUntil = 0;
-        if (!c.engine) c.engine = await world.openEngine(c);
-      }
+      // Each fault module ends its fault: the server first, then every client.
+      for (const m of faultModules) await m.healServer?.(world);
+      for (const c of world.clients) for (const m of faultModules) await m.heal?.(world, c);
       for (let round = 0; round < 12 && sched.now - healStart <= config.healBudgetMs; round++) {
         // Every client syncs at once, as real clients would; the round ends when all are done.
         const done = sched.future<void>();

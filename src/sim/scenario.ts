@@ -84,5 +84,5 @@ export function configForSeed(base: SimConfig, seed: string, scenario?: Scenario
   // The same draw as buildConfig's, so a seed run alone and in a sweep has the same mix.
   const rng = new Rng(seed).fork('swarm');
   const mix = swarmProfile(() => rng.next());
-  return { ...base, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } };
+  return { ...base, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } as SimConfig['faults'] };
 }

@@ -2,6 +2,7 @@ import type { TraceEvent } from '../scheduler.ts';
 import type { Report } from './schema.ts';
 import { describeMix } from '../config.ts';
 import { byFolder } from '../coverage.ts';
+import { faultReport } from '../faults/index.ts';
 
 export interface Timeline {
   title: string;
@@ -15,6 +16,8 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /** Mark colour per event family; faults are red-ish, sync traffic blue, local writes green. */
 function colour(kind: string): string {
   if (kind === 'violation') return '#d00';
+  const fault = faultReport.colours.get(kind);
+  if (fault) return fault;
   if (kind === 'mutation') return '#2a9d3a';
   if (kind.startsWith('push')) return '#1f6fd1';
   if (kind.startsWith('pull')) return '#7a4fd1';
@@ -25,7 +28,7 @@ function colour(kind: string): string {
   return '#444';
 }
 
-const periodKinds: Record<string, string> = { offline: 'rgba(150,150,150,0.25)', partition: 'rgba(224,123,0,0.18)' };
+const periodKinds: Record<string, string> = faultReport.periods;
 
 function svgTimeline(tl: Timeline, index: number): string {
   const lanes = ['server', ...[...new Set(tl.trace.map((e) => e.lane).filter((l) => l !== 'server' && l !== 'sim'))].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))), 'sim'];
@@ -107,7 +110,7 @@ tr.violation td{background:#fff0f0}tr.converged td:nth-child(2){color:#2a9d3a}
 <table><thead><tr><th>seed</th><th>verdict</th><th>trace hash</th><th>events</th><th>mutations</th><th>pushes</th><th>pulls</th><th>faults</th><th>virtual s</th><th>wall ms</th><th>mix</th><th>first violation</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
-<p class="legend"><span><i style="background:#2a9d3a"></i>mutation</span><span><i style="background:#1f6fd1"></i>push</span><span><i style="background:#7a4fd1"></i>pull</span><span><i style="background:#e07b00"></i>drop / lost ack / timeout</span><span><i style="background:#b5179e"></i>crash / wipe / refused</span><span><i style="background:#999"></i>offline / partition / skew</span><span><i style="background:#d00"></i>violation</span></p>
+<p class="legend"><span><i style="background:#2a9d3a"></i>mutation</span><span><i style="background:#1f6fd1"></i>push</span><span><i style="background:#7a4fd1"></i>pull</span>${faultReport.legend.map((l) => `<span><i style="background:${l.colour}"></i>${esc(l.legend)}</span>`).join('')}<span><i style="background:#d00"></i>violation</span></p>
 ${coverageHtml(report)}
 ${sections || '<p>Every seed converged; run with --timeline SEED to draw one.</p>'}
 <script>
