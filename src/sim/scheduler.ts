@@ -151,9 +151,25 @@ export class Scheduler {
     return this.park('runnable', this.now);
   }
 
-  sleep(ms: number): Promise<void> {
+  /**
+   * Sleeps ms of virtual time; with a signal, an abort (a poke, a stop) ends the sleep early by
+   * rejecting with the signal's reason, as the production Timer does (the SyncLoop relies on it).
+   */
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (!(ms >= 0)) throw new Error(`sleep of ${ms} ms`);
-    return this.park('runnable', this.now + ms);
+    if (!signal) return this.park('runnable', this.now + ms);
+    if (signal.aborted) throw signal.reason;
+    const woken = this.future<void>();
+    const onAbort = () => woken.reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const elapsed = new Error('elapsed');
+    try {
+      await this.waitFor(woken, ms, () => elapsed);
+    } catch (e) {
+      if (e !== elapsed) throw signal.aborted ? signal.reason : e;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   future<T>(): Future<T> {

@@ -129,7 +129,7 @@ export class SimWorld implements World {
       transport: simTransport(this, c),
       clock: { now: () => EPOCH_MS + this.sched.now + c.clockOffsetMs },
       ids: { newId: (p) => `${p}-${c.name}-${generation}-${++n}` },
-      timer: { sleep: (ms) => this.sched.sleep(ms) },
+      timer: { sleep: (ms, signal) => this.sched.sleep(ms, signal) },
       random: c.rng.fork(`engine-${c.incarnation}`),
       createStore: this.bug?.createStore,
     });
