@@ -22,7 +22,7 @@ const example = `
 import { PGliteDb, PersistentSyncEngine, defineMutator, type EntityData } from 'lockstep';
 import { createSyncServer, localTransport } from 'lockstep/server';
 import { useLiveQuery } from 'lockstep/react';
-import { SyncApi, MAX_BODY_BYTES } from 'lockstep/http';
+import { SyncApi, defaultHttpLimits } from 'lockstep/http';
 import { buildConfig, runSimulation } from 'lockstep/sim';
 
 const server = await createSyncServer();
@@ -42,7 +42,7 @@ void wrong;
 const same = JSON.stringify([...va].sort()) === JSON.stringify([...vb].sort());
 // The simulator's library entry (the bin below runs it): a seed's configuration.
 const sim = buildConfig({ seed: '1', steps: 10, clients: 2 });
-console.log(JSON.stringify({ same, entities: Object.fromEntries(va), sim: [sim.clients, typeof runSimulation], exports: [typeof useLiveQuery, typeof SyncApi, MAX_BODY_BYTES, typeof defineMutator] }));
+console.log(JSON.stringify({ same, entities: Object.fromEntries(va), sim: [sim.clients, typeof runSimulation], exports: [typeof useLiveQuery, typeof SyncApi, defaultHttpLimits.maxBodyBytes, typeof defineMutator] }));
 await a.close();
 await b.close();
 await server.close();

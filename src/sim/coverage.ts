@@ -1,8 +1,6 @@
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import { relative } from 'node:path';
-import convert from 'ast-v8-to-istanbul';
-import { parseAst } from 'rolldown/parseAst';
 
 /** Per production file: which lines and branches the simulator reached, and what it did not. */
 export interface FileCoverage {
@@ -41,6 +39,12 @@ export class CoverageRecorder {
   }
 
   async take(root: string): Promise<FileCoverage[]> {
+    // Loaded only here: --coverage measures this repository's own TypeScript sources, and an
+    // installed package (which runs lib/*.js) has neither these dev tools nor those sources.
+    const [{ default: convert }, { parseAst }] = await Promise.all([
+      import('ast-v8-to-istanbul').catch(() => missing('ast-v8-to-istanbul')),
+      import('rolldown/parseAst').catch(() => missing('rolldown')),
+    ]);
     const { result } = await this.post<{ result: import('node:inspector').Profiler.ScriptCoverage[] }>('Profiler.takePreciseCoverage');
     const out: FileCoverage[] = [];
     for (const script of result) {
@@ -61,6 +65,10 @@ export class CoverageRecorder {
     await this.post('Profiler.stopPreciseCoverage');
     this.session.disconnect();
   }
+}
+
+function missing(name: string): never {
+  throw new Error(`--coverage needs the dev dependency ${name}: run it from a checkout of lockstep after npm install`);
 }
 
 interface IstanbulFile {
