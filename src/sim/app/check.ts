@@ -8,7 +8,7 @@ import { shrink } from '../shrink.ts';
 import { openStores } from '../stores.ts';
 import { seedList } from '../sweep.ts';
 import { withSimulationFaults } from './config.ts';
-import { registerSimulation, simulationRef } from './load.ts';
+import { parseSimArg, registerSimulation, simulationRef } from './load.ts';
 import type { Simulation } from './types.ts';
 
 export interface CheckOptions {
@@ -26,7 +26,7 @@ export interface CheckOptions {
   outDir?: string;
   /** Names the output directory (default: the simulation's name). */
   label?: string;
-  /** The simulation's module, when defineSimulation could not tell (replay files record it). */
+  /** The simulation's module (FILE or FILE#export), when defineSimulation could not tell or it is a named export (replay files record it). */
   file?: string;
   /** Environment to read LOCKSTEP_SEED / LOCKSTEP_SEEDS from (default process.env). */
   env?: Record<string, string | undefined>;
@@ -60,7 +60,8 @@ const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(
 export async function checkSimulation(sim: Simulation, o: CheckOptions = {}): Promise<CheckResult> {
   const t0 = performance.now();
   const env = o.env ?? process.env;
-  const ref = registerSimulation(sim, simulationRef(sim, o.file ?? sim.file));
+  const where = o.file ? parseSimArg(o.file) : { file: sim.file };
+  const ref = registerSimulation(sim, simulationRef(sim, where.file, where.export));
   const scenario = withSimulationFaults(undefined, sim);
   const seeds = env.LOCKSTEP_SEED ? [env.LOCKSTEP_SEED] : seedList(String(o.seed ?? 1), env.LOCKSTEP_SEEDS ? Number(env.LOCKSTEP_SEEDS) : (o.seeds ?? 20));
   const outDir = o.outDir ?? join('reports', 'sim-tests', slug(o.label ?? sim.name));

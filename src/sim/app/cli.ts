@@ -26,7 +26,7 @@ export async function simForReplay(replay: ReplayFile, path: string, arg: string
   if (!arg) return resolveSimulation(ref, path);
   const { file, export: name } = parseSimArg(arg);
   const sim = await importSimulation(file, name);
-  checkMatch(ref, sim, file, path);
+  checkMatch(ref, sim, arg, path);
   const mine: SimulationRef = { ...ref, file: recordedPath(file), ...(name && name !== 'default' ? { export: name } : {}) };
   if (!name || name === 'default') delete mine.export;
   replay.config.simulation = mine;

@@ -66,7 +66,7 @@ export async function resolveSimulation(ref: SimulationRef, recordedIn = 'the co
   const have = loaded.get(keyOf(ref));
   const sim = have ?? (ref.file ? await importSimulation(ref.file, ref.export) : undefined);
   if (!sim) throw new UsageError(`${recordedIn} belongs to simulation ${ref.name} version ${ref.version}, which records no file: pass --sim FILE`);
-  checkMatch(ref, sim, ref.file ?? sim.file ?? 'the simulation', recordedIn);
+  checkMatch(ref, sim, ref.file ? `${ref.file}${ref.export ? `#${ref.export}` : ''}` : (sim.file ?? 'the simulation'), recordedIn);
   return sim;
 }
 

@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import { expect, it } from 'vitest';
-import { checkSimulation, type CheckOptions } from './check.ts';
+import { checkSimulation, type CheckOptions, type CheckResult } from './check.ts';
 import type { Simulation } from './types.ts';
 
 // How to call the CLI in printed commands: from this repository's sources, or installed.
@@ -21,14 +21,18 @@ export function simulationTest(name: string, sim: Simulation, options: Simulatio
   it(name, async () => {
     const r = await checkSimulation(sim, { label: name, ...o });
     if (!r.failure) return;
-    const f = r.failure;
     const testPath = expect.getState().testPath;
-    const testFile = testPath ? relative(process.cwd(), testPath) : '<this test file>';
-    throw new Error([
-      `${f.violation.checker}: ${f.violation.message}`,
-      `seed ${f.seed} (after ${r.seedsRun} seed${r.seedsRun > 1 ? 's' : ''}), shrunk ${f.events} -> ${f.shrunkEvents} events in ${f.shrinkSeconds} s: ${f.shrunkReplayFile}`,
-      `replay:    ${cli} replay ${f.shrunkReplayFile}`,
-      `reproduce: LOCKSTEP_SEED=${f.seed} npx vitest run ${testFile}`,
-    ].join('\n'));
+    throw new Error(failureMessage(r, testPath ? relative(process.cwd(), testPath) : '<this test file>'));
   }, timeout ?? 600_000);
+}
+
+/** The violation, the shrunk replay file, and the commands that replay it and reproduce it in vitest. */
+export function failureMessage(r: CheckResult, testFile: string): string {
+  const f = r.failure!;
+  return [
+    `${f.violation.checker}: ${f.violation.message}`,
+    `seed ${f.seed} (after ${r.seedsRun} seed${r.seedsRun > 1 ? 's' : ''}), shrunk ${f.events} -> ${f.shrunkEvents} events in ${f.shrinkSeconds} s: ${f.shrunkReplayFile}`,
+    `replay:    ${cli} replay ${f.shrunkReplayFile}`,
+    `reproduce: LOCKSTEP_SEED=${f.seed} npx vitest run ${testFile}`,
+  ].join('\n');
 }
