@@ -60,7 +60,7 @@ const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(
 export async function checkSimulation(sim: Simulation, o: CheckOptions = {}): Promise<CheckResult> {
   const t0 = performance.now();
   const env = o.env ?? process.env;
-  const where = o.file ? parseSimArg(o.file) : { file: sim.file };
+  const where: { file?: string; export?: string } = o.file ? parseSimArg(o.file) : { file: sim.file };
   const ref = registerSimulation(sim, simulationRef(sim, where.file, where.export));
   const scenario = withSimulationFaults(undefined, sim);
   const seeds = env.LOCKSTEP_SEED ? [env.LOCKSTEP_SEED] : seedList(String(o.seed ?? 1), env.LOCKSTEP_SEEDS ? Number(env.LOCKSTEP_SEEDS) : (o.seeds ?? 20));
