@@ -22,7 +22,7 @@ const models: Record<string, MutatorModel> = {
   },
 };
 
-export function bankSimulation(o: { bug?: boolean } = {}) {
+export function bankSimulation(o: { bug?: boolean; builtins?: number } = {}) {
   return defineSimulation({
     name: 'bank',
     version: 1,
@@ -41,9 +41,16 @@ export function bankSimulation(o: { bug?: boolean } = {}) {
       },
     },
     faults: { clients: 4, steps: 120 },
+    ...(o.builtins ? { builtins: o.builtins } : {}),
   });
 }
 
 export default bankSimulation();
 /** The planted bug: `lockstep run --sim examples/bank/bank.sim.ts#buggy`. */
 export const buggy = bankSimulation({ bug: true });
+/**
+ * Transfers as a low-rate part of the built-in swarm (issue 9): 85% of workload steps are the
+ * built-in comment/review/tally operations, 15% transfers, every invariant of both checked.
+ * `lockstep run --sim examples/bank/bank.sim.ts#mixed --profile swarm --steps 300 --clients 8`
+ */
+export const mixed = bankSimulation({ builtins: 0.85 });
