@@ -1,6 +1,8 @@
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import { relative } from 'node:path';
+import convert from 'ast-v8-to-istanbul';
+import { parseAst } from 'rolldown/parseAst';
 
 /** Per production file: which lines and branches the simulator reached, and what it did not. */
 export interface FileCoverage {
@@ -41,8 +43,6 @@ export class CoverageRecorder {
   async take(root: string): Promise<FileCoverage[]> {
     const { result } = await this.post<{ result: import('node:inspector').Profiler.ScriptCoverage[] }>('Profiler.takePreciseCoverage');
     const out: FileCoverage[] = [];
-    // Development dependencies, loaded only for --coverage: the installed package must work without them.
-    const [{ default: convert }, { parseAst }] = await Promise.all([import('ast-v8-to-istanbul'), import('rolldown/parseAst')]);
     for (const script of result) {
       const id = this.sources.get(script.url);
       if (!id || !production.test(script.url)) continue;
