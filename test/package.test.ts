@@ -48,13 +48,17 @@ await b.close();
 await server.close();
 `;
 
+// The README's quick start: an app's own mutator, workload and invariant, run by the installed bin.
+const votes = readFileSync(join(repo, 'examples', 'votes', 'votes.sim.ts'), 'utf8');
+
 beforeAll(() => {
   const packed = sh('npm', ['pack', '--silent', '--pack-destination', dir], repo).trim().split('\n').pop()!;
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'lockstep-user', private: true, type: 'module' }));
   sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(dir, packed)], project);
   writeFileSync(join(project, 'example.ts'), example);
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, lib: ['ES2024', 'DOM'], types: ['node'] }, files: ['example.ts'] }));
+  writeFileSync(join(project, 'votes.sim.ts'), votes);
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, lib: ['ES2024', 'DOM'], types: ['node'] }, files: ['example.ts', 'votes.sim.ts'] }));
 }, 600_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,7 +66,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('the packed package', () => {
   it('ships built JavaScript and declarations, not the TypeScript sources', () => {
     const pkg = join(project, 'node_modules', 'lockstep');
-    for (const f of ['lib/public/index.js', 'lib/public/index.d.ts', 'lib/public/sim.js', 'lib/sim/cli.js', 'lib/sim/parallel/worker.js', 'scenarios/default.json', 'bin/lockstep.mjs']) expect(existsSync(join(pkg, f)), f).toBe(true);
+    for (const f of ['lib/public/index.js', 'lib/public/index.d.ts', 'lib/public/sim.js', 'lib/public/sim-vitest.js', 'lib/sim/cli.js', 'lib/sim/parallel/worker.js', 'scenarios/default.json', 'bin/lockstep.mjs']) expect(existsSync(join(pkg, f)), f).toBe(true);
     expect(existsSync(join(pkg, 'src'))).toBe(false);
     expect(readFileSync(join(pkg, 'lib/public/sim.d.ts'), 'utf8')).not.toMatch(/from '\.{1,2}\/[^']*\.ts'/);
   });
@@ -87,5 +91,13 @@ describe('the packed package', () => {
     const log = sh('npx', ['lockstep', 'run', '--seeds', '1', '--steps', '20', '--out', out], project);
     expect(log).toMatch(/1\/1 converged/);
     expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).totals.converged).toBe(1);
+  });
+
+  it('runs the quick start: `npx lockstep run --sim votes.sim.ts` loads the TypeScript file and checks its invariant', () => {
+    const out = join(project, 'votes-report');
+    const log = sh('npx', ['lockstep', 'run', '--sim', 'votes.sim.ts', '--seeds', '1', '--steps', '30', '--clients', '3', '--workers', '1', '--out', out], project);
+    expect(log).toMatch(/simulation votes v1 \(votes.sim.ts\)/);
+    expect(log).toMatch(/1\/1 converged/);
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).seeds[0].stats.checks['votes/every-vote-counts']).toBe(1);
   });
 });

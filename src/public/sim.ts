@@ -17,3 +17,11 @@ export { localRunner, runSeed, shrinkSeed, type SeedRunner, type SeedOutcome, ty
 export { workerPool, defaultWorkers } from '../sim/parallel/pool.ts';
 export { parseShard, seedPlan, type Shard } from '../sim/parallel/shard.ts';
 export { mergeReportDirs } from '../sim/report/merge.ts';
+// The simulation API for app code: describe your mutators, workload and invariants in one module.
+export { defineSimulation, isSimulation } from '../sim/app/define.ts';
+export { checkSimulation, type CheckOptions, type CheckResult, type CheckFailure } from '../sim/app/check.ts';
+export { importSimulation, registerSimulation, simulationRef } from '../sim/app/load.ts';
+export { withSimulationFaults } from '../sim/app/config.ts';
+export type { Simulation, SimulationSpec, SimulationRef, Operation, WorkloadRandom, WorkloadContext, Invariant, InvariantResult, FinalView, ClientView, EntitiesView, Doc, SimulationFaults } from '../sim/app/types.ts';
+export type { MutatorModel, ModelState, ModelOutcome } from '../sim/checkers/model-mutators.ts';
+export { defineMutator, type MutatorRegistry } from '../protocol/index.ts';

@@ -19,6 +19,7 @@ import { runSimulation } from './run.ts';
 import { shrink } from './shrink.ts';
 import { runZoo } from './zoo.ts';
 import { addStressCommand } from '../stress/command.ts';
+import { describeSim, simForReplay, simForRun } from './app/cli.ts';
 
 // The package's own default scenario, so that the installed CLI works from any directory.
 const defaultScenario = fileURLToPath(new URL('../../scenarios/default.json', import.meta.url));
@@ -51,6 +52,7 @@ program
   .option('--steps <n>', 'schedule steps in the chaos phase', int('--steps'))
   .addOption(new Option('--profile <name>', 'fault profile').choices(profileNames as unknown as string[]))
   .option('--scenario <file>', 'scenario file (default: scenarios/default.json of the package)')
+  .option('--sim <file>', 'an app simulation module (defineSimulation from lockstep/sim; FILE#export for a named export)')
   .addOption(new Option('--server <kind>', 'server store').choices(['pglite', 'postgres']).default('pglite'))
   .option('--bug <name>', 'run against a planted-bug variant (see `lockstep bugs --list`)')
   .option('--out <dir>', 'report directory', 'reports/latest')
@@ -66,9 +68,12 @@ program
   .option('--coverage', 'measure which lines and branches of src/engine, src/server, src/protocol and src/db the run reaches (into report.md/html)')
   .option('--timeline <seeds>', 'comma-separated seeds whose timelines report.html draws even if they converge')
   .action(async (o) => {
-    const scenario = loadScenario(o.scenario ?? defaultScenario);
+    let scenario = loadScenario(o.scenario ?? defaultScenario);
     if (o.bug && !bugs.some((b) => b.name === o.bug)) throw new UsageError(`unknown bug "${o.bug}"; known: ${bugs.map((b) => b.name).join(', ')}`);
-    const input = { clients: o.clients, steps: o.steps, profile: o.profile, server: o.server, bug: o.bug, scenario };
+    // An app simulation: its fault defaults sit between the scenario and the flags; workers load it by the path in the config.
+    const app = o.sim ? await simForRun(String(o.sim), scenario) : undefined;
+    if (app) scenario = app.scenario;
+    const input = { clients: o.clients, steps: o.steps, profile: o.profile, server: o.server, bug: o.bug, scenario, ...(app ? { simulation: app.ref } : {}) };
     // Each seed builds its own configuration (swarm draws its mix from the seed), in whichever process runs it.
     const configFor = (seed: string) => buildConfig({ ...input, seed });
     const first = String(o.seed);
@@ -79,7 +84,7 @@ program
     const plan = seedPlan(first, total, shard);
     const workers = Math.max(1, Math.min(o.workers ?? defaultWorkers(), plan.count ?? Infinity));
     const what = `${plan.count ?? 'unlimited'} seed${plan.count === 1 ? '' : 's'} from ${plan.at(0) ?? first}${shard.count > 1 ? ` (shard ${shard.index}/${shard.count}, strided)` : ''}${durationMs !== undefined ? `, for ${o.minutes} min` : ''}`;
-    console.log(`lockstep run: ${what}, ${config.clients} clients, ${config.steps} steps, profile ${config.profile}, server ${config.server}${config.bug ? `, bug ${config.bug}` : ''}, scenario ${scenario.name}, ${workers} worker${workers > 1 ? 's' : ''}`);
+    console.log(`lockstep run: ${what}, ${config.clients} clients, ${config.steps} steps, profile ${config.profile}, server ${config.server}${config.bug ? `, bug ${config.bug}` : ''}${describeSim(config.simulation)}, scenario ${scenario.name}, ${workers} worker${workers > 1 ? 's' : ''}`);
     const stores = workers > 1 ? undefined : await openStores(config.server);
     const runner = stores ? localRunner(configFor, stores) : await workerPool(workers, { input });
     let stopReason: string | undefined;
@@ -142,13 +147,15 @@ program
 program
   .command('replay <file>')
   .description('reproduce a replay file exactly (exit 1 if the violation reproduces, 0 if the run now converges)')
-  .action(async (file: string) => {
+  .option('--sim <file>', 'the app simulation it belongs to (default: the file it records; another name or version is refused)')
+  .action(async (file: string, o) => {
     const replay = readReplayFile(file);
+    await simForReplay(replay, file, o.sim);
     const stores = await openStores(replay.config.server);
     try {
       const r = await runSimulation(replay.config, stores, { schedule: replay.schedule });
       const same = r.traceHash === replay.expected.traceHash;
-      console.log(`replay ${file}: seed ${replay.config.seed}, ${replay.schedule.length} events, ${replay.config.clients} clients${replay.config.bug ? `, bug ${replay.config.bug}` : ''}`);
+      console.log(`replay ${file}: seed ${replay.config.seed}, ${replay.schedule.length} events, ${replay.config.clients} clients${replay.config.bug ? `, bug ${replay.config.bug}` : ''}${describeSim(replay.config.simulation)}`);
       console.log(`trace ${r.traceHash} ${same ? '== recorded (exact reproduction)' : `!= recorded ${replay.expected.traceHash} (the code or schedule changed since it was recorded)`}`);
       console.log(`verdict: ${r.verdict} (recorded: ${replay.expected.verdict})`);
       for (const v of r.violations.slice(0, 10)) console.log(`  ${v.checker}${v.t !== undefined ? ` at ${v.t} ms` : ''}: ${v.message}`);
@@ -163,8 +170,10 @@ program
   .description('minimise a failing replay file while the same kind of violation still occurs')
   .option('--out <file>', 'where to write the minimal replay file (default: <file>.min.json)')
   .option('--budget <seconds>', 'time budget', int('--budget'), 300)
+  .option('--sim <file>', 'the app simulation it belongs to (default: the file it records; another name or version is refused)')
   .action(async (file: string, o) => {
     const replay = readReplayFile(file);
+    await simForReplay(replay, file, o.sim);
     const stores = await openStores(replay.config.server);
     try {
       const r = await runSimulation(replay.config, stores, { schedule: replay.schedule });

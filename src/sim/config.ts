@@ -50,6 +50,8 @@ export const simConfigSchema = z.object({
   dbLatencyMs: z.number().int().nonnegative(),
   /** Probability that a client checks its rebase invariant after a pull. */
   rebaseCheckRate: z.number().min(0).max(1),
+  /** The app simulation (lockstep/sim defineSimulation) this run belongs to; absent: the built-in workload. */
+  simulation: z.object({ name: z.string(), version: z.number().int().positive(), file: z.string().optional(), export: z.string().optional() }).optional(),
 });
 export type SimConfig = z.infer<typeof simConfigSchema>;
 

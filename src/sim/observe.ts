@@ -1,5 +1,5 @@
 import { ClientDatabase } from '../engine/client-database.ts';
-import { defaultLimits, createRegistry, type PatchOp } from '../protocol/index.ts';
+import { defaultLimits, createRegistry, type MutatorRegistry, type PatchOp } from '../protocol/index.ts';
 import type { LogEntry } from '../server/types.ts';
 import type { BugVariant } from './bugs/types.ts';
 import type { CheckerModule, ObserveContext, Violation } from './checkers/types.ts';
@@ -34,12 +34,14 @@ export class Observer {
   private readonly rate: number;
   private readonly modules: readonly CheckerModule[];
   private readonly bug: BugVariant | undefined;
+  /** An app simulation's mutators, so that the rebase check replays them too. */
+  private readonly mutators: MutatorRegistry | undefined;
   readonly observations: Observation[] = [];
   readonly violations: Violation[] = [];
   /** How many times each checker's observe hook ran (the sweep's checker coverage). */
   readonly counts: Record<string, number> = {};
 
-  constructor(o: { sched: Scheduler; clientDb: SimDb; serverDb: SimDb; serverSchema: string; rng: Rng; rate: number; modules: readonly CheckerModule[]; bug: BugVariant | undefined }) {
+  constructor(o: { sched: Scheduler; clientDb: SimDb; serverDb: SimDb; serverSchema: string; rng: Rng; rate: number; modules: readonly CheckerModule[]; bug: BugVariant | undefined; mutators?: MutatorRegistry }) {
     this.sched = o.sched;
     this.clientDb = o.clientDb;
     this.serverDb = o.serverDb;
@@ -48,6 +50,7 @@ export class Observer {
     this.rate = o.rate;
     this.modules = o.modules;
     this.bug = o.bug;
+    this.mutators = o.mutators;
   }
 
   /** After a pull: observe this client when the databases are next free. */
@@ -75,7 +78,7 @@ export class Observer {
 
   private async observe(r: Request): Promise<void> {
     const create = this.bug?.createStore ?? ((db, schema, registry, limits) => new ClientDatabase(db, schema, registry, limits));
-    const store = create(this.clientDb.inner, r.schema, createRegistry(), defaultLimits);
+    const store = create(this.clientDb.inner, r.schema, createRegistry(this.mutators), defaultLimits);
     const meta = await store.readMeta();
     if (!meta) return;
     this.observations.push({ clientID: meta.clientID, lane: r.client.name, t: r.t, cookie: meta.cookie, lastMutationID: meta.lastMutationID });

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import { MutationRejectedError } from '../engine/client-database.ts';
 import type { SimConfig } from './config.ts';
 import { findBug, type BugVariant } from './bugs/index.ts';
-import { checkerModules, checkers, type ClientFinal, type FinalState, type Violation } from './checkers/index.ts';
+import { checkerModules, type ClientFinal, type FinalState, type Violation } from './checkers/index.ts';
 import { faultModuleFor, faultModules } from './faults/index.ts';
 import { messageFaults } from './faults/network-faults.ts';
 import { Rng } from './rng.ts';
@@ -10,6 +11,11 @@ import type { TraceEvent } from './scheduler.ts';
 import { SimWorld, type Stores } from './world.ts';
 import { exceptionViolation } from './findings.ts';
 import type { SimClient } from './world-types.ts';
+import type { Simulation } from './app/types.ts';
+import { resolveSimulation } from './app/load.ts';
+import { appWorkload } from './app/workload.ts';
+import { simulationCheckers } from './app/checkers.ts';
+import { workloadEvent } from './schedule.ts';
 
 export interface RunStats {
   events: number;
@@ -48,15 +54,18 @@ let runCounter = 0;
  * One seeded run: build the world, play the schedule (chaos), heal, check. With `schedule`, that
  * explicit schedule is played instead of one generated from the seed (replay and shrinking).
  */
-export async function runSimulation(config: SimConfig, stores: Stores, options: { schedule?: ScheduleEvent[]; bug?: BugVariant } = {}): Promise<RunResult> {
+export async function runSimulation(config: SimConfig, stores: Stores, options: { schedule?: ScheduleEvent[]; bug?: BugVariant; simulation?: Simulation } = {}): Promise<RunResult> {
   const wall0 = performance.now();
+  // An app simulation: the one given, else the one the config names (loaded by path, so workers and replays find it).
+  const app = options.simulation ?? (config.simulation ? await resolveSimulation(config.simulation) : undefined);
   const rng = new Rng(config.seed);
   // `options.bug` lets a test plant a variant that is not in the zoo (config.bug still names it).
   const bug = options.bug ?? (config.bug ? findBug(config.bug) : undefined);
-  const schedule = options.schedule ?? generateSchedule(rng.fork('schedule'), config);
+  const schedule = options.schedule ?? generateSchedule(rng.fork('schedule'), config, app ? appWorkload(app, workloadEvent) : undefined);
   // Schema names differ per run in a process, but never reach the trace: the trace hash stays a function of the seed.
   const prefix = `sim${process.pid}_${++runCounter}`;
-  const world = await SimWorld.create(config, rng.fork('world'), stores, bug, prefix);
+  const world = await SimWorld.create(config, rng.fork('world'), stores, bug, prefix, app);
+  const modules = app ? simulationCheckers(app) : checkerModules;
   const { sched } = world;
 
   // An exception out of production code is a finding of this seed, not the end of the sweep.
@@ -129,7 +138,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
   await world.observer.flush();
   const violations: Violation[] = [...world.liveViolations];
   if (runError !== undefined) violations.push(exceptionViolation(runError, { t: sched.now }));
-  if (final) for (const [, check] of Object.entries(checkers)) violations.push(...(await check(final)));
+  if (final) for (const m of modules) if (m.final) violations.push(...(await m.final(final)));
   for (const v of violations.filter((x) => x.t !== undefined)) sched.record(v.lane ?? 'sim', 'violation', `${v.checker}: ${v.message}`);
   await dropSchemas(stores, prefix, world.clients);
 
@@ -147,7 +156,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
       statements: world.statements.statements,
       faults: Object.fromEntries(Object.entries(world.stats.faults).sort()),
       serverErrors: world.stats.serverErrors,
-      checks: { ...world.observer.counts, ...(final ? Object.fromEntries(checkerModules.filter((m) => m.final).map((m) => [m.name, 1])) : {}) },
+      checks: { ...world.observer.counts, ...(final ? Object.fromEntries(modules.filter((m) => m.final).map((m) => [m.name, 1])) : {}) },
       virtualMs: sched.now,
       wallMs: Math.round(performance.now() - wall0),
     },
@@ -159,15 +168,16 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
 
 function startEvent(world: SimWorld, e: ScheduleEvent): void {
   const { sched } = world;
-  if (e.kind === 'op' || e.kind === 'sync') {
+  if (e.kind === 'op' || e.kind === 'sync' || e.kind === 'mutate') {
     const c = world.client(e.client);
-    sched.spawn(c.name, e.kind === 'op' ? `${e.op} ${e.type}/${e.id}` : 'sync', async () => {
+    sched.spawn(c.name, e.kind === 'op' ? `${e.op} ${e.type}/${e.id}` : e.kind === 'mutate' ? e.name : 'sync', async () => {
       const engine = c.engine;
       if (!engine) {
         sched.record(c.name, 'skipped', `${e.kind} while down`);
         return;
       }
       if (e.kind === 'sync') await world.sync(c, engine);
+      else if (e.kind === 'mutate') await runMutate(world, c, e);
       else await runOp(world, c, e);
     });
     return;
@@ -176,6 +186,16 @@ function startEvent(world: SimWorld, e: ScheduleEvent): void {
   if (!m) throw new Error(`no fault module for "${e.kind}"`);
   world.countFault(e.kind);
   sched.spawn('faults', e.kind, () => m.apply(world, e));
+}
+
+/** An app mutator call; one its mutator refuses on the client queues nothing (as in production) and is only traced. */
+async function runMutate(world: SimWorld, c: SimClient, e: Extract<ScheduleEvent, { kind: 'mutate' }>): Promise<void> {
+  try {
+    await world.mutate(c, () => c.engine!.mutate(e.name, e.args as never));
+  } catch (err) {
+    if (!(err instanceof MutationRejectedError)) throw err;
+    world.sched.record(c.name, 'refused', `${e.name} ${JSON.stringify(e.args)}: ${err.message}`);
+  }
 }
 
 async function runOp(world: SimWorld, c: SimClient, e: Extract<ScheduleEvent, { kind: 'op' }>): Promise<void> {

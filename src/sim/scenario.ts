@@ -46,6 +46,8 @@ export interface ConfigInput {
   server?: SimConfig['server'];
   bug?: string;
   scenario?: Scenario;
+  /** The app simulation the run belongs to (recorded in the config and so in replay files). */
+  simulation?: SimConfig['simulation'];
 }
 
 /** Flags win over the scenario, the scenario over the profile, the profile over defaults. */
@@ -69,6 +71,7 @@ export function buildConfig(input: ConfigInput): SimConfig {
     healBudgetMs: sc?.healBudgetMs ?? 120_000,
     dbLatencyMs: sc?.dbLatencyMs ?? 3,
     rebaseCheckRate: 0.5,
+    ...(input.simulation ? { simulation: input.simulation } : {}),
   };
   const parsed = simConfigSchema.safeParse(config);
   if (!parsed.success) throw new UsageError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

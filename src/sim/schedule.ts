@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { SimConfig } from './config.ts';
 import type { Rng } from './rng.ts';
 import { faultModules, type AnyFaultModule } from './faults/index.ts';
+import { mutateEventSchema, type MutateEvent } from './app/event.ts';
 
 /**
  * A schedule is the explicit list of everything the chaos phase does, generated up front from the
@@ -21,10 +22,10 @@ export const opEventSchema = z.object({
 });
 export const syncEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('sync'), client: z.number().int().nonnegative() });
 
-/** The workload's events and one event kind per fault module. */
-export const scheduleEventSchema = z.discriminatedUnion('kind', [opEventSchema, syncEventSchema, ...faultModules.map((m) => m.schema)]);
+/** The workload's events (built-in ops, syncs, an app simulation's mutator calls) and one event kind per fault module. */
+export const scheduleEventSchema = z.discriminatedUnion('kind', [opEventSchema, syncEventSchema, mutateEventSchema, ...faultModules.map((m) => m.schema)]);
 export type FaultEvent = z.infer<(typeof faultModules)[number]['schema']>;
-export type ScheduleEvent = z.infer<typeof opEventSchema> | z.infer<typeof syncEventSchema> | FaultEvent;
+export type ScheduleEvent = z.infer<typeof opEventSchema> | z.infer<typeof syncEventSchema> | MutateEvent | FaultEvent;
 export type OpEvent = z.infer<typeof opEventSchema>;
 
 /** The key space is small on purpose, so that conflicts are frequent. Tallies are only ever incremented. */
@@ -34,7 +35,7 @@ export const keySpace = {
   tally: ['t0', 't1'],
 } as const;
 
-function workloadEvent(rng: Rng, t: number, client: number, config: SimConfig): ScheduleEvent {
+export function workloadEvent(rng: Rng, t: number, client: number, config: SimConfig): ScheduleEvent {
   const what = rng.weighted(config.workload);
   if (what === 'sync') return { t, kind: 'sync', client };
   if (what === 'increment') {
@@ -52,7 +53,8 @@ function workloadEvent(rng: Rng, t: number, client: number, config: SimConfig): 
   return { t, kind: 'op', client, op: 'upsert', type, id, data };
 }
 
-export function generateSchedule(rng: Rng, config: SimConfig): ScheduleEvent[] {
+/** `workload` replaces the built-in workload (an app simulation's, see app/workload.ts). */
+export function generateSchedule(rng: Rng, config: SimConfig, workload?: (rng: Rng, t: number, client: number, config: SimConfig, step: number) => ScheduleEvent): ScheduleEvent[] {
   const events: ScheduleEvent[] = [];
   let t = 0;
   for (let step = 0; step < config.steps; step++) {
@@ -66,7 +68,7 @@ export function generateSchedule(rng: Rng, config: SimConfig): ScheduleEvent[] {
         break;
       }
     }
-    events.push(fault ?? workloadEvent(rng, t, client, config));
+    events.push(fault ?? (workload ? workload(rng, t, client, config, step) : workloadEvent(rng, t, client, config)));
   }
   return events;
 }

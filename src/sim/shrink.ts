@@ -80,7 +80,7 @@ export async function shrink(
     const candidate = without((e) => !('client' in e) || e.client !== client);
     if (candidate.length < best.schedule.length && candidate.length > 0 && (await attempt(best.config, candidate))) note(`removed client c${client}'s events`);
   }
-  const kindOf = (e: ScheduleEvent) => (e.kind === 'op' ? `${e.op}` : e.kind);
+  const kindOf = (e: ScheduleEvent) => (e.kind === 'op' ? `${e.op}` : e.kind === 'mutate' ? `mutate ${e.name}` : e.kind);
   for (const k of [...new Set(best.schedule.map(kindOf))].sort()) {
     if (outOfTime()) break;
     const candidate = without((e) => kindOf(e) !== k);

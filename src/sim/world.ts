@@ -14,6 +14,9 @@ import { Observer } from './observe.ts';
 import { checkerModules } from './checkers/index.ts';
 import type { Violation } from './checkers/types.ts';
 import { exceptionViolation } from './findings.ts';
+import type { Simulation } from './app/types.ts';
+import { simulationCheckers } from './app/checkers.ts';
+import { runSetup } from './app/setup.ts';
 
 /** Virtual time starts at a fixed epoch so that timestamps look real and replay identically. */
 export const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -45,9 +48,12 @@ export class SimWorld implements World {
   private readonly bug: BugVariant | undefined;
   private readonly prefix: string;
   private readonly serverSchema: string;
+  /** The app simulation whose mutators both sides register (undefined: the built-in workload only). */
+  readonly app: Simulation | undefined;
 
-  private constructor(config: SimConfig, rng: Rng, stores: Stores, bug: BugVariant | undefined, prefix: string) {
+  private constructor(config: SimConfig, rng: Rng, stores: Stores, bug: BugVariant | undefined, prefix: string, app?: Simulation) {
     this.config = config;
+    this.app = app;
     this.bug = bug;
     this.prefix = prefix;
     this.sched = new Scheduler(rng.fork('scheduler'), { maxSteps: 50_000_000, maxVirtualMs: 100_000_000 });
@@ -57,7 +63,7 @@ export class SimWorld implements World {
     const serverDb = new SimDb(stores.server, this.sched, 'server-db', config.dbLatencyMs, this.statements);
     this.server = { db: serverDb, database: null as unknown as ServerDatabase, up: true, incarnation: 0 };
     this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements);
-    this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: checkerModules, bug });
+    this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: app ? simulationCheckers(app) : checkerModules, bug, mutators: app?.mutators });
     this.sched.betweenSteps = () => this.observer.flush();
     const clientRng = rng.fork('clients');
     const slots = config.clientSlots ?? Array.from({ length: config.clients }, (_, i) => i);
@@ -71,8 +77,8 @@ export class SimWorld implements World {
   }
 
   /** Builds the world: server tables in a fresh schema, then every client's store (in one task each). */
-  static async create(config: SimConfig, rng: Rng, stores: Stores, bug: BugVariant | undefined, prefix: string): Promise<SimWorld> {
-    const w = new SimWorld(config, rng, stores, bug, prefix);
+  static async create(config: SimConfig, rng: Rng, stores: Stores, bug: BugVariant | undefined, prefix: string, app?: Simulation): Promise<SimWorld> {
+    const w = new SimWorld(config, rng, stores, bug, prefix, app);
     // Schemas of an earlier run with the same prefix (a replay in the same process) go first.
     await stores.server.exec(`DROP SCHEMA IF EXISTS "${w.serverSchema}" CASCADE`);
     // Setup takes no virtual time, so the schedule starts at 0 whatever the number of clients
@@ -82,6 +88,7 @@ export class SimWorld implements World {
     w.sched.spawn('sim', 'setup', async () => {
       await w.reopenServer();
       for (const c of w.clients) c.engine = await w.openEngine(c);
+      if (app) await runSetup(w, app);
     });
     try {
       await w.sched.run();
@@ -117,7 +124,7 @@ export class SimWorld implements World {
     const clock = { now: () => EPOCH_MS + this.sched.now };
     // open() runs the idempotent migration, as a restarted server process would.
     const ids = { newId: (p: string) => `${p}-sim-${this.server.incarnation}` };
-    this.server.database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema }) as ServerDatabase;
+    this.server.database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema, mutators: this.app?.mutators }) as ServerDatabase;
   }
 
   async openEngine(c: SimClient): Promise<PersistentSyncEngine> {
@@ -132,6 +139,7 @@ export class SimWorld implements World {
       ids: { newId: (p) => `${p}-${c.name}-${generation}-${++n}` },
       timer: { sleep: (ms, signal) => this.sched.sleep(ms, signal) },
       random: c.rng.fork(`engine-${c.incarnation}`),
+      mutators: this.app?.mutators,
       simulation: { createStore: this.bug?.createStore },
     });
     c.clientID = engine.clientID;

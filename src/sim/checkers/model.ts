@@ -8,9 +8,10 @@ import { builtinModels, canonical, type Doc, type MutatorModel } from './model-m
  * skipping failed entries, through models of the mutators written from their specification. The
  * result must equal the server's entities, and each entry's logged effects must be what the model
  * writes. Convergence cannot see a wrong mutator that client and server share; this can.
- * An app's custom mutator brings its own model (`models`).
+ * An app's custom mutator brings its own model (`models`); with `trustUnmodelled`, a mutator
+ * without one is folded by its logged effects (a simulation need not model every mutator).
  */
-export function modelChecker(models: Readonly<Record<string, MutatorModel>> = builtinModels): CheckerModule {
+export function modelChecker(models: Readonly<Record<string, MutatorModel>> = builtinModels, o: { trustUnmodelled?: boolean } = {}): CheckerModule {
   return {
     name: 'model',
     final(s) {
@@ -20,6 +21,12 @@ export function modelChecker(models: Readonly<Record<string, MutatorModel>> = bu
         if (e.error !== null) continue;
         const where = { clientID: e.clientID, version: e.version, t: s.t };
         const model = models[e.name];
+        if (!model && o.trustUnmodelled) {
+          // An app mutator without a model: its logged effects are taken as they are.
+          for (const op of e.effects) if (op.op === 'put') state.set(op.key, op.value as Doc);
+          else if (op.op === 'del') state.delete(op.key);
+          continue;
+        }
         if (!model) {
           out.push(violation('model', `version ${e.version} ran mutator "${e.name}", which has no model`, where));
           continue;

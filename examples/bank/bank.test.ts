@@ -1,0 +1,31 @@
+/**
+ * The bank through the public API only: correct transfers keep every invariant; the planted
+ * double spend (the overdraft check runs only on the client) is caught, shrunk and replayed.
+ */
+import { expect, it } from 'vitest';
+import { checkSimulation, openStores, readReplayFile, runSimulation } from 'lockstep/sim';
+import { simulationTest } from 'lockstep/sim/vitest';
+import bank, { buggy } from './bank.sim.ts';
+
+simulationTest('bank keeps the money', bank, { seeds: 5 });
+
+it('catches the planted double spend within 50 seeds, shrinks it to <= 12 events and replays it exactly', async () => {
+  const r = await checkSimulation(buggy, { seeds: 50, file: 'examples/bank/bank.sim.ts#buggy', outDir: 'reports/sim-tests/bank-bug', shrinkBudgetSeconds: 60, env: {} });
+  const f = r.failure!;
+  expect(f, 'the planted bug escaped 50 seeds').toBeDefined();
+  expect(f.violation.checker).toMatch(/^bank\/(no-overdraft|conservation)$|^model$/);
+  expect(f.shrunkEvents).toBeLessThanOrEqual(12);
+  const replay = readReplayFile(f.shrunkReplayFile);
+  expect(replay.config.simulation).toEqual({ name: 'bank', version: 1, file: 'examples/bank/bank.sim.ts', export: 'buggy' });
+  const stores = await openStores('pglite');
+  try {
+    const again = await runSimulation(replay.config, stores, { schedule: replay.schedule });
+    expect(again.traceHash).toBe(replay.expected.traceHash);
+    expect(again.violations[0]?.checker).toBe(f.violation.checker);
+    // Another version of the simulation refuses the file, saying which is which.
+    await expect(runSimulation({ ...replay.config, simulation: { ...replay.config.simulation!, version: 99 } }, stores, { schedule: replay.schedule })).rejects.toThrow(/recorded with simulation bank version 99; .* is bank version 1/);
+  } finally {
+    await stores.close();
+  }
+  console.log(`bank planted bug: caught at seed ${f.seed} after ${r.seedsRun} seeds in ${r.seconds} s (${f.violation.checker}), shrunk ${f.events} -> ${f.shrunkEvents} events in ${f.shrinkSeconds} s, replay exact (${replay.expected.traceHash})`);
+});
