@@ -1,43 +1,24 @@
 /**
  * Catch-up over HTTP on localhost (issue 12, goal 2): a new client, and a client whose cookie is
- * at 10% of the history, pull 100,000 entities through the real stack (srvx mounting SyncApi,
- * fetchTransport, PersistentSyncEngine on PGlite). Prints round trips, seconds, response bytes
- * and the process's peak memory growth (RSS and heap) per catch-up, for the server's current
- * page settings and, in the same run over the same database, for the old ones (pageSize 5,000).
+ * at 10% of the history, pull 100,000 entities through the real stack: the server in its own
+ * process as in production (bench/catch-up-server.ts: srvx mounting SyncApi on PGlite), this
+ * process the client (fetchTransport, PersistentSyncEngine on PGlite). Prints round trips,
+ * seconds, response bytes and this process's peak memory growth (RSS and heap) per catch-up,
+ * for the server's current page settings and, in the same run over the same database, for the
+ * old ones (pageSize 5,000).
  * Run: npm run bench:catchup [-- --entities 100000] [-- --only new]
  */
-import { serve } from 'srvx';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { PGliteDb } from '../src/db/pglite.ts';
 import { PersistentSyncEngine } from '../src/engine/persistent-sync-engine.ts';
 import { fetchTransport, registerClientGroup } from '../src/engine/transports/fetch-json.ts';
-import { SyncApi } from '../src/server/http/api.ts';
-import { AuthStore } from '../src/server/http/auth.ts';
-import { createSyncServer, type SyncServer } from '../src/server/index.ts';
-import { cryptoIds } from '../src/seams/index.ts';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const entities = arg('entities', 100_000);
-const generous = { syncBurst: 1_000_000, syncPerSecond: 1_000_000, registerBurst: 1_000_000, registerPerSecond: 1_000_000 };
-
-async function httpServer(server: SyncServer) {
-  const api = new SyncApi(server, await AuthStore.open(server.db, cryptoIds), { limits: generous });
-  const http = serve({
-    port: 0, hostname: "127.0.0.1", silent: !process.env.DEBUG_HTTP, gracefulShutdown: false,
-    fetch: (req) => {
-      const path = new URL(req.url).pathname;
-      if (path === '/api/register') return api.register(req);
-      if (path === '/api/replicache/push') return api.push(req);
-      if (path === '/api/replicache/pull') return api.pull(req);
-      return new Response('not found', { status: 404 });
-    },
-  });
-  await http.ready();
-  return { base: http.url!.replace(/\/$/, ''), close: () => http.close(true) };
-}
-
 /** Round trips and response bytes of the pulls made through this fetch. */
 function countingFetch() {
   const c = { pulls: 0, bytes: 0 };
@@ -84,45 +65,32 @@ async function newEngine(base: string, group: string) {
   return { engine, db, c };
 }
 
-/** Upserts in pushes of 500 from one writer client, directly on the database (setup, not measured). */
-let writerNext = 1;
-async function seed(server: SyncServer, upTo: number) {
-  while (writerNext <= upTo) {
-    const n = Math.min(500, upTo - writerNext + 1);
-    const mutations = Array.from({ length: n }, (_, i) => {
-      const k = writerNext + i;
-      return { clientID: 'writer', id: k, name: 'upsert', timestamp: k, args: { type: 'item', id: `i${String(k).padStart(6, '0')}`, data: { n: k, title: `item ${k}`, body: 'a comment of a few words, as a review tool has' } } };
-    });
-    await server.database.push({ pushVersion: 1, clientGroupID: 'gw', profileID: 'p', schemaVersion: '1', mutations });
-    writerNext += n;
-  }
-}
-
-const main = await createSyncServer();
+const child = spawn(process.execPath, ['--import', 'tsx', new URL('./catch-up-server.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+const urls = JSON.parse(await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve))) as { now: string; before: string };
 const variants = [
-  { name: 'now', server: main },
-  { name: 'before (pageSize 5,000, pageBytes 4 MiB)', server: await createSyncServer({ db: main.db, pageSize: 5000, pageBytes: 4 * 1024 * 1024 }) },
+  { name: 'now', base: urls.now },
+  { name: 'before (pageSize 5,000, pageBytes 4 MiB)', base: urls.before },
 ];
-const https = await Promise.all(variants.map((v) => httpServer(v.server)));
+const seed = async (upTo: number) => (await (await fetch(`${urls.now}/seed?upTo=${upTo}`, { method: 'POST' })).json()) as { version: number };
 
 const t0 = performance.now();
-await seed(main, Math.round(entities / 10));
+await seed(Math.round(entities / 10));
 // Clients at 10% of the history: one per variant, caught up now (not measured).
 const behind = [];
-for (const [i, h] of https.entries()) {
-  const e = await newEngine(h.base, `g-behind-${i}`);
+for (const v of variants) {
+  const e = await newEngine(v.base, `g-behind-${v.name.slice(0, 3)}`);
   await e.engine.sync();
   behind.push(e);
 }
-await seed(main, entities);
-console.log(`seeded ${entities.toLocaleString('en')} entities (one upsert each) in ${((performance.now() - t0) / 1000).toFixed(1)} s; server version ${await main.database.version()}`);
+const { version } = await seed(entities);
+console.log(`seeded ${entities.toLocaleString('en')} entities (one upsert each) in ${((performance.now() - t0) / 1000).toFixed(1)} s; server version ${version}`);
 
 const rows: string[] = [];
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 for (const [i, v] of variants.entries()) {
   for (const kind of ['new', '10%'] as const) {
     if (only && only !== kind) continue;
-    const e = kind === 'new' ? await newEngine(https[i]!.base, `g-new-${i}`) : behind[i]!;
+    const e = kind === 'new' ? await newEngine(v.base, `g-new-${i}`) : behind[i]!;
     e.c.pulls = 0;
     e.c.bytes = 0;
     const t = performance.now();
@@ -137,6 +105,5 @@ for (const [i, v] of variants.entries()) {
   }
 }
 console.log(`\n| server pages | client | round trips | seconds | MB received | peak RSS growth MB | peak heap growth MB |\n|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
-for (const h of https) await h.close();
-await main.close();
+child.kill();
 process.exit(0);
