@@ -8,6 +8,8 @@ export interface ClientMeta {
   cookie: number | null;
   /** The epoch of the server database that version belongs to. */
   epoch: string | null;
+  /** The cookie's fingerprint (which mutation took that version), returned to the server as is. */
+  fp: string | null;
   nextMutationID: number;
   /** Highest mutation id the server has acknowledged through a pull. */
   lastMutationID: number;
@@ -98,6 +100,7 @@ export class ClientDatabase {
           last_mutation_id bigint NOT NULL
         );
         ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_epoch text;
+        ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_fp text;
         CREATE TABLE IF NOT EXISTS ${s}.snapshot (key text PRIMARY KEY, data jsonb NOT NULL);
         CREATE TABLE IF NOT EXISTS ${s}.visible (key text PRIMARY KEY, type text NOT NULL, id text NOT NULL, data jsonb NOT NULL);
         CREATE INDEX IF NOT EXISTS visible_type_idx ON ${s}.visible (type);
@@ -115,13 +118,13 @@ export class ClientDatabase {
         `INSERT INTO ${s}.meta (id, client_id, client_group_id, cookie, next_mutation_id, last_mutation_id, cookie_epoch) VALUES (1, $1, $2, NULL, 1, 0, NULL)`,
         [ids.clientID, ids.clientGroupID],
       );
-      return { ...ids, cookie: null, epoch: null, nextMutationID: 1, lastMutationID: 0 };
+      return { ...ids, cookie: null, epoch: null, fp: null, nextMutationID: 1, lastMutationID: 0 };
     });
   }
 
   async readMeta(q: Queryable = this.db): Promise<ClientMeta | undefined> {
-    const r = await q.query<{ client_id: string; client_group_id: string; cookie: number | null; cookie_epoch: string | null; next_mutation_id: number; last_mutation_id: number }>(
-      `SELECT client_id, client_group_id, cookie, cookie_epoch, next_mutation_id, last_mutation_id FROM ${this.s}.meta WHERE id = 1`,
+    const r = await q.query<{ client_id: string; client_group_id: string; cookie: number | null; cookie_epoch: string | null; cookie_fp: string | null; next_mutation_id: number; last_mutation_id: number }>(
+      `SELECT client_id, client_group_id, cookie, cookie_epoch, cookie_fp, next_mutation_id, last_mutation_id FROM ${this.s}.meta WHERE id = 1`,
     );
     const m = r.rows[0];
     if (!m) return undefined;
@@ -130,6 +133,7 @@ export class ClientDatabase {
       clientGroupID: m.client_group_id,
       cookie: m.cookie === null ? null : Number(m.cookie),
       epoch: m.cookie_epoch,
+      fp: m.cookie_fp,
       nextMutationID: Number(m.next_mutation_id),
       lastMutationID: Number(m.last_mutation_id),
     };
@@ -220,7 +224,7 @@ export class ClientDatabase {
           WHERE p.mutation_id = r.mutation_id`,
       );
       await tx.query(
-        `UPDATE ${s}.meta SET client_id = $1, cookie = NULL, cookie_epoch = NULL, next_mutation_id = $2, last_mutation_id = 0 WHERE id = 1`,
+        `UPDATE ${s}.meta SET client_id = $1, cookie = NULL, cookie_epoch = NULL, cookie_fp = NULL, next_mutation_id = $2, last_mutation_id = 0 WHERE id = 1`,
         [newClientID, ids.length + 1],
       );
       return { previousClientID: meta.clientID, clientID: newClientID, requeued: ids.map((from, i) => ({ from, to: i + 1 })) };
@@ -266,8 +270,9 @@ export class ClientDatabase {
       }
       const pendingBefore = await this.pendingMutations(1_000_000, tx);
       const dropped = newLast > meta.lastMutationID ? await this.dropAcknowledged(tx, newLast) : 0;
-      if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID || meta.epoch !== wire.cookie.epoch) {
-        await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2, cookie_epoch = $3 WHERE id = 1`, [resp.cookie, newLast, wire.cookie.epoch]);
+      const fp = wire.cookie.fp ?? null;
+      if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID || meta.epoch !== wire.cookie.epoch || meta.fp !== fp) {
+        await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2, cookie_epoch = $3, cookie_fp = $4 WHERE id = 1`, [resp.cookie, newLast, wire.cookie.epoch, fp]);
       }
       // From no cookie the response is a whole state: whatever snapshot is left (a reset
       // identity keeps the old database's until now) goes, even if the server sent no clear.
