@@ -280,8 +280,10 @@ export function foldLog(log: readonly LogEntry[], base: ReadonlyMap<string, Enti
   const state: EntityMap = new Map(base);
   for (const entry of [...log].sort((a, b) => a.version - b.version)) {
     for (const e of entry.effects) {
-      if (e.op === 'put') state.set(e.key, e.value);
-      else if (e.op === 'del') state.delete(e.key);
+      // An elided put (a key written again later in the same commit) carries no value: skip it.
+      if (e.op === 'put') {
+        if (e.value !== undefined) state.set(e.key, e.value);
+      } else if (e.op === 'del') state.delete(e.key);
       else state.clear();
     }
   }

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: with --coverage, V8 coverage starts before the production modules run.
+import { coverage } from './coverage-start.ts';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +63,7 @@ program
   .option('--no-shrink', 'do not shrink failing seeds')
   .option('--shrink-first <k>', 'shrink only the first K failing seeds, in seed order', int('--shrink-first', 0), 3)
   .option('--shrink-budget <seconds>', 'time budget to shrink each failing seed', int('--shrink-budget'), 60)
+  .option('--coverage', 'measure which lines and branches of src/engine, src/server, src/protocol and src/db the run reaches (into report.md/html)')
   .option('--timeline <seeds>', 'comma-separated seeds whose timelines report.html draws even if they converge')
   .action(async (o) => {
     const scenario = loadScenario(o.scenario ?? defaultScenario);
@@ -85,6 +88,8 @@ program
     try {
       const report = await sweepWith(runner, plan, configFor, {
         outDir: o.out,
+        scenario,
+        ...(coverage ? { coverage: () => coverage!.take(process.cwd()) } : {}),
         checkDeterminism: Boolean(o.checkDeterminism),
         shrink: o.shrink !== false,
         shrinkFirst: o.shrinkFirst,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { faultModules } from './faults/index.ts';
 
 /** Network behaviour while faults are on; during heal only latency remains. */
 export const networkSchema = z.object({
@@ -12,15 +13,9 @@ export const networkSchema = z.object({
 });
 export type NetworkConfig = z.infer<typeof networkSchema>;
 
-/** Chance per schedule step that a fault of each kind starts. */
-export const faultRatesSchema = z.object({
-  offline: z.number().min(0).max(1),
-  partition: z.number().min(0).max(1),
-  clientCrash: z.number().min(0).max(1),
-  serverCrash: z.number().min(0).max(1),
-  clockSkew: z.number().min(0).max(1),
-  storageWipe: z.number().min(0).max(1),
-});
+/** Chance per schedule step that a fault of each kind starts: one rate per fault module. */
+type RateKey = (typeof faultModules)[number]['rate'];
+export const faultRatesSchema = z.object(Object.fromEntries(faultModules.map((m) => [m.rate, z.number().min(0).max(1)])) as Record<RateKey, z.ZodNumber>);
 export type FaultRates = z.infer<typeof faultRatesSchema>;
 
 /** Relative weights of what a non-fault step does. */
@@ -61,25 +56,26 @@ export type SimConfig = z.infer<typeof simConfigSchema>;
 export const defaultWorkload: Workload = { upsert: 35, delete: 12, increment: 30, sync: 23 };
 
 export const quietNetwork: NetworkConfig = { latencyMs: [2, 40], reorderRate: 0, dropRate: 0, lostAckRate: 0, duplicateRate: 0, timeoutMs: 3_000 };
-export const noFaults: FaultRates = { offline: 0, partition: 0, clientCrash: 0, serverCrash: 0, clockSkew: 0, storageWipe: 0 };
+export const noFaults = Object.fromEntries(faultModules.map((m) => [m.rate, 0])) as FaultRates;
+const ratesOf = (p: Exclude<ProfileName, 'swarm' | 'none'>) => Object.fromEntries(faultModules.map((m) => [m.rate, m.rates[p]])) as FaultRates;
 
 export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkConfig; faults: FaultRates }> = {
   none: { network: quietNetwork, faults: noFaults },
   flaky: {
     network: { latencyMs: [2, 300], reorderRate: 0.1, dropRate: 0.05, lostAckRate: 0.08, duplicateRate: 0.05, timeoutMs: 3_000 },
-    faults: { ...noFaults, offline: 0.01, partition: 0.01 },
+    faults: ratesOf('flaky'),
   },
   'offline-heavy': {
     network: { latencyMs: [2, 80], reorderRate: 0.02, dropRate: 0.01, lostAckRate: 0.02, duplicateRate: 0, timeoutMs: 3_000 },
-    faults: { ...noFaults, offline: 0.06, partition: 0.02 },
+    faults: ratesOf('offline-heavy'),
   },
   crashy: {
     network: { latencyMs: [2, 120], reorderRate: 0.05, dropRate: 0.01, lostAckRate: 0.05, duplicateRate: 0.02, timeoutMs: 3_000 },
-    faults: { ...noFaults, clientCrash: 0.03, serverCrash: 0.01, storageWipe: 0.004 },
+    faults: ratesOf('crashy'),
   },
   chaos: {
     network: { latencyMs: [1, 400], reorderRate: 0.15, dropRate: 0.05, lostAckRate: 0.08, duplicateRate: 0.08, timeoutMs: 3_000 },
-    faults: { offline: 0.03, partition: 0.015, clientCrash: 0.02, serverCrash: 0.008, clockSkew: 0.02, storageWipe: 0.003 },
+    faults: ratesOf('chaos'),
   },
 };
 
@@ -89,6 +85,14 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   const hi = Math.round(5 + next() * 500);
   return {
     network: { latencyMs: [1, hi], reorderRate: on(0.3), dropRate: on(0.1), lostAckRate: on(0.15), duplicateRate: on(0.15), timeoutMs: 3_000 },
-    faults: { offline: on(0.08), partition: on(0.03), clientCrash: on(0.04), serverCrash: on(0.015), clockSkew: on(0.04), storageWipe: on(0.006) },
+    faults: Object.fromEntries(faultModules.map((m) => [m.rate, on(m.rates.swarmMax)])) as FaultRates,
   };
+}
+
+/** A seed's fault mix in one short line (non-zero rates only), for the per-seed report column. */
+export function describeMix(c: Pick<SimConfig, 'network' | 'faults'>): string {
+  const n = c.network;
+  const parts = [`latency ${n.latencyMs[0]}-${n.latencyMs[1]}`];
+  for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
+  return parts.join(', ');
 }

@@ -3,6 +3,7 @@ import type { Transport } from '../seams/index.ts';
 import { handlePull, handlePush, type HandlerResult } from '../server/handlers.ts';
 import { unwrapResult } from '../server/local-transport.ts';
 import { Crash } from './scheduler.ts';
+import { exceptionViolation } from './findings.ts';
 import { isOffline } from './faults/offline.ts';
 import { isPartitioned } from './faults/partition.ts';
 import { drop, duplicate, latency, lostAck } from './faults/network-faults.ts';
@@ -52,6 +53,7 @@ export function simTransport(world: World, c: SimClient): Transport {
           const database = world.server.database;
           const result = kind === 'push' ? await handlePush(database, JSON.parse(wire)) : await handlePull(database, JSON.parse(wire));
           sched.record('server', `${kind}-done`, `${c.name} ${label}${copy} ${result.status}`);
+          world.answers.push({ lane: c.name, label: `${label}${copy}`, t: sched.now, status: result.status, injected: false, ...(result.status >= 500 ? { error: JSON.stringify(result.body).slice(0, 300) } : {}) });
           response.resolve(JSON.parse(JSON.stringify(result)) as HandlerResult);
         } catch (e) {
           if (e instanceof Crash) {
@@ -60,6 +62,8 @@ export function simTransport(world: World, c: SimClient): Transport {
           }
           // An unexpected server error is a 500 to the client, and worth a line in the trace.
           world.stats.serverErrors++;
+          const v = exceptionViolation(e, {}, 'server-error');
+          world.answers.push({ lane: c.name, label: `${label}${copy}`, t: sched.now, status: 500, injected: false, error: `${v.checker}: ${v.message}` });
           sched.record('server', 'error', `${c.name} ${label}${copy}: ${(e as Error).message}`);
           response.resolve({ status: 500, body: { error: 'InternalError', message: (e as Error).message } });
         }

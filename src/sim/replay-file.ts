@@ -44,6 +44,10 @@ export function readReplayFile(path: string): ReplayFile {
   } catch (e) {
     throw new UsageError(`cannot read replay file ${path}: ${(e as Error).message}`);
   }
+  const version = (raw as { version?: unknown } | null)?.version;
+  if ((raw as { format?: unknown } | null)?.format === 'lockstep-replay' && version !== 1) {
+    throw new UsageError(`replay file ${path} has format version ${JSON.stringify(version)}; this lockstep reads lockstep-replay version 1`);
+  }
   const parsed = replayFileSchema.safeParse(raw);
   if (!parsed.success) throw new UsageError(`invalid replay file ${path}: ${parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
   return parsed.data;

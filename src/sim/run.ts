@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { SimConfig } from './config.ts';
-import { findBug } from './bugs/index.ts';
-import { checkers, type ClientFinal, type FinalState, type Violation } from './checkers/index.ts';
-import { faultModuleFor } from './faults/index.ts';
+import { findBug, type BugVariant } from './bugs/index.ts';
+import { checkerModules, checkers, type ClientFinal, type FinalState, type Violation } from './checkers/index.ts';
+import { faultModuleFor, faultModules } from './faults/index.ts';
+import { messageFaults } from './faults/network-faults.ts';
 import { Rng } from './rng.ts';
 import { generateSchedule, type ScheduleEvent } from './schedule.ts';
 import type { TraceEvent } from './scheduler.ts';
 import { SimWorld, type Stores } from './world.ts';
+import { exceptionViolation } from './findings.ts';
 import type { SimClient } from './world-types.ts';
 
 export interface RunStats {
@@ -18,6 +20,7 @@ export interface RunStats {
   statements: number;
   faults: Record<string, number>;
   serverErrors: number;
+  checks: Record<string, number>;
   virtualMs: number;
   wallMs: number;
 }
@@ -45,47 +48,45 @@ let runCounter = 0;
  * One seeded run: build the world, play the schedule (chaos), heal, check. With `schedule`, that
  * explicit schedule is played instead of one generated from the seed (replay and shrinking).
  */
-export async function runSimulation(config: SimConfig, stores: Stores, options: { schedule?: ScheduleEvent[] } = {}): Promise<RunResult> {
+export async function runSimulation(config: SimConfig, stores: Stores, options: { schedule?: ScheduleEvent[]; bug?: BugVariant } = {}): Promise<RunResult> {
   const wall0 = performance.now();
   const rng = new Rng(config.seed);
-  const bug = config.bug ? findBug(config.bug) : undefined;
+  // `options.bug` lets a test plant a variant that is not in the zoo (config.bug still names it).
+  const bug = options.bug ?? (config.bug ? findBug(config.bug) : undefined);
   const schedule = options.schedule ?? generateSchedule(rng.fork('schedule'), config);
   // Schema names differ per run in a process, but never reach the trace: the trace hash stays a function of the seed.
   const prefix = `sim${process.pid}_${++runCounter}`;
   const world = await SimWorld.create(config, rng.fork('world'), stores, bug, prefix);
   const { sched } = world;
 
+  // An exception out of production code is a finding of this seed, not the end of the sweep.
+  let runError: unknown = world.setupError;
   // Chaos: one driver task releases each scheduled event at its time.
-  sched.spawn('sim', 'driver', async () => {
-    for (const e of schedule) {
-      if (e.t > sched.now) await sched.sleep(e.t - sched.now);
-      startEvent(world, e);
+  if (runError === undefined) {
+    sched.spawn('sim', 'driver', async () => {
+      for (const e of schedule) {
+        if (e.t > sched.now) await sched.sleep(e.t - sched.now);
+        startEvent(world, e);
+      }
+    });
+    try {
+      await sched.run();
+    } catch (e) {
+      runError = e;
     }
-  });
-  let runError: string | undefined;
-  try {
-    await sched.run();
-  } catch (e) {
-    runError = (e as Error).message;
   }
 
   // Heal: faults off, everyone online and up, then sync rounds until quiescent or the bound.
   const healStart = sched.now;
   let healed = false;
   let healError: string | undefined;
-  if (!runError) {
-    world.network = { ...config.network, reorderRate: 0, dropRate: 0, lostAckRate: 0, duplicateRate: 0 };
+  if (runError === undefined) {
+    world.network = { ...config.network, ...Object.fromEntries(messageFaults.map((f) => [f.rate, 0])) };
     sched.record('sim', 'heal');
     sched.spawn('sim', 'heal', async () => {
-      if (!world.server.up) {
-        await world.reopenServer();
-        world.server.up = true;
-      }
-      for (const c of world.clients) {
-        c.offlineUntil = 0;
-        c.partitionedUntil = 0;
-        if (!c.engine) c.engine = await world.openEngine(c);
-      }
+      // Each fault module ends its fault: the server first, then every client.
+      for (const m of faultModules) await m.healServer?.(world);
+      for (const c of world.clients) for (const m of faultModules) await m.heal?.(world, c);
       for (let round = 0; round < 12 && sched.now - healStart <= config.healBudgetMs; round++) {
         // Every client syncs at once, as real clients would; the round ends when all are done.
         const done = sched.future<void>();
@@ -109,7 +110,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
     try {
       await sched.run();
     } catch (e) {
-      runError = (e as Error).message;
+      runError = e;
     }
   }
   const healMs = sched.now - healStart;
@@ -119,10 +120,16 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
   sched.spawn('sim', 'collect', async () => {
     final = await collect(world, { healed, healMs, healError });
   });
-  await sched.run();
+  try {
+    await sched.run();
+  } catch (e) {
+    runError ??= e;
+  }
+  // Observations still queued (the run ended before the databases were free) run now.
+  await world.observer.flush();
   const violations: Violation[] = [...world.liveViolations];
-  if (runError) violations.push({ checker: 'sim-error', message: runError, t: sched.now });
-  for (const [, check] of Object.entries(checkers)) violations.push(...(await check(final!)));
+  if (runError !== undefined) violations.push(exceptionViolation(runError, { t: sched.now }));
+  if (final) for (const [, check] of Object.entries(checkers)) violations.push(...(await check(final)));
   for (const v of violations.filter((x) => x.t !== undefined)) sched.record(v.lane ?? 'sim', 'violation', `${v.checker}: ${v.message}`);
   await dropSchemas(stores, prefix, world.clients);
 
@@ -140,6 +147,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
       statements: world.statements.statements,
       faults: Object.fromEntries(Object.entries(world.stats.faults).sort()),
       serverErrors: world.stats.serverErrors,
+      checks: { ...world.observer.counts, ...(final ? Object.fromEntries(checkerModules.filter((m) => m.final).map((m) => [m.name, 1])) : {}) },
       virtualMs: sched.now,
       wallMs: Math.round(performance.now() - wall0),
     },
@@ -196,11 +204,12 @@ async function collect(world: SimWorld, heal: { healed: boolean; healMs: number;
   }
   return {
     t: world.sched.now,
-    server: { entities: await db.readEntities(), log: await db.readLog(), clients: await db.readClients(), version: await db.version() },
+    server: { entities: await db.readEntities(), log: await db.readLog(), clients: await db.readClients(), version: await db.version(), registry: db.registry },
     clients,
     queued: world.queued,
     wipedClientIDs: world.wipedClientIDs,
     observations: world.observations,
+    answers: world.answers,
     healed: heal.healed,
     healMs: heal.healMs,
     healBudgetMs: world.config.healBudgetMs,

@@ -74,3 +74,15 @@ export function buildConfig(input: ConfigInput): SimConfig {
   if (!parsed.success) throw new UsageError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
+
+/**
+ * The configuration of one seed of a sweep: the base with that seed, and for the swarm profile the
+ * seed's own fault mix (scenario overrides of the network and fault rates still win).
+ */
+export function configForSeed(base: SimConfig, seed: string, scenario?: Scenario): SimConfig {
+  if (base.profile !== 'swarm') return { ...base, seed };
+  // The same draw as buildConfig's, so a seed run alone and in a sweep has the same mix.
+  const rng = new Rng(seed).fork('swarm');
+  const mix = swarmProfile(() => rng.next());
+  return { ...base, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } as SimConfig['faults'] };
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SimConfig } from './config.ts';
 import type { Rng } from './rng.ts';
-import { faultModules } from './faults/index.ts';
+import { faultModules, type AnyFaultModule } from './faults/index.ts';
 
 /**
  * A schedule is the explicit list of everything the chaos phase does, generated up front from the
@@ -20,17 +20,11 @@ export const opEventSchema = z.object({
   by: z.number().optional(),
 });
 export const syncEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('sync'), client: z.number().int().nonnegative() });
-export const offlineEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('offline'), client: z.number().int().nonnegative(), durationMs: z.number().int().positive() });
-export const partitionEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('partition'), client: z.number().int().nonnegative(), durationMs: z.number().int().positive() });
-export const crashEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('crash'), client: z.number().int().nonnegative(), downMs: z.number().int().nonnegative() });
-export const serverCrashEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('server-crash'), downMs: z.number().int().nonnegative() });
-export const skewEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('skew'), client: z.number().int().nonnegative(), offsetMs: z.number().int() });
-export const wipeEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('wipe'), client: z.number().int().nonnegative() });
 
-export const scheduleEventSchema = z.discriminatedUnion('kind', [
-  opEventSchema, syncEventSchema, offlineEventSchema, partitionEventSchema, crashEventSchema, serverCrashEventSchema, skewEventSchema, wipeEventSchema,
-]);
-export type ScheduleEvent = z.infer<typeof scheduleEventSchema>;
+/** The workload's events and one event kind per fault module. */
+export const scheduleEventSchema = z.discriminatedUnion('kind', [opEventSchema, syncEventSchema, ...faultModules.map((m) => m.schema)]);
+export type FaultEvent = z.infer<(typeof faultModules)[number]['schema']>;
+export type ScheduleEvent = z.infer<typeof opEventSchema> | z.infer<typeof syncEventSchema> | FaultEvent;
 export type OpEvent = z.infer<typeof opEventSchema>;
 
 /** The key space is small on purpose, so that conflicts are frequent. Tallies are only ever incremented. */
@@ -50,8 +44,10 @@ function workloadEvent(rng: Rng, t: number, client: number, config: SimConfig): 
   const type = rng.pick(['comment', 'comment', 'review'] as const);
   const id = rng.pick(keySpace[type]);
   if (what === 'delete') return { t, kind: 'op', client, op: 'delete', type, id };
+  // Some upserts carry a field others lack, so that replacing a document differs from merging into it.
+  const pinned = rng.chance(0.3);
   const data = type === 'comment'
-    ? { body: `note ${rng.int(0, 999)}`, by: `client${client}` }
+    ? { body: `note ${rng.int(0, 999)}`, by: `client${client}`, ...(pinned ? { pinned: true } : {}) }
     : { title: `PR ${id}`, status: rng.pick(['open', 'approved', 'changes-requested']), votes: 0 };
   return { t, kind: 'op', client, op: 'upsert', type, id, data };
 }
@@ -64,9 +60,9 @@ export function generateSchedule(rng: Rng, config: SimConfig): ScheduleEvent[] {
     const client = rng.int(0, config.clients - 1);
     let fault: ScheduleEvent | undefined;
     for (const m of faultModules) {
-      const rate = config.faults[m.rate];
+      const rate = config.faults[m.rate] ?? 0;
       if (rng.chance(rate)) {
-        fault = m.generate(rng, t, client, config);
+        fault = (m as AnyFaultModule).generate(rng, t, client, config);
         break;
       }
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from './rng.ts';
 import { Crash, Scheduler, SchedulerLimitError } from './scheduler.ts';
+import { SyncLoop } from '../engine/sync-loop.ts';
 
 const limits = { maxSteps: 10_000, maxVirtualMs: 1_000_000 };
 
@@ -103,5 +104,47 @@ describe('Scheduler', () => {
       await s.lock('db');
     });
     await expect(s.run()).rejects.toThrow(/re-entered lock db/);
+  });
+
+  it('ends a sleep early when its AbortSignal fires, with the reason, and leaves other sleeps alone', async () => {
+    const s = new Scheduler(new Rng(1), limits);
+    const wake = new AbortController();
+    const seen: string[] = [];
+    s.spawn('a', 'sleeper', async () => {
+      try {
+        await s.sleep(1_000, wake.signal);
+        seen.push(`slept ${s.now}`);
+      } catch (e) {
+        seen.push(`woken ${s.now} ${String(e)}`);
+      }
+      await s.sleep(300, new AbortController().signal);
+      seen.push(`slept again ${s.now}`);
+    });
+    s.spawn('b', 'poker', async () => {
+      await s.sleep(100);
+      wake.abort('poke');
+    });
+    await s.run();
+    expect(seen).toEqual(['woken 100 poke', 'slept again 400']);
+  });
+
+  it('drives the engine\'s real SyncLoop in virtual time inside one task: interval, poke, stop', async () => {
+    const s = new Scheduler(new Rng(1), limits);
+    const runs: number[] = [];
+    const loop = new SyncLoop({ timer: { sleep: (ms, signal) => s.sleep(ms, signal) }, random: new Rng('jitter'), run: async () => void runs.push(s.now), onError: () => {} });
+    // The loop's promise chain is the task: it parks in the virtual timer, and pokes from other tasks wake it.
+    let finished!: () => void;
+    s.spawn('c0', 'sync-loop', async () => {
+      loop.start({ intervalMs: 1_000, pokeDelayMs: 50 });
+      await new Promise<void>((r) => (finished = r));
+    });
+    s.spawn('c0', 'app', async () => {
+      await s.sleep(2_500);
+      loop.poke(); // at 2500: runs at 2550 instead of 3000
+      await s.sleep(1_000);
+      void loop.stop().then(() => finished());
+    });
+    await s.run();
+    expect(runs).toEqual([0, 1_000, 2_000, 2_550]); // stopped at 3500, before the next interval
   });
 });

@@ -5,6 +5,9 @@ export class Crash extends Error {
   override name = 'Crash';
 }
 
+/** The lane (owner) of the task whose failure `run` threw. */
+export const failedLane = new WeakMap<Error, string>();
+
 export class SchedulerLimitError extends Error {
   override name = 'SchedulerLimitError';
 }
@@ -70,6 +73,9 @@ export class Scheduler {
   private parked: (() => void) | null = null;
   private readonly locks = new Map<string, { holder: Task | null; waiters: Task[] }>();
   private failure: Error | null = null;
+  private draining = false;
+  /** Runs between two task steps, while no task runs (the live checkers' observation). */
+  betweenSteps: (() => Promise<void>) | null = null;
   private readonly taskSerial = new Map<string, number>();
 
   constructor(rng: Rng, limits: SchedulerLimits) {
@@ -106,6 +112,7 @@ export class Scheduler {
         if (!(e instanceof Crash) && !this.failure) {
           this.failure = e instanceof Error ? e : new Error(String(e));
           this.failure.message = `task ${owner}:${name} failed: ${this.failure.message}`;
+          failedLane.set(this.failure, owner);
         }
       })
       .finally(() => {
@@ -144,9 +151,25 @@ export class Scheduler {
     return this.park('runnable', this.now);
   }
 
-  sleep(ms: number): Promise<void> {
+  /**
+   * Sleeps ms of virtual time; with a signal, an abort (a poke, a stop) ends the sleep early by
+   * rejecting with the signal's reason, as the production Timer does (the SyncLoop relies on it).
+   */
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (!(ms >= 0)) throw new Error(`sleep of ${ms} ms`);
-    return this.park('runnable', this.now + ms);
+    if (!signal) return this.park('runnable', this.now + ms);
+    if (signal.aborted) throw signal.reason;
+    const woken = this.future<void>();
+    const onAbort = () => woken.reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const elapsed = new Error('elapsed');
+    try {
+      await this.waitFor(woken, ms, () => elapsed);
+    } catch (e) {
+      if (e !== elapsed) throw signal.aborted ? signal.reason : e;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   future<T>(): Future<T> {
@@ -209,6 +232,10 @@ export class Scheduler {
     l.holder = task;
   }
 
+  isLocked(name: string): boolean {
+    return (this.locks.get(name)?.holder ?? null) !== null;
+  }
+
   unlock(name: string): void {
     const l = this.locks.get(name);
     if (!l || l.holder !== this.current) throw new Error(`unlock of ${name} by a task that does not hold it`);
@@ -251,8 +278,40 @@ export class Scheduler {
     return n;
   }
 
-  /** Runs until no task is left, or `until` says stop. Throws the first task failure. */
+  /**
+   * Runs until no task is left, or `until` says stop. Throws the first task failure, but only
+   * after every other task was killed and has unwound: a task parked inside a real database
+   * transaction must roll it back, or the shared PGlite stays inside it for later runs and tests.
+   */
   async run(until: () => boolean = () => false): Promise<void> {
+    try {
+      await this.loop(until);
+    } catch (e) {
+      await this.drain();
+      throw e;
+    }
+  }
+
+  /** Kills every task and runs them until all are gone; their own failures no longer count. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    for (let round = 0; round < 100 && this.tasks.size > 0; round++) {
+      for (const owner of new Set([...this.tasks.values()].map((t) => t.owner))) this.kill(owner);
+      // Unwind now, not at each task's wake-up time: draining must not move the clock.
+      for (const t of this.tasks.values()) if (t.state === 'runnable') t.wakeAt = Math.min(t.wakeAt, this.now);
+      this.failure = null;
+      try {
+        await this.loop(() => false);
+      } catch {
+        /* a task that fails while unwinding: kill again */
+      }
+    }
+    // The failure was thrown once; later phases (collecting the final state) may run again.
+    this.failure = null;
+    this.draining = false;
+  }
+
+  private async loop(until: () => boolean): Promise<void> {
     for (;;) {
       if (this.failure) throw this.failure;
       if (until()) return;
@@ -274,7 +333,8 @@ export class Scheduler {
       // only one is, and no shared sequence that one removed event would shift for everyone.
       ready.sort((a, b) => (a.owner + a.name < b.owner + b.name ? -1 : a.owner + a.name > b.owner + b.name ? 1 : a.id - b.id));
       const task = ready.length === 1 ? ready[0]! : this.rng.fork(`pick|${this.now}|${ready.map((t) => `${t.owner}:${t.name}`).join(',')}`).pick(ready);
-      if (++this.steps > this.limits.maxSteps) throw new SchedulerLimitError(`step limit ${this.limits.maxSteps} reached`);
+      if (this.betweenSteps && !this.draining) await this.betweenSteps();
+      if (++this.steps > this.limits.maxSteps && !this.draining) throw new SchedulerLimitError(`step limit ${this.limits.maxSteps} reached`);
       task.state = 'running';
       this.current = task;
       const parked = new Promise<void>((r) => (this.parked = r));

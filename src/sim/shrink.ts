@@ -2,6 +2,8 @@ import type { SimConfig } from './config.ts';
 import { runSimulation, type RunResult } from './run.ts';
 import type { ScheduleEvent } from './schedule.ts';
 import type { Stores } from './world.ts';
+import { faultModuleFor } from './faults/index.ts';
+import { messageFaults } from './faults/network-faults.ts';
 
 export interface ShrinkStep {
   what: string;
@@ -106,9 +108,18 @@ export async function shrink(
   if (!outOfTime() && compactClients(best.config, best.schedule).config.clients < best.config.clients && (await attempt(best.config, best.schedule, true))) note('dropped unused clients');
 
   // 4. Smaller values: network faults that the schedule does not need.
-  for (const rate of ['duplicateRate', 'lostAckRate', 'dropRate', 'reorderRate'] as const) {
+  for (const { rate } of messageFaults) {
     if (outOfTime() || best.config.network[rate] === 0) continue;
     if (await attempt({ ...best.config, network: { ...best.config.network, [rate]: 0 } }, best.schedule)) note(`${rate} 0`);
+  }
+  // 4b. Smaller faults: each fault module's knob (shorter outages, smaller skews), halving while it holds.
+  for (let i = 0; i < best.schedule.length && !outOfTime(); i++) {
+    const m = faultModuleFor(best.schedule[i]!.kind);
+    for (let e = m?.smaller?.(best.schedule[i]!); e && !outOfTime(); e = m!.smaller!(e)) {
+      const candidate = best.schedule.map((x, j) => (j === i ? e! : x));
+      if (!(await attempt(best.config, candidate))) break;
+      note(`smaller ${e.kind}`);
+    }
   }
   // 5. Smaller times: close the gap before each event (everything after moves earlier with it),
   //    so that what remains overlaps more and runs shorter.

@@ -15,7 +15,7 @@ export class SimDb implements Db {
   readonly dialect: Db['dialect'];
   readonly inner: Db;
   private readonly sched: Scheduler;
-  private readonly lockName: string;
+  readonly lockName: string;
   readonly stats: DbStats;
   /** Mutable so that world setup can take no virtual time (see SimWorld.create). */
   maxStatementMs: number;

@@ -14,6 +14,7 @@ import { shrink } from './shrink.ts';
 import { readReplayFile, toReplayFile, writeReplayFile } from './replay-file.ts';
 import { firstTraceDifference } from './sweep.ts';
 import { keySpace, type ScheduleEvent } from './schedule.ts';
+import { faultModules, type AnyFaultModule } from './faults/index.ts';
 import type { Stores } from './world.ts';
 import { useSimStores } from '../../test/support/sim-stores.ts';
 
@@ -110,12 +111,8 @@ describe('fast-check properties', () => {
     { weight: 2, arbitrary: fc.record({ t, kind: fc.constant('op' as const), client, op: fc.constant('delete' as const), type: fc.constant('comment'), id: fc.constantFrom(...keySpace.comment) }) },
     { weight: 4, arbitrary: fc.record({ t, kind: fc.constant('op' as const), client, op: fc.constant('increment' as const), type: fc.constant('tally'), id: fc.constantFrom(...keySpace.tally), field: fc.constant('n'), by: fc.integer({ min: -3, max: 5 }) }) },
     { weight: 5, arbitrary: fc.record({ t, kind: fc.constant('sync' as const), client }) },
-    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('offline' as const), client, durationMs: fc.integer({ min: 1, max: 5000 }) }) },
-    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('partition' as const), client, durationMs: fc.integer({ min: 1, max: 5000 }) }) },
-    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('crash' as const), client, downMs: fc.integer({ min: 0, max: 2000 }) }) },
-    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('server-crash' as const), downMs: fc.integer({ min: 0, max: 2000 }) }) },
-    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('skew' as const), client, offsetMs: fc.integer({ min: -60_000, max: 60_000 }) }) },
-    { weight: 1, arbitrary: fc.record({ t, kind: fc.constant('wipe' as const), client }) },
+    // One arbitrary per fault module, from the registry.
+    ...faultModules.map((m) => ({ weight: 1, arbitrary: (m as AnyFaultModule).arbitrary(fc, t, client) as fc.Arbitrary<ScheduleEvent> })),
   );
   const schedule = fc.array(event, { minLength: 1, maxLength: 40 }).map((es) => [...es].sort((a, b) => a.t - b.t));
 

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SimConfig } from './config.ts';
 import { writeReplayFile } from './replay-file.ts';
+import { configForSeed, type Scenario } from './scenario.ts';
 import { buildReport } from './report/build.ts';
 import { writeReportFiles } from './report/write.ts';
 import type { Timeline } from './report/html.ts';
@@ -49,6 +50,10 @@ export interface SweepOptions {
   timelineSeeds?: string[];
   /** The configuration of each seed (default: the base config with the seed replaced). */
   configFor?: (seed: string) => SimConfig;
+  /** The scenario the base came from: its network/fault overrides also apply to each seed's swarm mix. */
+  scenario?: Scenario;
+  /** With --coverage: the production coverage of the sweep, taken after the last seed. */
+  coverage?: () => Promise<Report['coverage']>;
   onSeed?: (done: number, total: number | undefined, r: SeedReport) => void;
   onShrinkStep?: (seed: string, what: string, events: number) => void;
   /** Why the sweep stopped before its last seed, if it did. */
@@ -57,7 +62,8 @@ export interface SweepOptions {
 
 /** A sweep in this process on the given stores (one seed after another). */
 export async function runSweep(base: SimConfig, seeds: readonly string[] | SeedPlan, stores: Stores, o: SweepOptions): Promise<Report> {
-  const configFor = o.configFor ?? ((seed: string) => ({ ...base, seed }));
+  // Each seed draws its own swarm mix, exactly as a run of that seed alone would.
+  const configFor = o.configFor ?? ((seed: string) => configForSeed(base, seed, o.scenario));
   return sweepWith(localRunner(configFor, stores), Array.isArray(seeds) ? planOf(seeds) : (seeds as SeedPlan), configFor, o);
 }
 
@@ -146,7 +152,7 @@ export async function sweepWith(runner: SeedRunner, plan: SeedPlan, configFor: (
   }
   const reports = order.map((k) => outcomes.get(k)!.report);
   const first = reports[0]?.seed ?? plan.at(0) ?? '1';
-  const report = buildReport(configFor(first), reports, performance.now() - t0);
+  const report = buildReport(configFor(first), reports, performance.now() - t0, await o.coverage?.());
   writeReportFiles(o.outDir, report, timelines);
   return report;
 }

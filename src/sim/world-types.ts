@@ -44,6 +44,18 @@ export interface Observation {
   lastMutationID: number;
 }
 
+/** One request's fate at the server: its status, or none when it never got an answer. */
+export interface ServerAnswer {
+  lane: string;
+  label: string;
+  t: number;
+  status: number;
+  /** A fault was injected into this request (so a 5xx may be the fault, not the server). */
+  injected: boolean;
+  /** For an answer made from an exception: the exception and where it came from. */
+  error?: string;
+}
+
 export interface WorldStats {
   mutations: number;
   pushes: number;
@@ -68,8 +80,10 @@ export interface World {
   readonly queued: QueuedMutation[];
   readonly wipedClientIDs: Set<string>;
   readonly observations: Observation[];
+  /** The server's answers, for the no-5xx checker. */
+  readonly answers: ServerAnswer[];
   /** Violations found while running (rebase invariant, monotonic cookies), with their time. */
-  readonly liveViolations: Violation[];
+  readonly liveViolations: readonly Violation[];
   openEngine(client: SimClient): Promise<PersistentSyncEngine>;
   reopenServer(): Promise<void>;
   countFault(kind: string): void;

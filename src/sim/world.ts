@@ -2,17 +2,18 @@ import { PersistentSyncEngine } from '../engine/index.ts';
 import { rebaseCheck, snapshotWithCookie } from '../engine/simulation.ts';
 import type { Db } from '../db/types.ts';
 import { ProtocolError, TransportError } from '../protocol/index.ts';
-import { foldLog, ServerDatabase } from '../server/server-database.ts';
-import type { LogEntry } from '../server/types.ts';
-import type { PatchOp } from '../protocol/index.ts';
+import { ServerDatabase } from '../server/server-database.ts';
 import type { NetworkConfig, SimConfig } from './config.ts';
 import type { BugVariant } from './bugs/types.ts';
 import { Rng } from './rng.ts';
 import { Crash, Scheduler } from './scheduler.ts';
 import { SimDb } from './sim-db.ts';
 import { simTransport } from './network.ts';
-import type { Observation, QueuedMutation, SimClient, World, WorldStats } from './world-types.ts';
+import type { Observation, QueuedMutation, ServerAnswer, SimClient, World, WorldStats } from './world-types.ts';
+import { Observer } from './observe.ts';
+import { checkerModules } from './checkers/index.ts';
 import type { Violation } from './checkers/types.ts';
+import { exceptionViolation } from './findings.ts';
 
 /** Virtual time starts at a fixed epoch so that timestamps look real and replay identically. */
 export const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -22,12 +23,6 @@ export interface Stores {
   server: Db;
   /** The clients' PGlite, shared by all clients of all runs; a schema per client. */
   clients: Db;
-}
-
-function sameMap(a: Map<string, unknown>, b: Map<string, unknown>): string | undefined {
-  for (const [k, v] of a) if (!b.has(k) || JSON.stringify(b.get(k)) !== JSON.stringify(v)) return k;
-  for (const k of b.keys()) if (!a.has(k)) return k;
-  return undefined;
 }
 
 export class SimWorld implements World {
@@ -41,9 +36,12 @@ export class SimWorld implements World {
   readonly stats: WorldStats = { mutations: 0, pushes: 0, pulls: 0, faults: {}, serverErrors: 0 };
   readonly queued: QueuedMutation[] = [];
   readonly wipedClientIDs = new Set<string>();
-  readonly observations: Observation[] = [];
-  readonly liveViolations: Violation[] = [];
+  readonly observer: Observer;
+  readonly answers: ServerAnswer[] = [];
+  private readonly ownViolations: Violation[] = [];
   readonly statements = { statements: 0 };
+  /** An exception while building the world (a finding of the seed like any other). */
+  setupError: unknown;
   private readonly bug: BugVariant | undefined;
   private readonly prefix: string;
   private readonly serverSchema: string;
@@ -59,6 +57,8 @@ export class SimWorld implements World {
     const serverDb = new SimDb(stores.server, this.sched, 'server-db', config.dbLatencyMs, this.statements);
     this.server = { db: serverDb, database: null as unknown as ServerDatabase, up: true, incarnation: 0 };
     this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements);
+    this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: checkerModules, bug });
+    this.sched.betweenSteps = () => this.observer.flush();
     const clientRng = rng.fork('clients');
     const slots = config.clientSlots ?? Array.from({ length: config.clients }, (_, i) => i);
     if (slots.length !== config.clients) throw new Error(`clientSlots has ${slots.length} slots but clients is ${config.clients}`);
@@ -83,10 +83,23 @@ export class SimWorld implements World {
       await w.reopenServer();
       for (const c of w.clients) c.engine = await w.openEngine(c);
     });
-    await w.sched.run();
+    try {
+      await w.sched.run();
+    } catch (e) {
+      w.setupError = e;
+    }
     w.server.db.maxStatementMs = config.dbLatencyMs;
     w.clientDb.maxStatementMs = config.dbLatencyMs;
     return w;
+  }
+
+  get observations(): Observation[] {
+    return this.observer.observations;
+  }
+
+  /** Violations found while running: engine errors and the live checkers' observations. */
+  get liveViolations(): Violation[] {
+    return [...this.ownViolations, ...this.observer.violations];
   }
 
   client(i: number): SimClient {
@@ -117,7 +130,7 @@ export class SimWorld implements World {
       transport: simTransport(this, c),
       clock: { now: () => EPOCH_MS + this.sched.now + c.clockOffsetMs },
       ids: { newId: (p) => `${p}-${c.name}-${generation}-${++n}` },
-      timer: { sleep: (ms) => this.sched.sleep(ms) },
+      timer: { sleep: (ms, signal) => this.sched.sleep(ms, signal) },
       random: c.rng.fork(`engine-${c.incarnation}`),
       simulation: { createStore: this.bug?.createStore },
     });
@@ -141,7 +154,7 @@ export class SimWorld implements World {
       }
       for (let page = 0; page < 50; page++) {
         const moved = await engine.pull();
-        await this.observe(c, engine);
+        this.observer.request(c, engine.clientID);
         if (!moved) break;
       }
       return true;
@@ -152,52 +165,9 @@ export class SimWorld implements World {
         return false;
       }
       // Anything else is the engine refusing an impossible state: a finding, not noise.
-      this.liveViolations.push({ checker: 'engine-error', message: `${c.name}: ${(e as Error).message}`, lane: c.name, clientID: engine.clientID, t: this.sched.now });
+      this.ownViolations.push(exceptionViolation(e, { lane: c.name, clientID: engine.clientID, t: this.sched.now }, 'engine-error'));
       this.sched.record(c.name, 'engine-error', (e as Error).message);
       return false;
-    }
-  }
-
-  /**
-   * Every pulled state is a state the server really had: the client's snapshot equals the fold
-   * of the server's log up to the client's cookie. (A pull that skips a commit breaks this even
-   * when later writes would hide it by the end.)
-   */
-  private async checkSnapshot(c: SimClient, engine: PersistentSyncEngine): Promise<void> {
-    const { cookie, snapshot } = await snapshotWithCookie(engine.store);
-    if (cookie === null) return;
-    const log = await this.server.db.query<{ version: number; effects: PatchOp[] }>(
-      `SELECT version, effects FROM "${this.serverSchema}".replication_log WHERE version <= $1 ORDER BY version`,
-      [cookie],
-    );
-    const fold = foldLog(log.rows.map((r) => ({ version: Number(r.version), effects: r.effects }) as LogEntry));
-    const key = sameMap(fold, snapshot);
-    if (key !== undefined) {
-      this.liveViolations.push({
-        checker: 'snapshot',
-        message: `${c.name} (${engine.clientID}) holds ${JSON.stringify(snapshot.get(key) ?? null)} for ${key} at cookie ${cookie}, but the server had ${JSON.stringify(fold.get(key) ?? null)} at version ${cookie}`,
-        lane: c.name, clientID: engine.clientID, key, version: cookie, t: this.sched.now,
-      });
-      this.sched.record(c.name, 'violation', `snapshot ${key}`);
-    }
-  }
-
-  /** Records the client's cookie and last mutation id, and sometimes checks its rebase invariant. */
-  private async observe(c: SimClient, engine: PersistentSyncEngine): Promise<void> {
-    const meta = (await engine.store.readMeta())!;
-    this.observations.push({ clientID: engine.clientID, lane: c.name, t: this.sched.now, cookie: meta.cookie, lastMutationID: meta.lastMutationID });
-    if (c.rng.chance(this.config.rebaseCheckRate)) await this.checkSnapshot(c, engine);
-    if (c.rng.chance(this.config.rebaseCheckRate)) {
-      const { expected, visible } = await rebaseCheck(engine.store);
-      const key = sameMap(expected, visible);
-      if (key !== undefined) {
-        this.liveViolations.push({
-          checker: 'rebase',
-          message: `${c.name} (${engine.clientID}) shows ${JSON.stringify(visible.get(key) ?? null)} for ${key}, but its snapshot with its pending mutations replayed gives ${JSON.stringify(expected.get(key) ?? null)}`,
-          lane: c.name, clientID: engine.clientID, key, t: this.sched.now,
-        });
-        this.sched.record(c.name, 'violation', `rebase ${key}`);
-      }
     }
   }
 }

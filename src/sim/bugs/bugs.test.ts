@@ -47,9 +47,19 @@ async function contrast(bugName: string, scenario: (w: Awaited<ReturnType<typeof
 }
 
 describe('planted bugs', () => {
-  it('has twelve uniquely named variants', () => {
-    expect(new Set(bugs.map((b) => b.name)).size).toBe(12);
+  it('has thirteen uniquely named variants', () => {
+    expect(new Set(bugs.map((b) => b.name)).size).toBe(13);
   });
+
+  it('upsert-merges keeps fields an upsert left out, on client and server alike', () =>
+    contrast('upsert-merges', async ({ s, client }) => {
+      const a = await client();
+      await a.upsert('comment', 'x', { body: 'b', pinned: true });
+      await a.upsert('comment', 'x', { body: 'c' });
+      expect(await a.visibleEntities()).toEqual(new Map([['comment/x', { body: 'c' }]]));
+      await a.sync();
+      expect((await s.readEntities()).get('comment/x')).toEqual({ body: 'c' });
+    }));
 
   it('non-idempotent-push applies a retried push twice', () =>
     contrast('non-idempotent-push', async ({ s }) => {

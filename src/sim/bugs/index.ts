@@ -11,6 +11,7 @@ import { upsertIgnored } from './upsert-ignored.ts';
 import { recreateStaysDeleted } from './recreate-stays-deleted.ts';
 import { timestampCookie } from './timestamp-cookie.ts';
 import { incrementLastWriterWins } from './increment-last-writer-wins.ts';
+import { upsertMerges } from './upsert-merges.ts';
 
 export type { BugVariant } from './types.ts';
 
@@ -28,6 +29,7 @@ export const bugs: readonly BugVariant[] = [
   recreateStaysDeleted,
   timestampCookie,
   incrementLastWriterWins,
+  upsertMerges,
 ];
 
 export function findBug(name: string): BugVariant {

@@ -33,6 +33,7 @@ function sound(): FinalState {
       { clientID: 'A', lane: 'c0', t: 10, cookie: 1, lastMutationID: 1 },
       { clientID: 'A', lane: 'c0', t: 20, cookie: 3, lastMutationID: 2 },
     ],
+    answers: [{ lane: 'c0', label: 'push#1', t: 5, status: 200, injected: false }],
     healed: true,
     healMs: 100,
     healBudgetMs: 1000,
@@ -121,5 +122,43 @@ describe('checkers', () => {
     const s = sound();
     s.server.entities.set('tally/t', { n: 3 });
     expect(await checkers.counters!(s)).toEqual([expect.objectContaining({ checker: 'counters', key: 'tally/t', message: expect.stringContaining('add up to 5') })]);
+  });
+
+  it('no-5xx names a 500 answer with no fault injected, and forgives an injected one', async () => {
+    const s = sound();
+    s.answers.push({ lane: 'c1', label: 'pull#4', t: 40, status: 500, injected: true });
+    expect(await checkers['no-5xx']!(s)).toEqual([]);
+    s.answers.push({ lane: 'c1', label: 'push#5', t: 50, status: 500, injected: false, error: 'server-error: boom' });
+    expect(await checkers['no-5xx']!(s)).toEqual([expect.objectContaining({ checker: 'no-5xx', lane: 'c1', t: 50, message: expect.stringContaining('push#5') })]);
+  });
+
+  it('unique-mutation-ids names a client that queued one mutation id twice (e.g. across a restart)', async () => {
+    const s = sound();
+    s.queued.push({ lane: 'c0', clientID: 'A', mutationID: 2, name: 'upsert', args: {}, t: 60 });
+    expect(await checkers['unique-mutation-ids']!(s)).toEqual([expect.objectContaining({ checker: 'unique-mutation-ids', clientID: 'A', message: expect.stringContaining('mutation id 2 twice') })]);
+  });
+
+  it('model names an upsert that merged instead of replacing, even when server and clients agree', async () => {
+    const s = sound();
+    const merged = { b: 2, pinned: true };
+    s.server.log[0]!.args = { type: 'comment', id: 'x', data: { b: 1, pinned: true } };
+    s.server.log[0]!.effects = [put('comment/x', { b: 1, pinned: true })];
+    s.server.log.push(entry(4, 'B', 2, 'upsert', { type: 'comment', id: 'x', data: { b: 2 } }, [put('comment/x', merged)]));
+    s.server.entities.set('comment/x', merged);
+    for (const c of s.clients) c.visible.set('comment/x', merged);
+    expect(await checkers.convergence!(s)).toEqual([]);
+    const v = await checkers.model!(s);
+    expect(v[0]).toEqual(expect.objectContaining({ checker: 'model', version: 4, key: 'comment/x' }));
+    expect(v.map((x) => x.message).join('\n')).toContain('server entity comment/x is {"b":2,"pinned":true}, but the log\'s mutations by their specification give {"b":2}');
+  });
+
+  it('model names an increment that succeeded on a non-numeric field, and skips failed entries', async () => {
+    const s = sound();
+    s.server.log.push(entry(4, 'B', 2, 'increment', { type: 'comment', id: 'x', field: 'b', by: 1 }, [], 'increment: not a number'));
+    expect(await checkers.model!(s)).toEqual([]);
+    s.server.log[0]!.args = { type: 'comment', id: 'x', data: { b: 'text' } };
+    s.server.log[0]!.effects = [put('comment/x', { b: 'text' } as never)];
+    s.server.log.push(entry(5, 'B', 3, 'increment', { type: 'comment', id: 'x', field: 'b', by: 1 }, [put('comment/x', { b: 1 })]));
+    expect((await checkers.model!(s)).map((x) => x.message)).toEqual(expect.arrayContaining([expect.stringContaining('by its specification it fails')]));
   });
 });

@@ -1,4 +1,4 @@
-import type { Checker } from './types.ts';
+import type { Checker, CheckerModule } from './types.ts';
 import { convergence } from './convergence.ts';
 import { exactlyOnce } from './exactly-once.ts';
 import { noLostWrite } from './no-lost-write.ts';
@@ -7,17 +7,34 @@ import { monotonic } from './monotonic.ts';
 import { liveness } from './liveness.ts';
 import { logReplay } from './log-replay.ts';
 import { counters } from './counters.ts';
+import { snapshot } from './snapshot.ts';
+import { rebase } from './rebase.ts';
+import { no5xx } from './no-5xx.ts';
+import { uniqueMutationIds } from './unique-mutation-ids.ts';
+import { model } from './model.ts';
 
-export type { Checker, FinalState, Violation, ClientFinal } from './types.ts';
+export type { Checker, CheckerModule, FinalState, Violation, ClientFinal, ObserveContext } from './types.ts';
 
-/** The end-of-run checkers. Rebase and engine errors are found while running; determinism by running twice. */
-export const checkers: Readonly<Record<string, Checker>> = {
-  convergence,
-  'exactly-once': exactlyOnce,
-  'no-lost-write': noLostWrite,
-  'per-client-order': perClientOrder,
-  monotonic,
-  liveness,
-  'log-replay': logReplay,
-  counters,
-};
+/**
+ * Every invariant, one module each: `observe` runs after a client's pull (outside the scheduler),
+ * `final` on the healed end state. A new invariant is one file and one line here. Engine and
+ * server exceptions are found by the run itself; determinism by running twice.
+ */
+export const checkerModules: readonly CheckerModule[] = [
+  { name: 'convergence', final: convergence },
+  { name: 'exactly-once', final: exactlyOnce },
+  { name: 'no-lost-write', final: noLostWrite },
+  { name: 'per-client-order', final: perClientOrder },
+  { name: 'monotonic', final: monotonic },
+  { name: 'liveness', final: liveness },
+  { name: 'log-replay', final: logReplay },
+  { name: 'counters', final: counters },
+  snapshot,
+  rebase,
+  no5xx,
+  uniqueMutationIds,
+  model,
+];
+
+/** The end-of-run hooks by name. */
+export const checkers: Readonly<Record<string, Checker>> = Object.fromEntries(checkerModules.filter((m) => m.final).map((m) => [m.name, m.final!]));

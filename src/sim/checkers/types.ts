@@ -1,6 +1,7 @@
-import type { EntityData, Mutation } from '../../protocol/index.ts';
+import type { EntityData, Mutation, MutatorRegistry } from '../../protocol/index.ts';
 import type { ClientRecord, LogEntry } from '../../server/types.ts';
-import type { Observation, QueuedMutation } from '../world-types.ts';
+import type { ClientDatabase } from '../../engine/client-database.ts';
+import type { Observation, QueuedMutation, ServerAnswer } from '../world-types.ts';
 
 export interface Violation {
   /** Which checker: convergence, exactly-once, no-lost-write, per-client-order, monotonic, liveness, rebase, log-replay, counters, determinism. */
@@ -26,11 +27,13 @@ export interface ClientFinal {
 /** Everything the end-of-run checkers look at. */
 export interface FinalState {
   t: number;
-  server: { entities: Map<string, EntityData>; log: LogEntry[]; clients: ClientRecord[]; version: number };
+  server: { entities: Map<string, EntityData>; log: LogEntry[]; clients: ClientRecord[]; version: number; registry?: MutatorRegistry };
   clients: ClientFinal[];
   queued: QueuedMutation[];
   wipedClientIDs: Set<string>;
   observations: Observation[];
+  /** Every answer the server gave (or did not give) to a request, with whether a fault was injected into it. */
+  answers: ServerAnswer[];
   healed: boolean;
   healMs: number;
   healBudgetMs: number;
@@ -38,3 +41,28 @@ export interface FinalState {
 }
 
 export type Checker = (s: FinalState) => Violation[] | Promise<Violation[]>;
+
+/**
+ * What a checker sees of a client right after one of its pulls. It reads the real databases
+ * outside the scheduler (no statements through the simulated database, no draws from the run's
+ * random streams), so checking more or less often never changes a run's trace.
+ */
+export interface ObserveContext {
+  lane: string;
+  clientID: string;
+  /** Virtual ms of the pull that asked for the observation. */
+  t: number;
+  /** The client's store (the same class the engine uses) on the real database. */
+  store: ClientDatabase;
+  /** The server's replication log up to a version, on the real database. */
+  serverLog(upTo: number): Promise<LogEntry[]>;
+  /** Whether a sampled (costly) check runs this time, at the config's rebaseCheckRate. */
+  sample(): boolean;
+}
+
+/** One invariant: optional hooks during the run (after each pull) and at the end. */
+export interface CheckerModule {
+  name: string;
+  observe?(ctx: ObserveContext): Promise<Violation[]>;
+  final?: Checker;
+}

@@ -1,7 +1,8 @@
+import { z } from 'zod';
 import type { FaultModule } from './types.ts';
-import type { z } from 'zod';
-import type { crashEventSchema } from '../schedule.ts';
 import type { SimClient, World } from '../world-types.ts';
+
+export const crashEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('crash'), client: z.number().int().nonnegative(), downMs: z.number().int().nonnegative() });
 
 /** Kills a client's tasks (open transactions roll back) and forgets its in-memory state. */
 export function killClient(world: World, c: SimClient): void {
@@ -14,10 +15,13 @@ export function killClient(world: World, c: SimClient): void {
  * A client crash at any point: in-flight requests and in-memory state are gone; after the
  * downtime it restarts from what its PGlite committed (same schema, same identity).
  */
-export const clientCrash: FaultModule<z.infer<typeof crashEventSchema>> = {
+export const clientCrash: FaultModule<typeof crashEventSchema> = {
   kind: 'crash',
   rate: 'clientCrash',
+  rates: { flaky: 0, 'offline-heavy': 0, crashy: 0.03, chaos: 0.02, swarmMax: 0.04 },
+  schema: crashEventSchema,
   generate: (rng, t, client) => ({ t, kind: 'crash', client, downMs: rng.int(0, 3_000) }),
+  arbitrary: (f, t, client) => f.record({ t, kind: f.constant('crash' as const), client, downMs: f.integer({ min: 0, max: 2000 }) }),
   async apply(world, e) {
     const c = world.client(e.client);
     if (!c.engine) return; // already down
@@ -30,4 +34,10 @@ export const clientCrash: FaultModule<z.infer<typeof crashEventSchema>> = {
       world.sched.record(c.name, 'restart', c.clientID ?? undefined);
     }, e.downMs);
   },
+  /** Every client is up for the quiet phase (a wiped one too: the same restart). */
+  async heal(world, c) {
+    if (!c.engine) c.engine = await world.openEngine(c);
+  },
+  smaller: (e) => (e.downMs > 0 ? { ...e, downMs: Math.floor(e.downMs / 2) } : undefined),
+  report: { traceKinds: ['crash', 'restart'], colour: '#b5179e', legend: 'crash / restart' },
 };

@@ -20,3 +20,11 @@ export const lostAck = (rng: Rng, net: NetworkConfig) => rng.chance(net.lostAckR
 
 /** The request arrives twice (a retrying proxy). */
 export const duplicate = (rng: Rng, net: NetworkConfig) => rng.chance(net.duplicateRate);
+
+/** The per-message faults' knobs (config.network rates): heal turns them off, the shrinker tries each at 0, the report draws them. */
+export const messageFaults = [
+  { rate: 'duplicateRate', traceKinds: ['duplicate'], colour: '#e07b00', legend: 'duplicate' },
+  { rate: 'lostAckRate', traceKinds: ['lost-ack'], colour: '#e07b00', legend: 'lost ack' },
+  { rate: 'dropRate', traceKinds: ['drop'], colour: '#e07b00', legend: 'drop / timeout' },
+  { rate: 'reorderRate', traceKinds: [], colour: '#e07b00', legend: 'reorder' },
+] as const satisfies readonly { rate: keyof NetworkConfig; traceKinds: readonly string[]; colour: string; legend: string }[];

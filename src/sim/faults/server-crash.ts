@@ -1,16 +1,20 @@
+import { z } from 'zod';
 import type { FaultModule } from './types.ts';
-import type { z } from 'zod';
-import type { serverCrashEventSchema } from '../schedule.ts';
+
+export const serverCrashEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('server-crash'), downMs: z.number().int().nonnegative() });
 
 /**
  * The server process dies: requests in flight are killed (their open transactions roll back, and
  * any transaction left open on the shared session is aborted), new requests are refused until it
  * restarts on the same data.
  */
-export const serverCrash: FaultModule<z.infer<typeof serverCrashEventSchema>> = {
+export const serverCrash: FaultModule<typeof serverCrashEventSchema> = {
   kind: 'server-crash',
   rate: 'serverCrash',
+  rates: { flaky: 0, 'offline-heavy': 0, crashy: 0.01, chaos: 0.008, swarmMax: 0.015 },
+  schema: serverCrashEventSchema,
   generate: (rng, t) => ({ t, kind: 'server-crash', downMs: rng.int(100, 3_000) }),
+  arbitrary: (f, t) => f.record({ t, kind: f.constant('server-crash' as const), downMs: f.integer({ min: 0, max: 2000 }) }),
   async apply(world, e) {
     if (!world.server.up) return;
     world.server.up = false;
@@ -24,4 +28,12 @@ export const serverCrash: FaultModule<z.infer<typeof serverCrashEventSchema>> = 
     world.server.up = true;
     world.sched.record('server', 'restart');
   },
+  async healServer(world) {
+    if (!world.server.up) {
+      await world.reopenServer();
+      world.server.up = true;
+    }
+  },
+  smaller: (e) => (e.downMs > 0 ? { ...e, downMs: Math.floor(e.downMs / 2) } : undefined),
+  report: { traceKinds: ['refused', 'error'], colour: '#b5179e', legend: 'server crash / refused' },
 };

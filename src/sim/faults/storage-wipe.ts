@@ -1,16 +1,20 @@
+import { z } from 'zod';
 import type { FaultModule } from './types.ts';
-import type { z } from 'zod';
-import type { wipeEventSchema } from '../schedule.ts';
 import { killClient } from './client-crash.ts';
+
+export const wipeEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('wipe'), client: z.number().int().nonnegative() });
 
 /**
  * The client loses its whole database (cleared site data) and comes back as a new client with a
  * new identity. Its unpushed mutations are lost on purpose; the no-lost-write checker knows.
  */
-export const storageWipe: FaultModule<z.infer<typeof wipeEventSchema>> = {
+export const storageWipe: FaultModule<typeof wipeEventSchema> = {
   kind: 'wipe',
   rate: 'storageWipe',
+  rates: { flaky: 0, 'offline-heavy': 0, crashy: 0.004, chaos: 0.003, swarmMax: 0.006 },
+  schema: wipeEventSchema,
   generate: (_rng, t, client) => ({ t, kind: 'wipe', client }),
+  arbitrary: (f, t, client) => f.record({ t, kind: f.constant('wipe' as const), client }),
   async apply(world, e) {
     const c = world.client(e.client);
     if (c.clientID) world.wipedClientIDs.add(c.clientID);
@@ -21,4 +25,5 @@ export const storageWipe: FaultModule<z.infer<typeof wipeEventSchema>> = {
     c.engine = await world.openEngine(c);
     world.sched.record(c.name, 'restart', `new identity ${c.clientID}`);
   },
+  report: { traceKinds: ['wipe'], colour: '#b5179e', legend: 'storage wipe' },
 };

@@ -19,7 +19,13 @@ function packageVersion(): string {
   }
 }
 
-export function buildReport(config: SimConfig, seeds: SeedReport[], wallMs: number): Report {
+const sum = (records: (Record<string, number> | undefined)[]) => {
+  const out: Record<string, number> = {};
+  for (const r of records) for (const [k, v] of Object.entries(r ?? {})) out[k] = (out[k] ?? 0) + v;
+  return Object.fromEntries(Object.entries(out).sort());
+};
+
+export function buildReport(config: SimConfig, seeds: SeedReport[], wallMs: number, coverage?: Report['coverage']): Report {
   const byChecker: Record<string, number> = {};
   for (const s of seeds) for (const c of new Set(s.violations.map((v) => v.checker))) byChecker[c] = (byChecker[c] ?? 0) + 1;
   const { seed, ...rest } = config;
@@ -39,7 +45,10 @@ export function buildReport(config: SimConfig, seeds: SeedReport[], wallMs: numb
       statements: seeds.reduce((a, s) => a + s.stats.statements, 0),
       wallMs: Math.round(wallMs),
       byChecker,
+      faults: sum(seeds.map((x) => x.stats.faults)),
+      checks: sum(seeds.map((x) => x.stats.checks)),
     },
+    ...(coverage ? { coverage } : {}),
   };
   return reportSchema.parse(report);
 }

@@ -1,5 +1,8 @@
 import type { TraceEvent } from '../scheduler.ts';
 import type { Report } from './schema.ts';
+import { describeMix } from '../config.ts';
+import { byFolder } from '../coverage.ts';
+import { faultReport } from '../faults/index.ts';
 
 export interface Timeline {
   title: string;
@@ -13,6 +16,8 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /** Mark colour per event family; faults are red-ish, sync traffic blue, local writes green. */
 function colour(kind: string): string {
   if (kind === 'violation') return '#d00';
+  const fault = faultReport.colours.get(kind);
+  if (fault) return fault;
   if (kind === 'mutation') return '#2a9d3a';
   if (kind.startsWith('push')) return '#1f6fd1';
   if (kind.startsWith('pull')) return '#7a4fd1';
@@ -23,7 +28,7 @@ function colour(kind: string): string {
   return '#444';
 }
 
-const periodKinds: Record<string, string> = { offline: 'rgba(150,150,150,0.25)', partition: 'rgba(224,123,0,0.18)' };
+const periodKinds: Record<string, string> = faultReport.periods;
 
 function svgTimeline(tl: Timeline, index: number): string {
   const lanes = ['server', ...[...new Set(tl.trace.map((e) => e.lane).filter((l) => l !== 'server' && l !== 'sim'))].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))), 'sim'];
@@ -69,9 +74,22 @@ function svgTimeline(tl: Timeline, index: number): string {
   return `<svg id="tl${index}" class="timeline" viewBox="0 0 ${W} ${H}" width="100%">${parts.join('')}</svg><script type="application/json" id="trace${index}">${data}</script>`;
 }
 
+function coverageHtml(r: Report): string {
+  const t = r.totals;
+  const parts: string[] = [];
+  if (t.faults && Object.keys(t.faults).length) parts.push(`<p>Faults injected: ${esc(Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(', '))}</p>`);
+  if (t.checks && Object.keys(t.checks).length) parts.push(`<p>Checker looks: ${esc(Object.entries(t.checks).map(([k, v]) => `${k} ${v}`).join(', '))}</p>`);
+  if (r.coverage?.length) {
+    const pct = (c: { covered: number; total: number }) => `${c.covered}/${c.total} (${c.total ? ((100 * c.covered) / c.total).toFixed(1) : '100.0'}%)`;
+    const rows = [...byFolder(r.coverage).map((x) => ({ ...x, file: `${x.file}/` })), ...r.coverage].map((f) => `<tr><td>${esc(f.file)}</td><td>${pct(f.lines)}</td><td>${pct(f.branches)}</td><td>${esc(f.unreached)}</td></tr>`).join('\n');
+    parts.push(`<h2>Production coverage by the simulator</h2><table class="coverage"><thead><tr><th>file</th><th>lines</th><th>branches</th><th>unreached lines</th></tr></thead><tbody>\n${rows}\n</tbody></table>`);
+  }
+  return parts.join('\n');
+}
+
 /** One self-contained page: the summary table, then a timeline per selected seed. */
 export function renderHtml(report: Report, timelines: Timeline[]): string {
-  const rows = report.seeds.map((s) => `<tr class="${s.verdict}"><td>${esc(s.seed)}</td><td>${s.verdict}</td><td><code>${s.traceHash}</code></td><td>${s.stats.events}${s.shrunkEvents !== undefined ? ` → ${s.shrunkEvents}` : ''}</td><td>${s.stats.mutations}</td><td>${s.stats.pushes}</td><td>${s.stats.pulls}</td><td>${Object.entries(s.stats.faults).map(([k, v]) => `${k} ${v}`).join(', ')}</td><td>${(s.stats.virtualMs / 1000).toFixed(1)}</td><td>${s.stats.wallMs}</td><td>${esc(s.violations[0] ? `${s.violations[0].checker}: ${s.violations[0].message}` : '')}</td></tr>`).join('\n');
+  const rows = report.seeds.map((s) => `<tr class="${s.verdict}"><td>${esc(s.seed)}</td><td>${s.verdict}</td><td><code>${s.traceHash}</code></td><td>${s.stats.events}${s.shrunkEvents !== undefined ? ` → ${s.shrunkEvents}` : ''}</td><td>${s.stats.mutations}</td><td>${s.stats.pushes}</td><td>${s.stats.pulls}</td><td>${Object.entries(s.stats.faults).map(([k, v]) => `${k} ${v}`).join(', ')}</td><td>${(s.stats.virtualMs / 1000).toFixed(1)}</td><td>${s.stats.wallMs}</td><td class="mix">${s.mix ? esc(describeMix(s.mix)) : ''}</td><td>${esc(s.violations[0] ? `${s.violations[0].checker}: ${s.violations[0].message}` : '')}</td></tr>`).join('\n');
   const sections = timelines.map((tl, i) => `<section><h2>${esc(tl.title)}</h2>
 ${tl.violations.length ? `<ul class="violations">${tl.violations.slice(0, 10).map((v) => `<li><b>${esc(v.checker)}</b>${v.t !== undefined ? ` at ${v.t} ms` : ''}: ${esc(v.message)}</li>`).join('')}</ul>` : '<p>No violation.</p>'}
 ${svgTimeline(tl, i)}
@@ -89,10 +107,11 @@ tr.violation td{background:#fff0f0}tr.converged td:nth-child(2){color:#2a9d3a}
 </style></head><body>
 <h1>Lockstep convergence report</h1>
 <p>${t.converged}/${t.seeds} seeds converged · profile <code>${esc(report.config.profile)}</code>${report.config.bug ? ` · bug <code>${esc(report.config.bug)}</code>` : ''} · ${report.config.clients} clients · ${report.config.steps} steps · server ${report.config.server} · lockstep ${esc(report.version)} (${esc(report.commit)}) · ${esc(report.createdAt)}</p>
-<table><thead><tr><th>seed</th><th>verdict</th><th>trace hash</th><th>events</th><th>mutations</th><th>pushes</th><th>pulls</th><th>faults</th><th>virtual s</th><th>wall ms</th><th>first violation</th></tr></thead><tbody>
+<table><thead><tr><th>seed</th><th>verdict</th><th>trace hash</th><th>events</th><th>mutations</th><th>pushes</th><th>pulls</th><th>faults</th><th>virtual s</th><th>wall ms</th><th>mix</th><th>first violation</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
-<p class="legend"><span><i style="background:#2a9d3a"></i>mutation</span><span><i style="background:#1f6fd1"></i>push</span><span><i style="background:#7a4fd1"></i>pull</span><span><i style="background:#e07b00"></i>drop / lost ack / timeout</span><span><i style="background:#b5179e"></i>crash / wipe / refused</span><span><i style="background:#999"></i>offline / partition / skew</span><span><i style="background:#d00"></i>violation</span></p>
+<p class="legend"><span><i style="background:#2a9d3a"></i>mutation</span><span><i style="background:#1f6fd1"></i>push</span><span><i style="background:#7a4fd1"></i>pull</span>${faultReport.legend.map((l) => `<span><i style="background:${l.colour}"></i>${esc(l.legend)}</span>`).join('')}<span><i style="background:#d00"></i>violation</span></p>
+${coverageHtml(report)}
 ${sections || '<p>Every seed converged; run with --timeline SEED to draw one.</p>'}
 <script>
 document.querySelectorAll('svg.timeline').forEach(function (svg, i) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { simConfigSchema } from '../config.ts';
+import { faultRatesSchema, networkSchema, simConfigSchema } from '../config.ts';
 
 export const violationSchema = z.object({
   checker: z.string(),
@@ -25,9 +25,13 @@ export const seedReportSchema = z.object({
     statements: z.number().int(),
     faults: z.record(z.string(), z.number().int()),
     serverErrors: z.number().int(),
+    /** How often each checker looked (observe hooks per pull, final hooks once). */
+    checks: z.record(z.string(), z.number().int()).optional(),
     virtualMs: z.number(),
     wallMs: z.number(),
   }),
+  /** The seed's own network and fault rates (under --profile swarm every seed draws its own). */
+  mix: z.object({ network: networkSchema, faults: faultRatesSchema }).optional(),
   /** Set when --check-determinism ran the seed twice. */
   deterministic: z.boolean().optional(),
   replayFile: z.string().optional(),
@@ -55,6 +59,16 @@ export const reportSchema = z.object({
     statements: z.number().int(),
     wallMs: z.number(),
     byChecker: z.record(z.string(), z.number().int()),
+    /** Fault coverage of the sweep: how many of each fault happened, and how often each checker looked. */
+    faults: z.record(z.string(), z.number().int()).optional(),
+    checks: z.record(z.string(), z.number().int()).optional(),
   }),
+  /** With --coverage: production lines and branches the simulator reached, per file. */
+  coverage: z.array(z.object({
+    file: z.string(),
+    lines: z.object({ covered: z.number().int(), total: z.number().int() }),
+    branches: z.object({ covered: z.number().int(), total: z.number().int() }),
+    unreached: z.string(),
+  })).optional(),
 });
 export type Report = z.infer<typeof reportSchema>;

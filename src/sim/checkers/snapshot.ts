@@ -1,0 +1,23 @@
+import { foldLog } from '../../server/server-database.ts';
+import { snapshotWithCookie } from '../../engine/simulation.ts';
+import { violation } from '../findings.ts';
+import type { CheckerModule } from './types.ts';
+import { firstDifference, show } from './util.ts';
+
+/**
+ * Every pulled state is a state the server really had: the client's snapshot equals the fold of
+ * the server's log up to the client's cookie. (A pull that skips a commit breaks this even when
+ * later writes would hide it by the end.)
+ */
+export const snapshot: CheckerModule = {
+  name: 'snapshot',
+  async observe(o) {
+    if (!o.sample()) return [];
+    const { cookie, snapshot: snap } = await snapshotWithCookie(o.store);
+    if (cookie === null) return [];
+    const fold = foldLog(await o.serverLog(cookie));
+    const key = firstDifference(fold, snap);
+    if (key === undefined) return [];
+    return [violation('snapshot', `${o.lane} (${o.clientID}) holds ${show(snap.get(key) ?? null)} for ${key} at cookie ${cookie}, but the server had ${show(fold.get(key) ?? null)} at version ${cookie}`, { lane: o.lane, clientID: o.clientID, key, version: cookie, t: o.t })];
+  },
+};

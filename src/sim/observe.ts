@@ -1,0 +1,102 @@
+import { ClientDatabase } from '../engine/client-database.ts';
+import { defaultLimits, createRegistry, type PatchOp } from '../protocol/index.ts';
+import type { LogEntry } from '../server/types.ts';
+import type { BugVariant } from './bugs/types.ts';
+import type { CheckerModule, ObserveContext, Violation } from './checkers/types.ts';
+import { exceptionViolation } from './findings.ts';
+import type { Rng } from './rng.ts';
+import type { Scheduler } from './scheduler.ts';
+import type { SimDb } from './sim-db.ts';
+import type { Observation, SimClient } from './world-types.ts';
+
+interface Request {
+  client: SimClient;
+  generation: number;
+  schema: string;
+  clientID: string;
+  t: number;
+}
+
+/**
+ * Observation for the live checkers, outside the scheduler: a pull only queues a request; the
+ * scheduler runs the queue between two task steps, when neither simulated database is inside a
+ * statement or transaction, on the real databases underneath. No virtual time passes, no task
+ * runs and no run random stream is drawn, so a run's trace does not depend on how often it is
+ * checked. (Reads here are the only place the simulator uses the store's checker hooks.)
+ */
+export class Observer {
+  private readonly queue: Request[] = [];
+  private readonly sched: Scheduler;
+  private readonly clientDb: SimDb;
+  private readonly serverDb: SimDb;
+  private readonly serverSchema: string;
+  private readonly rng: Rng;
+  private readonly rate: number;
+  private readonly modules: readonly CheckerModule[];
+  private readonly bug: BugVariant | undefined;
+  readonly observations: Observation[] = [];
+  readonly violations: Violation[] = [];
+  /** How many times each checker's observe hook ran (the sweep's checker coverage). */
+  readonly counts: Record<string, number> = {};
+
+  constructor(o: { sched: Scheduler; clientDb: SimDb; serverDb: SimDb; serverSchema: string; rng: Rng; rate: number; modules: readonly CheckerModule[]; bug: BugVariant | undefined }) {
+    this.sched = o.sched;
+    this.clientDb = o.clientDb;
+    this.serverDb = o.serverDb;
+    this.serverSchema = o.serverSchema;
+    this.rng = o.rng;
+    this.rate = o.rate;
+    this.modules = o.modules;
+    this.bug = o.bug;
+  }
+
+  /** After a pull: observe this client when the databases are next free. */
+  request(client: SimClient, clientID: string): void {
+    this.queue.push({ client, generation: client.generation, schema: client.schema, clientID, t: this.sched.now });
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Runs queued observations while both databases are free (called by the scheduler between steps). */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 && !this.sched.isLocked(this.clientDb.lockName) && !this.sched.isLocked(this.serverDb.lockName)) {
+      const r = this.queue.shift()!;
+      // A wiped client's schema is gone: its observations went with it.
+      if (r.client.generation !== r.generation) continue;
+      try {
+        await this.observe(r);
+      } catch (e) {
+        this.violations.push(exceptionViolation(e, { lane: r.client.name, clientID: r.clientID, t: r.t }, 'engine-error'));
+      }
+    }
+  }
+
+  private async observe(r: Request): Promise<void> {
+    const create = this.bug?.createStore ?? ((db, schema, registry, limits) => new ClientDatabase(db, schema, registry, limits));
+    const store = create(this.clientDb.inner, r.schema, createRegistry(), defaultLimits);
+    const meta = await store.readMeta();
+    if (!meta) return;
+    this.observations.push({ clientID: meta.clientID, lane: r.client.name, t: r.t, cookie: meta.cookie, lastMutationID: meta.lastMutationID });
+    const ctx: ObserveContext = {
+      lane: r.client.name,
+      clientID: meta.clientID,
+      t: r.t,
+      store,
+      serverLog: async (upTo) => {
+        const log = await this.serverDb.inner.query<{ version: number; effects: PatchOp[] }>(`SELECT version, effects FROM "${this.serverSchema}".replication_log WHERE version <= $1 ORDER BY version`, [upTo]);
+        return log.rows.map((x) => ({ version: Number(x.version), effects: x.effects }) as LogEntry);
+      },
+      sample: () => this.rng.chance(this.rate),
+    };
+    for (const m of this.modules) {
+      if (!m.observe) continue;
+      this.counts[m.name] = (this.counts[m.name] ?? 0) + 1;
+      for (const v of await m.observe(ctx)) {
+        this.violations.push(v);
+        this.sched.record(v.lane ?? 'sim', 'violation', `${v.checker} ${v.key ?? ''}`.trim());
+      }
+    }
+  }
+}
