@@ -12,6 +12,8 @@ export interface Retention {
   keepVersions?: number;
   /** Keep every row younger than this (by its created_at, from the server's Clock). */
   keepMs?: number;
+  /** Never move the horizon past this version (the simulator archives what it read first). */
+  upTo?: number;
 }
 
 export const defaultRetention = { keepVersions: 10_000 } as const satisfies Retention;
@@ -19,6 +21,7 @@ export const defaultRetention = { keepVersions: 10_000 } as const satisfies Rete
 const retentionSchema = z.strictObject({
   keepVersions: z.number().int().nonnegative().optional(),
   keepMs: z.number().int().nonnegative().optional(),
+  upTo: z.number().int().nonnegative().optional(),
 });
 
 /** A retention with its default applied; a bad value is a clear error. */
@@ -50,6 +53,7 @@ export async function compactLog(db: Db, s: string, schema: string, retention: R
     const version = Number(m.version);
     const old = Number(m.horizon);
     let target = version;
+    if (retention.upTo !== undefined) target = Math.min(target, retention.upTo);
     if (retention.keepVersions !== undefined) target = Math.min(target, version - retention.keepVersions);
     if (retention.keepMs !== undefined) {
       const young = await tx.query<{ v: number | null }>(`SELECT min(version) AS v FROM ${s}.replication_log WHERE version > $1 AND created_at > $2`, [old, now - retention.keepMs]);
