@@ -65,7 +65,7 @@ let n = 0;
 const runOurs = async () => {
   for (let i = 0; i < batch; i++) {
     const o = op('o', n++);
-    await ours.mutate(o.name, o.args);
+    await ours.mutate(o.name, o.args as never);
   }
   while ((await ours.getState()).pendingCount > 0) await ours.sync();
 };
