@@ -8,6 +8,8 @@ export interface ClientMeta {
   cookie: number | null;
   /** The epoch of the server database that version belongs to. */
   epoch: string | null;
+  /** The cookie's fingerprint (which mutation took that version), returned to the server as is. */
+  fp: string | null;
   nextMutationID: number;
   /** Highest mutation id the server has acknowledged through a pull. */
   lastMutationID: number;
@@ -98,6 +100,7 @@ export class ClientDatabase {
           last_mutation_id bigint NOT NULL
         );
         ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_epoch text;
+        ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_fp text;
         CREATE TABLE IF NOT EXISTS ${s}.snapshot (key text PRIMARY KEY, data jsonb NOT NULL);
         CREATE TABLE IF NOT EXISTS ${s}.visible (key text PRIMARY KEY, type text NOT NULL, id text NOT NULL, data jsonb NOT NULL);
         CREATE INDEX IF NOT EXISTS visible_type_idx ON ${s}.visible (type);
@@ -115,13 +118,13 @@ export class ClientDatabase {
         `INSERT INTO ${s}.meta (id, client_id, client_group_id, cookie, next_mutation_id, last_mutation_id, cookie_epoch) VALUES (1, $1, $2, NULL, 1, 0, NULL)`,
         [ids.clientID, ids.clientGroupID],
       );
-      return { ...ids, cookie: null, epoch: null, nextMutationID: 1, lastMutationID: 0 };
+      return { ...ids, cookie: null, epoch: null, fp: null, nextMutationID: 1, lastMutationID: 0 };
     });
   }
 
   async readMeta(q: Queryable = this.db): Promise<ClientMeta | undefined> {
-    const r = await q.query<{ client_id: string; client_group_id: string; cookie: number | null; cookie_epoch: string | null; next_mutation_id: number; last_mutation_id: number }>(
-      `SELECT client_id, client_group_id, cookie, cookie_epoch, next_mutation_id, last_mutation_id FROM ${this.s}.meta WHERE id = 1`,
+    const r = await q.query<{ client_id: string; client_group_id: string; cookie: number | null; cookie_epoch: string | null; cookie_fp: string | null; next_mutation_id: number; last_mutation_id: number }>(
+      `SELECT client_id, client_group_id, cookie, cookie_epoch, cookie_fp, next_mutation_id, last_mutation_id FROM ${this.s}.meta WHERE id = 1`,
     );
     const m = r.rows[0];
     if (!m) return undefined;
@@ -130,6 +133,7 @@ export class ClientDatabase {
       clientGroupID: m.client_group_id,
       cookie: m.cookie === null ? null : Number(m.cookie),
       epoch: m.cookie_epoch,
+      fp: m.cookie_fp,
       nextMutationID: Number(m.next_mutation_id),
       lastMutationID: Number(m.last_mutation_id),
     };
@@ -220,7 +224,7 @@ export class ClientDatabase {
           WHERE p.mutation_id = r.mutation_id`,
       );
       await tx.query(
-        `UPDATE ${s}.meta SET client_id = $1, cookie = NULL, cookie_epoch = NULL, next_mutation_id = $2, last_mutation_id = 0 WHERE id = 1`,
+        `UPDATE ${s}.meta SET client_id = $1, cookie = NULL, cookie_epoch = NULL, cookie_fp = NULL, next_mutation_id = $2, last_mutation_id = 0 WHERE id = 1`,
         [newClientID, ids.length + 1],
       );
       return { previousClientID: meta.clientID, clientID: newClientID, requeued: ids.map((from, i) => ({ from, to: i + 1 })) };
@@ -266,8 +270,9 @@ export class ClientDatabase {
       }
       const pendingBefore = await this.pendingMutations(1_000_000, tx);
       const dropped = newLast > meta.lastMutationID ? await this.dropAcknowledged(tx, newLast) : 0;
-      if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID || meta.epoch !== wire.cookie.epoch) {
-        await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2, cookie_epoch = $3 WHERE id = 1`, [resp.cookie, newLast, wire.cookie.epoch]);
+      const fp = wire.cookie.fp ?? null;
+      if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID || meta.epoch !== wire.cookie.epoch || meta.fp !== fp) {
+        await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2, cookie_epoch = $3, cookie_fp = $4 WHERE id = 1`, [resp.cookie, newLast, wire.cookie.epoch, fp]);
       }
       // From no cookie the response is a whole state: whatever snapshot is left (a reset
       // identity keeps the old database's until now) goes, even if the server sent no clear.
@@ -281,7 +286,7 @@ export class ClientDatabase {
       const newOverlay = await this.replay(tx, await this.pendingMutations(1_000_000, tx));
       const cleared = patch.some((op) => op.op === 'clear');
       const candidates = cleared ? null : [...new Set([...patch.map((op) => (op as { key: string }).key), ...oldOverlay.keys()])];
-      const changes = await this.syncVisible(tx, candidates, newOverlay);
+      const changes = await this.syncVisible(tx, candidates, newOverlay, putValues(patch));
       return { applied: true, changes, droppedPending: dropped };
     });
   }
@@ -307,29 +312,51 @@ export class ClientDatabase {
 
   /**
    * Makes the visible state snapshot + overlay, for the candidate keys (null: all keys), and
-   * returns what changed. Each statement returns only rows it changed.
+   * returns what changed. `known` holds the snapshot's new value of every key the patch put
+   * (with a clear in the patch: the whole snapshot). Those go to the visible state straight from
+   * the patch; only the other candidates are copied from the snapshot, and documents are never
+   * decoded back (on a large page that was most of the cost). Each statement returns only rows
+   * it changed.
    */
-  protected async syncVisible(q: Queryable, candidates: string[] | null, overlay: Map<string, EntityData | null>): Promise<EntityChange[]> {
+  protected async syncVisible(q: Queryable, candidates: string[] | null, overlay: Map<string, EntityData | null>, known: Map<string, EntityData> = new Map()): Promise<EntityChange[]> {
     const s = this.s;
     const own = [...overlay.keys()];
-    const scope = candidates === null ? '' : ' AND key = ANY($2::text[])';
-    const params = candidates === null ? [own] : [own, candidates];
     const changes: EntityChange[] = [];
-    if (candidates === null || candidates.length > 0) {
+    const fromPatch = [...known].filter(([k]) => !overlay.has(k)).map(([key, data]) => ({ key, data }));
+    if (fromPatch.length) {
+      // The changed keys come back as one JSON array: a row per key costs more than the insert.
+      const up = await q.query<{ keys: string[] }>(
+        `WITH up AS (
+           INSERT INTO ${s}.visible AS v (key, type, id, data)
+           SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM json_to_recordset($1::json) AS r(key text, data jsonb)
+           ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data WHERE v.data IS DISTINCT FROM EXCLUDED.data
+           RETURNING key)
+         SELECT coalesce(json_agg(key), '[]') AS keys FROM up`,
+        [JSON.stringify(fromPatch)],
+      );
+      for (const key of up.rows[0]!.keys) changes.push({ key, ...splitKey(key), data: known.get(key)! });
+    }
+    // With a clear, the snapshot is exactly `known`; else the candidates the patch did not put.
+    const rest = candidates === null ? null : candidates.filter((k) => !known.has(k));
+    if (rest !== null && rest.length > 0) {
       const up = await q.query<{ key: string; data: EntityData }>(
         `INSERT INTO ${s}.visible AS v (key, type, id, data)
          SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM ${s}.snapshot
-          WHERE key <> ALL($1::text[])${scope}
+          WHERE key <> ALL($1::text[]) AND key = ANY($2::text[])
          ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data WHERE v.data IS DISTINCT FROM EXCLUDED.data
          RETURNING key, data`,
-        params,
+        [own, rest],
       );
       for (const r of up.rows) changes.push({ key: r.key, ...splitKey(r.key), data: r.data });
+    }
+    if (rest === null || rest.length > 0) {
+      // A key the patch put is in the snapshot: only the others can have gone.
+      const scope = rest === null ? '' : ' AND key = ANY($2::text[])';
       const gone = await q.query<{ key: string }>(
         `DELETE FROM ${s}.visible v WHERE key <> ALL($1::text[])${scope}
             AND NOT EXISTS (SELECT 1 FROM ${s}.snapshot n WHERE n.key = v.key)
          RETURNING key`,
-        params,
+        rest === null ? [own] : [own, rest],
       );
       for (const r of gone.rows) changes.push({ key: r.key, ...splitKey(r.key), data: undefined });
     }
@@ -373,7 +400,7 @@ export class ClientDatabase {
     if (dels.length) await q.query(`DELETE FROM ${s}.snapshot WHERE key = ANY($1::text[])`, [dels]);
     if (puts.length) {
       await q.query(
-        `INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM jsonb_to_recordset($1::jsonb) AS r(key text, data jsonb)
+        `INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM json_to_recordset($1::json) AS r(key text, data jsonb)
          ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
         [JSON.stringify(puts)],
       );
@@ -414,6 +441,17 @@ export class ClientDatabase {
     const r = await this.db.query<EntityRow>(sql, params);
     return r.rows;
   }
+}
+
+/** The values a patch leaves in the snapshot for the keys it puts (its last op per key decides). */
+function putValues(patch: readonly PatchOp[]): Map<string, EntityData> {
+  const m = new Map<string, EntityData>();
+  for (const op of patch) {
+    if (op.op === 'put') m.set(op.key, op.value);
+    else if (op.op === 'del') m.delete(op.key);
+    else m.clear();
+  }
+  return m;
 }
 
 function toChange(e: PatchOp): EntityChange {

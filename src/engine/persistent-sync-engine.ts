@@ -280,7 +280,7 @@ export class PersistentSyncEngine {
     let resp;
     try {
       resp = await this.tracked(() =>
-        this.transport.pull({ pullVersion: 1, clientGroupID: this.clientGroupID, cookie: base === null ? null : { order: base, epoch: meta.epoch ?? '' }, profileID: this.profileID, schemaVersion: this.schemaVersion }),
+        this.transport.pull({ pullVersion: 1, clientGroupID: this.clientGroupID, cookie: base === null ? null : { order: base, epoch: meta.epoch ?? '', ...(meta.fp ? { fp: meta.fp } : {}) }, profileID: this.profileID, schemaVersion: this.schemaVersion }),
       );
     } catch (e) {
       if (isClientStateNotFound(e)) await this.resetIdentity('pull', meta.clientID);

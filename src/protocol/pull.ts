@@ -11,6 +11,12 @@ import { patchOpSchema } from './patch.ts';
 export const cookieObjectSchema = z.object({
   order: z.number().int().nonnegative(),
   epoch: z.string().min(1).max(64),
+  /**
+   * Which mutation took version `order` (see src/server/fingerprint.ts): a database restored
+   * from an older backup keeps its epoch, and this tells its history from the client's.
+   * Optional: cookies from before it are accepted unchecked.
+   */
+  fp: z.string().min(1).max(32).optional(),
 });
 export type CookieObject = z.infer<typeof cookieObjectSchema>;
 /** null before the first pull; a bare number is a cookie from before epochs (answered ClientStateNotFound). */

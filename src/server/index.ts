@@ -2,7 +2,9 @@ import type { MutatorRegistry } from '../protocol/index.ts';
 import { PGliteDb } from '../db/pglite.ts';
 import { PostgresDb } from '../db/postgres.ts';
 import type { Db } from '../db/types.ts';
-import { systemClock, type Clock } from '../seams/index.ts';
+import { realTimer, systemClock, type Clock, type Timer } from '../seams/index.ts';
+import { checkSchedule, compactionSchedule, type CompactionSchedule } from './compaction-schedule.ts';
+import type { CompactionResult, Retention } from './compaction.ts';
 import { handlePull, handlePush, type HandlerResult } from './handlers.ts';
 import { ServerDatabase } from './server-database.ts';
 import type { ServerLimits } from './limits.ts';
@@ -12,6 +14,7 @@ export { handlePush, handlePull } from './handlers.ts';
 export type { HandlerResult, HandlerOptions } from './handlers.ts';
 export type * from './types.ts';
 export { defaultServerLimits, type ServerLimits } from './limits.ts';
+export { defaultRetention, type Retention, type CompactionResult } from './compaction.ts';
 
 export interface SyncServerOptions {
   /** Embedded PGlite: 'memory' (the default) or a data directory. */
@@ -28,6 +31,15 @@ export interface SyncServerOptions {
   /** Document size, push work budget and page limits (see ServerLimits). */
   limits?: Partial<ServerLimits>;
   schemaVersion?: string;
+  /** What compact() keeps by default (default: the last 10,000 versions). */
+  retention?: Retention;
+  /**
+   * Compaction on a schedule: every `everyMs` (driven by `timer`, the Timer seam) with the
+   * retention above. Off by default: a server compacts only when compact() is called.
+   */
+  compaction?: CompactionSchedule;
+  /** Drives the compaction schedule (default: real timers). */
+  timer?: Timer;
 }
 
 export interface SyncServer {
@@ -36,6 +48,8 @@ export interface SyncServer {
   health(): Promise<{ status: 'ok'; version: number; dialect: Db['dialect'] }>;
   /** Fires after each push that committed at least one mutation (for pokes). Returns unsubscribe. */
   onCommit(listener: (version: number) => void): () => void;
+  /** Compacts the replication log now (see ServerDatabase.compact). */
+  compact(retention?: Retention): Promise<CompactionResult>;
   readonly db: Db;
   readonly database: ServerDatabase;
   close(): Promise<void>;
@@ -43,6 +57,7 @@ export interface SyncServer {
 
 /** A transport-agnostic sync server: RPC and HTTP layers wrap exactly this. */
 export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
+  if (options.compaction) checkSchedule(options.compaction);
   const db: Db = options.db ?? (options.postgres ? new PostgresDb(options.postgres) : await PGliteDb.open(options.pglite ?? 'memory'));
   const database = await ServerDatabase.open(db, {
     clock: options.clock ?? systemClock,
@@ -50,7 +65,9 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
     pageSize: options.pageSize,
     pageBytes: options.pageBytes,
     limits: options.limits,
+    retention: options.retention,
   });
+  const schedule = options.compaction ? compactionSchedule(database, options.compaction, options.timer ?? realTimer) : undefined;
   const listeners = new Set<(version: number) => void>();
   const handlerOptions = { schemaVersion: options.schemaVersion };
   return {
@@ -68,7 +85,11 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    close: () => db.close(),
+    compact: (retention) => database.compact(retention),
+    async close() {
+      await schedule?.stop();
+      await db.close();
+    },
   };
 }
 export { localTransport, unwrapResult } from './local-transport.ts';

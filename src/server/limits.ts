@@ -20,7 +20,7 @@ export const defaultServerLimits: ServerLimits = {
   maxMutationsPerPush: 500,
   maxEffectBytesPerPush: 8 * 1024 * 1024,
   pageBytes: 4 * 1024 * 1024,
-  pageSize: 5000,
+  pageSize: 25_000,
 };
 
 /** Defaults overridden by what is given; a limit that is not a positive integer is refused at startup. */

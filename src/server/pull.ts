@@ -1,15 +1,51 @@
 import { ProtocolError, type Cookie, type EntityData, type PatchOp, type PullRequest, type PullResponseOK } from '../protocol/index.ts';
 import type { Queryable } from '../db/types.ts';
 import type { ServerLimits } from './limits.ts';
+import { emptyFingerprint, fingerprint } from './fingerprint.ts';
+
+/** What pull reads about the database before it answers: one statement. */
+interface PullHead {
+  version: number;
+  epoch: string;
+  /** Log rows at or below the horizon were compacted away (compaction.ts). */
+  horizon: number;
+  /** Fingerprint of the current version, and of the cookie's version (undefined: no such row). */
+  headFp: string;
+  cookieFp: string | undefined;
+}
+
+async function readHead(tx: Queryable, s: string, cookieOrder: number, epochHint: string): Promise<PullHead> {
+  const r = await tx.query<{ version: number; epoch: string | null; horizon: number; horizon_fp: string | null; hc: string | null; hm: number | null; cc: string | null; cm: number | null }>(
+    `SELECT m.version, m.epoch, m.horizon, m.horizon_fp, h.client_id AS hc, h.mutation_id AS hm, c.client_id AS cc, c.mutation_id AS cm
+       FROM ${s}.meta m
+       LEFT JOIN ${s}.replication_log h ON h.version = m.version
+       LEFT JOIN ${s}.replication_log c ON c.version = $1
+      WHERE m.id = 1`,
+    [cookieOrder],
+  );
+  const m = r.rows[0]!;
+  const version = Number(m.version);
+  const horizon = Number(m.horizon ?? 0);
+  const fpAt = (v: number, client: string | null, mid: number | null): string | undefined =>
+    v === 0 ? emptyFingerprint : client !== null ? fingerprint(client, Number(mid)) : v === horizon ? (m.horizon_fp ?? undefined) : undefined;
+  return { version, epoch: m.epoch ?? epochHint, horizon, headFp: fpAt(version, m.hc, m.hm) ?? emptyFingerprint, cookieFp: cookieOrder < 0 ? undefined : fpAt(cookieOrder, m.cc, m.cm) };
+}
 
 /**
- * The version a request's cookie stands for in this database, or null for a new client.
- * A cookie of another epoch, a pre-epoch number or one from the future means the client's
- * state is not this database's: ClientStateNotFound, and the client starts over.
+ * The version a request's cookie stands for in this database, or null for a full state (a new
+ * client, or a cookie from before the compaction horizon: the log it would need is gone).
+ * A cookie of another epoch, a pre-epoch number, one from the future, or one whose fingerprint
+ * is not that of the mutation at its version here (a restore from an older backup that has moved
+ * on) means the client's state is not this database's: ClientStateNotFound, and the client
+ * starts over. A cookie below the horizon cannot be checked; its full resync is exact anyway.
  */
-export function cookieVersion(cookie: Cookie, epoch: string, version: number): number | null {
+export function cookieVersion(cookie: Cookie, epoch: string, version: number, horizon = 0, cookieFp?: string): number | null {
   if (cookie === null) return null;
   if (typeof cookie === 'number' || cookie.epoch !== epoch || cookie.order > version) {
+    throw new ProtocolError(200, { error: 'ClientStateNotFound' });
+  }
+  if (cookie.order < horizon) return null;
+  if (cookie.fp !== undefined && cookieFp !== undefined && cookie.fp !== cookieFp) {
     throw new ProtocolError(200, { error: 'ClientStateNotFound' });
   }
   return cookie.order;
@@ -21,30 +57,33 @@ export function cookieVersion(cookie: Cookie, epoch: string, version: number): n
  * collapsed per key, ending at a commit boundary: applying it leaves the client exactly at the
  * server's state after that commit, so every page is a state the server really had. A page
  * holds whole commits up to limits.pageBytes of effects and limits.pageSize log rows; a single
- * commit over either still goes alone.
+ * commit over either still goes alone. A full state (a new client, or a cookie from before the
+ * compaction horizon) is one page of the current entities when they fit the bounds, or when the
+ * log has been compacted (the older states are gone, and one page is the only exact answer a
+ * client that does not stage pages can take); else the log from version 0 in pages.
  */
 export async function buildPull(tx: Queryable, s: string, req: PullRequest, limits: Pick<ServerLimits, 'pageSize' | 'pageBytes'>, epochHint: string): Promise<PullResponseOK> {
   const { pageSize, pageBytes } = limits;
-  const meta = await tx.query<{ version: number; epoch: string | null }>(`SELECT version, epoch FROM ${s}.meta WHERE id = 1`);
-  const version = Number(meta.rows[0]!.version);
-  const epoch = meta.rows[0]!.epoch ?? epochHint;
-  const at = (order: number) => ({ order, epoch });
-  const cookie = cookieVersion(req.cookie, epoch, version);
-  if (cookie === version) return { cookie: at(version), lastMutationIDChanges: {}, patch: [] };
+  const order = req.cookie !== null && typeof req.cookie === 'object' ? req.cookie.order : -1;
+  const head = await readHead(tx, s, order, epochHint);
+  const { version, epoch } = head;
+  const at = (o: number, fp: string) => ({ order: o, epoch, fp });
+  const cookie = cookieVersion(req.cookie, epoch, version, head.horizon, head.cookieFp);
+  if (cookie === version) return { cookie: at(version, head.headFp), lastMutationIDChanges: {}, patch: [] };
 
   if (cookie === null) {
     // A new client: the current state in one page when it fits (no need to replay history).
     const size = await tx.query<{ n: number; bytes: number | null }>(
       `SELECT count(*)::int AS n, sum(coalesce(bytes, octet_length(data::text)))::bigint AS bytes FROM ${s}.entities WHERE NOT deleted`,
     );
-    if (size.rows[0]!.n <= pageSize && Number(size.rows[0]!.bytes ?? 0) <= pageBytes) {
+    if (head.horizon > 0 || (size.rows[0]!.n <= pageSize && Number(size.rows[0]!.bytes ?? 0) <= pageBytes)) {
       const ents = await tx.query<{ key: string; data: EntityData }>(`SELECT key, data FROM ${s}.entities WHERE NOT deleted ORDER BY key`);
       const clients = await tx.query<{ client_id: string; last_mutation_id: number }>(
         `SELECT client_id, last_mutation_id FROM ${s}.clients WHERE client_group_id = $1`,
         [req.clientGroupID],
       );
       return {
-        cookie: at(version),
+        cookie: at(version, head.headFp),
         lastMutationIDChanges: Object.fromEntries(clients.rows.map((c) => [c.client_id, Number(c.last_mutation_id)])),
         patch: [{ op: 'clear' }, ...ents.rows.map((r): PatchOp => ({ op: 'put', key: r.key, value: r.data }))],
       };
@@ -68,6 +107,8 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, limi
   );
   // Versions are dense (one log row each), so the rows reach the page's last commit.
   const upTo = log.rows.length ? Number(log.rows[0]!.upto) : version;
+  const last = log.rows[log.rows.length - 1];
+  const upToFp = last && Number(last.version) === upTo ? fingerprint(last.client_id, Number(last.mutation_id)) : head.headFp;
   const collapsed = new Map<string, PatchOp>();
   const lmids: Record<string, number> = {};
   for (const row of log.rows) {
@@ -79,5 +120,5 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, limi
     if (row.mine) lmids[row.client_id] = Math.max(lmids[row.client_id] ?? 0, Number(row.mutation_id));
   }
   const patch: PatchOp[] = cookie === null ? [{ op: 'clear' }, ...collapsed.values()] : [...collapsed.values()];
-  return { cookie: at(upTo), lastMutationIDChanges: lmids, patch };
+  return { cookie: at(upTo, upToFp), lastMutationIDChanges: lmids, patch };
 }

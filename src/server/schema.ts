@@ -43,6 +43,12 @@ export async function createServerSchema(db: Queryable, schema: string, newEpoch
     ALTER TABLE ${s}.replication_log ADD COLUMN IF NOT EXISTS commit_version bigint;
     ALTER TABLE ${s}.replication_log ADD COLUMN IF NOT EXISTS bytes int;
     ALTER TABLE ${s}.entities ADD COLUMN IF NOT EXISTS bytes int;
+    -- Compaction (compaction.ts): log rows at or below the horizon are folded into log_base, the
+    -- state at the horizon, one row per live key; horizon_fp is the fingerprint of the dropped
+    -- row at the horizon (cookies at the horizon are still checked).
+    ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS horizon bigint NOT NULL DEFAULT 0;
+    ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS horizon_fp text;
+    CREATE TABLE IF NOT EXISTS ${s}.log_base (key text PRIMARY KEY, value jsonb NOT NULL, version bigint NOT NULL);
     CREATE TABLE IF NOT EXISTS ${s}.clients (
       client_id text PRIMARY KEY,
       client_group_id text NOT NULL,

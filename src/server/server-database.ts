@@ -12,6 +12,7 @@ import { resolveLimits, type ServerLimits } from './limits.ts';
 import { isDataError } from './validate.ts';
 import { isElided, type LogEffect } from './log-effects.ts';
 import type { ClientRecord, EntityMap, LogEntry, PushOutcome } from './types.ts';
+import { compactLog, resolveRetention, type CompactionResult, type Retention } from './compaction.ts';
 
 export interface ServerDatabaseOptions {
   clock: Clock;
@@ -27,6 +28,8 @@ export interface ServerDatabaseOptions {
   limits?: Partial<ServerLimits>;
   /** Postgres schema holding the tables. */
   schema?: string;
+  /** What compact() keeps of the log when called without a retention (default: the last 10,000 versions). */
+  retention?: Retention;
 }
 
 /**
@@ -41,6 +44,7 @@ export class ServerDatabase {
   readonly limits: ServerLimits;
   readonly schema: string;
   readonly ids: Ids;
+  readonly retention: Retention;
   /** This database's identity in cookies; set by migrate(). */
   epoch = '';
   /** The quoted schema name, ready for SQL. */
@@ -54,6 +58,7 @@ export class ServerDatabase {
     this.limits = resolveLimits({ ...options.limits, pageSize: options.pageSize ?? options.limits?.pageSize, pageBytes: options.pageBytes ?? options.limits?.pageBytes });
     this.schema = options.schema ?? 'lockstep';
     this.s = quoteIdent(this.schema);
+    this.retention = resolveRetention(options.retention);
   }
 
   static async open<T extends ServerDatabase>(this: new (db: Db, o: ServerDatabaseOptions) => T, db: Db, options: ServerDatabaseOptions): Promise<T> {
@@ -176,6 +181,30 @@ export class ServerDatabase {
     return this.db.transaction((tx) => buildPull(tx, this.s, req, this.limits, this.epoch), { isolation: 'repeatable read', readOnly: true });
   }
 
+  /**
+   * Compacts the replication log (see compaction.ts): rows older than the retention keeps are
+   * folded per key into the compacted base. Pull stays exact for every cookie at or past the
+   * horizon; an older cookie gets the whole current state (a full resync).
+   */
+  async compact(retention?: Retention): Promise<CompactionResult> {
+    const r = await compactLog(this.db, this.s, this.schema, retention === undefined ? this.retention : resolveRetention(retention), this.clock.now());
+    // Embedded PGlite has no autovacuum: without this the dropped rows' space is never reused.
+    if (r.droppedRows > 0 && this.db.dialect === 'pglite') await this.db.exec(`VACUUM ${this.s}.replication_log, ${this.s}.log_base`);
+    return r;
+  }
+
+  /** The compaction horizon: log rows at or below it are gone, folded into readLogBase(). */
+  async horizon(): Promise<number> {
+    const r = await this.db.query<{ horizon: number }>(`SELECT horizon FROM ${this.s}.meta WHERE id = 1`);
+    return Number(r.rows[0]!.horizon);
+  }
+
+  /** The compacted base: the state at the horizon, by key. foldLog(readLog(), readLogBase()) is the entities. */
+  async readLogBase(q: Queryable = this.db): Promise<EntityMap> {
+    const r = await q.query<{ key: string; value: EntityData }>(`SELECT key, value FROM ${this.s}.log_base ORDER BY key`);
+    return new Map(r.rows.map((row) => [row.key, row.value]));
+  }
+
   async version(): Promise<number> {
     const r = await this.db.query<{ version: number }>(`SELECT version FROM ${this.s}.meta WHERE id = 1`);
     return Number(r.rows[0]!.version);
@@ -194,10 +223,14 @@ export class ServerDatabase {
    * so a mutator that does not reproduce it shows up in a replay check.
    */
   async readLog(): Promise<LogEntry[]> {
-    const r = await this.db.query<{
-      version: number; client_id: string; mutation_id: number; name: string; args: unknown; effects: LogEffect[]; error: string | null; created_at: number;
-    }>(`SELECT version, client_id, mutation_id, name, args, effects, error, created_at FROM ${this.s}.replication_log ORDER BY version`);
-    const state = new Map<string, EntityData>();
+    const { r, base } = await this.db.transaction(async (tx) => ({
+      r: await tx.query<{
+        version: number; client_id: string; mutation_id: number; name: string; args: unknown; effects: LogEffect[]; error: string | null; created_at: number;
+      }>(`SELECT version, client_id, mutation_id, name, args, effects, error, created_at FROM ${this.s}.replication_log ORDER BY version`),
+      base: await this.readLogBase(tx),
+    }), { isolation: 'repeatable read', readOnly: true });
+    // Elided puts are recomputed from the fold so far, which starts at the compacted base.
+    const state = new Map<string, EntityData>(base);
     const out: LogEntry[] = [];
     for (const row of r.rows) {
       let effects = row.effects;
@@ -239,9 +272,12 @@ export class ServerDatabase {
   }
 }
 
-/** The state a replication log describes: its effects applied in version order from empty. */
-export function foldLog(log: readonly LogEntry[]): EntityMap {
-  const state: EntityMap = new Map();
+/**
+ * The state a replication log describes: its effects applied in version order from the
+ * compacted base (readLogBase(); empty when the log was never compacted).
+ */
+export function foldLog(log: readonly LogEntry[], base: ReadonlyMap<string, EntityData> = new Map()): EntityMap {
+  const state: EntityMap = new Map(base);
   for (const entry of [...log].sort((a, b) => a.version - b.version)) {
     for (const e of entry.effects) {
       // An elided put (a key written again later in the same commit) carries no value: skip it.

@@ -13,9 +13,12 @@ export const networkSchema = z.object({
 });
 export type NetworkConfig = z.infer<typeof networkSchema>;
 
-/** Chance per schedule step that a fault of each kind starts: one rate per fault module. */
+/**
+ * Chance per schedule step that a fault of each kind starts: one rate per fault module. A rate
+ * left out is 0, so replay files written before a fault module existed still load.
+ */
 type RateKey = (typeof faultModules)[number]['rate'];
-export const faultRatesSchema = z.object(Object.fromEntries(faultModules.map((m) => [m.rate, z.number().min(0).max(1)])) as Record<RateKey, z.ZodNumber>);
+export const faultRatesSchema = z.object(Object.fromEntries(faultModules.map((m) => [m.rate, z.number().min(0).max(1).default(0)])) as Record<RateKey, z.ZodDefault<z.ZodNumber>>);
 export type FaultRates = z.infer<typeof faultRatesSchema>;
 
 /** Relative weights of what a non-fault step does. */

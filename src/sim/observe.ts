@@ -1,5 +1,5 @@
 import { ClientDatabase } from '../engine/client-database.ts';
-import { defaultLimits, createRegistry, type MutatorRegistry, type PatchOp } from '../protocol/index.ts';
+import { defaultLimits, createRegistry, type EntityData, type MutatorRegistry, type PatchOp } from '../protocol/index.ts';
 import type { LogEntry } from '../server/types.ts';
 import type { BugVariant } from './bugs/types.ts';
 import type { CheckerModule, ObserveContext, Violation } from './checkers/types.ts';
@@ -30,6 +30,7 @@ export class Observer {
   private readonly clientDb: SimDb;
   private readonly serverDb: SimDb;
   private readonly serverSchema: string;
+  private readonly compactedLog: readonly LogEntry[];
   private readonly rng: Rng;
   private readonly rate: number;
   private readonly modules: readonly CheckerModule[];
@@ -41,11 +42,12 @@ export class Observer {
   /** How many times each checker's observe hook ran (the sweep's checker coverage). */
   readonly counts: Record<string, number> = {};
 
-  constructor(o: { sched: Scheduler; clientDb: SimDb; serverDb: SimDb; serverSchema: string; rng: Rng; rate: number; modules: readonly CheckerModule[]; bug: BugVariant | undefined; mutators?: MutatorRegistry }) {
+  constructor(o: { sched: Scheduler; clientDb: SimDb; serverDb: SimDb; serverSchema: string; compactedLog?: readonly LogEntry[]; rng: Rng; rate: number; modules: readonly CheckerModule[]; bug: BugVariant | undefined; mutators?: MutatorRegistry }) {
     this.sched = o.sched;
     this.clientDb = o.clientDb;
     this.serverDb = o.serverDb;
     this.serverSchema = o.serverSchema;
+    this.compactedLog = o.compactedLog ?? [];
     this.rng = o.rng;
     this.rate = o.rate;
     this.modules = o.modules;
@@ -88,8 +90,17 @@ export class Observer {
       t: r.t,
       store,
       serverLog: async (upTo) => {
-        const log = await this.serverDb.inner.query<{ version: number; effects: PatchOp[] }>(`SELECT version, effects FROM "${this.serverSchema}".replication_log WHERE version <= $1 ORDER BY version`, [upTo]);
-        return log.rows.map((x) => ({ version: Number(x.version), effects: x.effects }) as LogEntry);
+        // After a compaction: at or past the horizon, the compacted base (as one entry at the
+        // horizon) and the log above it; below it, the entries the compaction fault archived.
+        const s = `"${this.serverSchema}"`;
+        const h = await this.serverDb.inner.query<{ horizon: number }>(`SELECT horizon FROM ${s}.meta WHERE id = 1`);
+        const horizon = Number(h.rows[0]?.horizon ?? 0);
+        if (upTo < horizon) return this.compactedLog.filter((e) => e.version <= upTo);
+        const log = await this.serverDb.inner.query<{ version: number; effects: PatchOp[] }>(`SELECT version, effects FROM ${s}.replication_log WHERE version <= $1 ORDER BY version`, [upTo]);
+        const rows = log.rows.map((x) => ({ version: Number(x.version), effects: x.effects }) as LogEntry);
+        if (horizon === 0) return rows;
+        const base = await this.serverDb.inner.query<{ key: string; value: EntityData }>(`SELECT key, value FROM ${s}.log_base`);
+        return [{ version: horizon, effects: base.rows.map((b): PatchOp => ({ op: 'put', key: b.key, value: b.value })) } as LogEntry, ...rows];
       },
       sample: () => this.rng.chance(this.rate),
     };

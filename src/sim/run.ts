@@ -224,7 +224,7 @@ async function collect(world: SimWorld, heal: { healed: boolean; healMs: number;
   }
   return {
     t: world.sched.now,
-    server: { entities: await db.readEntities(), log: await db.readLog(), clients: await db.readClients(), version: await db.version(), registry: db.registry },
+    server: await serverFinal(world),
     clients,
     queued: world.queued,
     wipedClientIDs: world.wipedClientIDs,
@@ -234,6 +234,22 @@ async function collect(world: SimWorld, heal: { healed: boolean; healMs: number;
     healMs: heal.healMs,
     healBudgetMs: world.config.healBudgetMs,
     healError: heal.healError,
+  };
+}
+
+/** The server's final state; the log is the whole history (what compactions dropped, then what is left). */
+async function serverFinal(world: SimWorld): Promise<FinalState['server']> {
+  const db = world.server.database;
+  const horizon = await db.horizon();
+  const log = await db.readLog();
+  return {
+    entities: await db.readEntities(),
+    log: [...world.compactedLog.filter((e) => e.version <= horizon), ...log],
+    clients: await db.readClients(),
+    version: await db.version(),
+    registry: db.registry,
+    base: await db.readLogBase(),
+    horizon,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { LogEntry } from '../server/types.ts';
 import type { PersistentSyncEngine } from '../engine/index.ts';
 import type { ServerDatabase } from '../server/server-database.ts';
 import type { NetworkConfig, SimConfig } from './config.ts';
@@ -79,6 +80,8 @@ export interface World {
   readonly stats: WorldStats;
   readonly queued: QueuedMutation[];
   readonly wipedClientIDs: Set<string>;
+  /** Log entries a compaction fault dropped from the server, read just before (the full history stays checkable). */
+  readonly compactedLog: LogEntry[];
   readonly observations: Observation[];
   /** The server's answers, for the no-5xx checker. */
   readonly answers: ServerAnswer[];

@@ -1,3 +1,4 @@
+import type { LogEntry } from '../server/types.ts';
 import { PersistentSyncEngine } from '../engine/index.ts';
 import { rebaseCheck, snapshotWithCookie } from '../engine/simulation.ts';
 import type { Db } from '../db/types.ts';
@@ -39,6 +40,7 @@ export class SimWorld implements World {
   readonly stats: WorldStats = { mutations: 0, pushes: 0, pulls: 0, faults: {}, serverErrors: 0 };
   readonly queued: QueuedMutation[] = [];
   readonly wipedClientIDs = new Set<string>();
+  readonly compactedLog: LogEntry[] = [];
   readonly observer: Observer;
   readonly answers: ServerAnswer[] = [];
   private readonly ownViolations: Violation[] = [];
@@ -63,7 +65,7 @@ export class SimWorld implements World {
     const serverDb = new SimDb(stores.server, this.sched, 'server-db', config.dbLatencyMs, this.statements);
     this.server = { db: serverDb, database: null as unknown as ServerDatabase, up: true, incarnation: 0 };
     this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements);
-    this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: app ? simulationCheckers(app) : checkerModules, bug, mutators: app?.mutators });
+    this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, compactedLog: this.compactedLog, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: app ? simulationCheckers(app) : checkerModules, bug, mutators: app?.mutators });
     this.sched.betweenSteps = () => this.observer.flush();
     const clientRng = rng.fork('clients');
     const slots = config.clientSlots ?? Array.from({ length: config.clients }, (_, i) => i);

@@ -2,10 +2,14 @@ import { foldLog } from '../../server/server-database.ts';
 import type { Checker, Violation } from './types.ts';
 import { firstDifference, show } from './util.ts';
 
-/** After heal: server entities == a fold of the replication log from empty == every live client's visible state. */
+/**
+ * After heal: server entities == a fold of the replication log from the compacted base (empty
+ * when never compacted) == every live client's visible state.
+ */
 export const convergence: Checker = (s) => {
   const out: Violation[] = [];
-  const fold = foldLog(s.server.log);
+  const horizon = s.server.horizon ?? 0;
+  const fold = foldLog(s.server.log.filter((e) => e.version > horizon), s.server.base);
   const k = firstDifference(s.server.entities, fold);
   if (k !== undefined) {
     out.push({ checker: 'convergence', key: k, t: s.t, lane: 'server', message: `server entity ${k} is ${show(s.server.entities.get(k))} but the replication log folds to ${show(fold.get(k))}` });

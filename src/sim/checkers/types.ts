@@ -27,7 +27,12 @@ export interface ClientFinal {
 /** Everything the end-of-run checkers look at. */
 export interface FinalState {
   t: number;
-  server: { entities: Map<string, EntityData>; log: LogEntry[]; clients: ClientRecord[]; version: number; registry?: MutatorRegistry };
+  /**
+   * `log` is the whole history: entries a compaction dropped (archived by the compaction fault)
+   * and the log the server still has. `base` is the server's compacted base (the state at
+   * `horizon`); fold(base + log above the horizon) must be the entities.
+   */
+  server: { entities: Map<string, EntityData>; log: LogEntry[]; clients: ClientRecord[]; version: number; registry?: MutatorRegistry; base?: Map<string, EntityData>; horizon?: number };
   clients: ClientFinal[];
   queued: QueuedMutation[];
   wipedClientIDs: Set<string>;

@@ -1,0 +1,109 @@
+/**
+ * Catch-up over HTTP on localhost (issue 12, goal 2): a new client, and a client whose cookie is
+ * at 10% of the history, pull 100,000 entities through the real stack: the server in its own
+ * process as in production (bench/catch-up-server.ts: srvx mounting SyncApi on PGlite), this
+ * process the client (fetchTransport, PersistentSyncEngine on PGlite). Prints round trips,
+ * seconds, response bytes and this process's peak memory growth (RSS and heap) per catch-up,
+ * for the server's current page settings and, in the same run over the same database, for the
+ * old ones (pageSize 5,000).
+ * Run: npm run bench:catchup [-- --entities 100000] [-- --only new]
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { PGliteDb } from '../src/db/pglite.ts';
+import { PersistentSyncEngine } from '../src/engine/persistent-sync-engine.ts';
+import { fetchTransport, registerClientGroup } from '../src/engine/transports/fetch-json.ts';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const entities = arg('entities', 100_000);
+/** Round trips and response bytes of the pulls made through this fetch. */
+function countingFetch() {
+  const c = { pulls: 0, bytes: 0 };
+  const f: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    if (String(input).endsWith('/pull')) {
+      c.pulls++;
+      const buf = await res.arrayBuffer();
+      c.bytes += buf.byteLength;
+      return new Response(buf, { status: res.status, headers: res.headers });
+    }
+    return res;
+  };
+  return { c, f };
+}
+
+/** Peak RSS and heap growth while fn runs, sampled every 20 ms and at the end. */
+async function peakGrowth<T>(fn: () => Promise<T>): Promise<{ value: T; rss: number; heap: number }> {
+  globalThis.gc?.();
+  const m0 = process.memoryUsage();
+  let rss = m0.rss;
+  let heap = m0.heapUsed;
+  const sample = () => {
+    const m = process.memoryUsage();
+    rss = Math.max(rss, m.rss);
+    heap = Math.max(heap, m.heapUsed);
+  };
+  const t = setInterval(sample, 20);
+  try {
+    const value = await fn();
+    sample();
+    return { value, rss: rss - m0.rss, heap: heap - m0.heapUsed };
+  } finally {
+    clearInterval(t);
+  }
+}
+
+async function newEngine(base: string, group: string) {
+  // A keep-alive socket the server closed while the seed ran fails once (ECONNRESET): retry.
+  const token = await registerClientGroup(base, group).catch(() => registerClientGroup(base, group));
+  const { c, f } = countingFetch();
+  const db = await PGliteDb.open('memory');
+  const engine = await PersistentSyncEngine.open({ db, transport: fetchTransport({ baseURL: base, token: () => token, fetch: f }), clientGroupID: group, maxPages: 1000 });
+  return { engine, db, c };
+}
+
+const child = spawn(process.execPath, ['--import', 'tsx', new URL('./catch-up-server.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+const urls = JSON.parse(await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve))) as { now: string; before: string };
+const variants = [
+  { name: 'now', base: urls.now },
+  { name: 'before (pageSize 5,000, pageBytes 4 MiB)', base: urls.before },
+];
+const seed = async (upTo: number) => (await (await fetch(`${urls.now}/seed?upTo=${upTo}`, { method: 'POST' })).json()) as { version: number };
+
+const t0 = performance.now();
+await seed(Math.round(entities / 10));
+// Clients at 10% of the history: one per variant, caught up now (not measured).
+const behind = [];
+for (const v of variants) {
+  const e = await newEngine(v.base, `g-behind-${v.name.slice(0, 3)}`);
+  await e.engine.sync();
+  behind.push(e);
+}
+const { version } = await seed(entities);
+console.log(`seeded ${entities.toLocaleString('en')} entities (one upsert each) in ${((performance.now() - t0) / 1000).toFixed(1)} s; server version ${version}`);
+
+const rows: string[] = [];
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+for (const [i, v] of variants.entries()) {
+  for (const kind of ['new', '10%'] as const) {
+    if (only && only !== kind) continue;
+    const e = kind === 'new' ? await newEngine(v.base, `g-new-${i}`) : behind[i]!;
+    e.c.pulls = 0;
+    e.c.bytes = 0;
+    const t = performance.now();
+    const m = await peakGrowth(() => e.engine.sync());
+    const s = (performance.now() - t) / 1000;
+    const n = (await e.engine.query({ type: 'item' })).length;
+    if (n !== entities) throw new Error(`${v.name} ${kind}: ${n} entities after catch-up, expected ${entities}`);
+    rows.push(`| ${v.name} | ${kind} | ${e.c.pulls} | ${s.toFixed(2)} | ${(e.c.bytes / 1e6).toFixed(1)} | ${(m.rss / 1e6).toFixed(0)} | ${(m.heap / 1e6).toFixed(0)} |`);
+    console.log(rows[rows.length - 1]);
+    await e.engine.close();
+    await e.db.close();
+  }
+}
+console.log(`\n| server pages | client | round trips | seconds | MB received | peak RSS growth MB | peak heap growth MB |\n|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
+child.kill();
+process.exit(0);

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import type { FaultModule } from './types.ts';
+
+export const compactionEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('compaction'), keepVersions: z.number().int().nonnegative() });
+
+/**
+ * The server compacts its replication log at a random moment, keeping the last `keepVersions`
+ * versions (0: everything folds into the base). Clients behind the new horizon get a full
+ * resync. What is dropped is read first and archived in the world (never past what was read),
+ * so the checkers that need every mutation still see the whole history, while convergence
+ * folds from the server's compacted base plus what is left of its log.
+ */
+export const compaction: FaultModule<typeof compactionEventSchema> = {
+  kind: 'compaction',
+  rate: 'compaction',
+  rates: { flaky: 0, 'offline-heavy': 0, crashy: 0, chaos: 0.004, swarmMax: 0.01 },
+  schema: compactionEventSchema,
+  generate: (rng, t) => ({ t, kind: 'compaction', keepVersions: rng.int(0, 30) }),
+  arbitrary: (f, t) => f.record({ t, kind: f.constant('compaction' as const), keepVersions: f.integer({ min: 0, max: 30 }) }),
+  async apply(world, e) {
+    if (!world.server.up) return;
+    const db = world.server.database;
+    const log = await db.readLog();
+    const upTo = log.length ? log[log.length - 1]!.version : 0;
+    const r = await db.compact({ keepVersions: e.keepVersions, upTo });
+    const archived = world.compactedLog.length ? world.compactedLog[world.compactedLog.length - 1]!.version : 0;
+    world.compactedLog.push(...log.filter((x) => x.version > archived && x.version <= r.horizon));
+    world.sched.record('server', 'compact', `horizon ${r.horizon}, ${r.droppedRows} rows dropped`);
+  },
+  smaller: (e) => (e.keepVersions < 30 ? { ...e, keepVersions: Math.min(30, e.keepVersions * 2 + 1) } : undefined),
+  report: { traceKinds: ['compact'], colour: '#6a994e', legend: 'log compaction' },
+};
