@@ -1,7 +1,8 @@
 /**
  * Simulator throughput and memory: for 10, 100 and 1,000 clients (each in a fresh process, so RSS
  * is its own), events/s and statements/s of a seeded chaos run, next to the raw PGlite statement
- * rate measured in the same process (before and after the run, averaged), and peak RSS; then
+ * rate measured in the same process (before and after the run, averaged), and peak RSS, after a
+ * short warm-up run (steady state: code compiled); then
  * swarm seeds per hour on one core (default scenario: 8 clients, 300 steps). Run: npm run
  * bench:sim [sizes...] [--swarm-seeds n]. Rates are given per CPU second as well as per wall
  * second: the simulator and PGlite share one thread, so CPU time is what a core does, while wall
@@ -33,6 +34,9 @@ async function rawStatementRate(): Promise<{ wall: number; cpu: number }> {
 
 async function one(clients: number) {
   const stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
+  // Steady state: a short run first, so that compiling the engine, server and simulator code is
+  // not charged to the 10-client row (whose run lasts a second or two).
+  await runSimulation(buildConfig({ seed: 'warm-up', profile: 'chaos', clients: 4, steps: 100 }), stores);
   const before = await rawStatementRate();
   const steps = Math.max(300, clients * 2);
   const c0 = process.cpuUsage();
@@ -65,6 +69,7 @@ async function one(clients: number) {
 async function swarm(seeds: number) {
   const stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
   const base = buildConfig({ seed: '1', profile: 'swarm' });
+  await runSimulation(buildConfig({ seed: 'warm-up', profile: 'chaos', clients: 4, steps: 100 }), stores);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   let converged = 0;
