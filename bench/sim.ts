@@ -1,41 +1,91 @@
 /**
  * Simulator throughput and memory: for 10, 100 and 1,000 clients (each in a fresh process, so RSS
  * is its own), events/s and statements/s of a seeded chaos run, next to the raw PGlite statement
- * rate measured in the same process, and peak RSS. Run: npm run bench:sim. Figures move ±20%
- * with machine load; the statement counts are exact.
+ * rate measured in the same process (before and after the run, averaged), and peak RSS, after a
+ * short warm-up run (steady state: code compiled); then
+ * swarm seeds per hour on one core (default scenario: 8 clients, 300 steps). Run: npm run
+ * bench:sim [sizes...] [--swarm-seeds n]. Rates are given per CPU second as well as per wall
+ * second: the simulator and PGlite share one thread, so CPU time is what a core does, while wall
+ * time on a shared machine moves with everyone else's load (the "sim/raw" ratio is per CPU
+ * second; "sim/raw wall" is the same ratio by the clock). The statement counts are exact.
  */
 import { execFileSync } from 'node:child_process';
 import { PGliteDb } from '../src/db/pglite.ts';
 import { runSimulation } from '../src/sim/run.ts';
-import { buildConfig } from '../src/sim/scenario.ts';
+import { buildConfig, configForSeed } from '../src/sim/scenario.ts';
 
-async function rawStatementRate(): Promise<number> {
+/** CPU milliseconds of this process (user + system) since `from`. */
+function cpuMs(from?: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1000;
+}
+
+async function rawStatementRate(): Promise<{ wall: number; cpu: number }> {
   const db = await PGliteDb.open();
   await db.exec('CREATE TABLE t (k int PRIMARY KEY, v jsonb)');
   const n = 3000;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < n; i++) await db.query('INSERT INTO t VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v', [i % 50, JSON.stringify({ i })]);
-  const rate = n / ((performance.now() - t0) / 1000);
+  const rate = { wall: n / ((performance.now() - t0) / 1000), cpu: n / (cpuMs(c0) / 1000) };
   await db.close();
   return rate;
 }
 
 async function one(clients: number) {
   const stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
-  const raw = await rawStatementRate();
+  // Steady state: a short run first, so that compiling the engine, server and simulator code is
+  // not charged to the 10-client row (whose run lasts a second or two).
+  await runSimulation(buildConfig({ seed: 'warm-up', profile: 'chaos', clients: 4, steps: 100 }), stores);
+  const before = await rawStatementRate();
   const steps = Math.max(300, clients * 2);
+  const c0 = process.cpuUsage();
   const r = await runSimulation(buildConfig({ seed: 'bench', profile: 'chaos', clients, steps }), stores);
+  const cpuSecs = cpuMs(c0) / 1000;
+  // The run's own peak, before the second raw measurement opens a third PGlite.
+  const peakRss = process.resourceUsage().maxRSS;
+  const after = await rawStatementRate();
+  const raw = { wall: (before.wall + after.wall) / 2, cpu: (before.cpu + after.cpu) / 2 };
   const secs = r.stats.wallMs / 1000;
   const row = {
     clients,
     steps,
     verdict: r.verdict,
+    trace: r.traceHash,
     'wall s': +secs.toFixed(1),
+    'cpu s': +cpuSecs.toFixed(1),
     'trace events/s': Math.round(r.stats.traceEvents / secs),
-    'schedule events/s': Math.round(r.stats.events / secs),
     'statements/s': Math.round(r.stats.statements / secs),
-    'raw PGlite stmts/s': Math.round(raw),
-    'sim/raw': +(r.stats.statements / secs / raw).toFixed(2),
+    'statements/cpu-s': Math.round(r.stats.statements / cpuSecs),
+    'raw stmts/cpu-s': Math.round(raw.cpu),
+    'sim/raw': +(r.stats.statements / cpuSecs / raw.cpu).toFixed(2),
+    'sim/raw wall': +(r.stats.statements / secs / raw.wall).toFixed(2),
+    'peak RSS MB': Math.round(peakRss / 1024),
+  };
+  process.stdout.write(JSON.stringify(row) + '\n');
+  await stores.server.close();
+  await stores.clients.close();
+}
+
+/** Swarm seeds back to back on shared stores, as one sweep worker runs them. */
+async function swarm(seeds: number) {
+  const stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
+  const base = buildConfig({ seed: '1', profile: 'swarm' });
+  await runSimulation(buildConfig({ seed: 'warm-up', profile: 'chaos', clients: 4, steps: 100 }), stores);
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  let converged = 0;
+  for (let i = 1; i <= seeds; i++) if ((await runSimulation(configForSeed(base, String(i)), stores)).verdict === 'converged') converged++;
+  const cpuSecs = cpuMs(c0) / 1000;
+  const secs = (performance.now() - t0) / 1000;
+  const row = {
+    'swarm seeds': seeds,
+    converged,
+    clients: base.clients,
+    steps: base.steps,
+    'cpu s/seed': +(cpuSecs / seeds).toFixed(2),
+    'wall s/seed': +(secs / seeds).toFixed(2),
+    'seeds/hour on one core': Math.round((3600 * seeds) / cpuSecs),
     'peak RSS MB': Math.round(process.resourceUsage().maxRSS / 1024),
   };
   process.stdout.write(JSON.stringify(row) + '\n');
@@ -43,15 +93,25 @@ async function one(clients: number) {
   await stores.clients.close();
 }
 
-const arg = process.argv.indexOf('--one');
-if (arg >= 0) {
-  await one(Number(process.argv[arg + 1]));
+function child(args: string[]): Record<string, unknown> {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
+}
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : undefined;
+};
+if (flag('--one') !== undefined) {
+  await one(flag('--one')!);
+} else if (flag('--swarm') !== undefined) {
+  await swarm(flag('--swarm')!);
 } else {
-  const sizes = process.argv.slice(2).map(Number).filter(Boolean);
+  const swarmSeeds = flag('--swarm-seeds') ?? 10;
+  const sizes = argv.filter((a, i) => argv[i - 1] !== '--swarm-seeds' && !a.startsWith('--')).map(Number).filter(Boolean);
   const rows = [];
-  for (const n of sizes.length ? sizes : [10, 100, 1000]) {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--one', String(n)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    rows.push(JSON.parse(out.trim().split('\n').pop()!));
-  }
+  for (const n of sizes.length ? sizes : [10, 100, 1000]) rows.push(child(['--one', String(n)]));
   console.table(rows);
+  if (swarmSeeds > 0) console.table([child(['--swarm', String(swarmSeeds)])]);
 }

@@ -1,17 +1,57 @@
-import seedrandom from 'seedrandom';
+/** Key scratch for the constructor (one run at a time: no await inside). */
+const KEY = new Uint8Array(256);
 
 /**
  * A seeded PRNG. One seed makes one root; `fork(label)` derives an independent stream by name,
  * so that removing an event from a schedule does not shift the random draws of unrelated parts
  * (which keeps shrunk schedules meaningful).
+ *
+ * The generator is seedrandom 3.0.5's ARC4 (RC4-drop[256], key mixed from the seed string), drawn
+ * with its `quick()`, reimplemented here bit for bit: the simulator forks a stream for every
+ * task, message and multi-way pick, and seedrandom's constructor also mixes each new state into a
+ * global entropy pool (and builds a string of it), which was most of the cost. rng.test.ts checks
+ * the streams against seedrandom itself, so every seed's trace is what it was.
  */
 export class Rng {
   readonly seed: string;
-  private readonly prng: seedrandom.PRNG;
+  private readonly s = new Uint8Array(256);
+  private i = 0;
+  private j = 0;
 
   constructor(seed: string | number) {
     this.seed = String(seed);
-    this.prng = seedrandom(this.seed);
+    const str = this.seed;
+    const len = str.length;
+    // seedrandom's mixkey: key[j & 255] = 255 & ((smear ^= key[j & 255] * 19) + charCode), with
+    // an unset key byte counting as 0.
+    let smear = 0;
+    for (let j = 0; j < len; j++) {
+      const k = j & 255;
+      if (j >= 256) smear ^= KEY[k]! * 19;
+      KEY[k] = (smear + str.charCodeAt(j)) & 255;
+    }
+    const keylen = len === 0 ? 1 : Math.min(len, 256);
+    if (len === 0) KEY[0] = 0;
+    const s = this.s;
+    for (let i = 0; i < 256; i++) s[i] = i;
+    for (let i = 0, j = 0; i < 256; i++) {
+      const t = s[i]!;
+      j = (j + KEY[i % keylen]! + t) & 255;
+      s[i] = s[j]!;
+      s[j] = t;
+    }
+    // RC4-drop[256].
+    let i = 0;
+    let j = 0;
+    for (let n = 0; n < 256; n++) {
+      i = (i + 1) & 255;
+      const t = s[i]!;
+      j = (j + t) & 255;
+      s[i] = s[j]!;
+      s[j] = t;
+    }
+    this.i = i;
+    this.j = j;
   }
 
   fork(label: string | number): Rng {
@@ -20,7 +60,22 @@ export class Rng {
 
   /** Uniform in [0, 1). */
   next(): number {
-    return this.prng.quick();
+    // seedrandom's quick(): four output bytes, big-endian, over 2^32.
+    const s = this.s;
+    let i = this.i;
+    let j = this.j;
+    let r = 0;
+    for (let n = 0; n < 4; n++) {
+      i = (i + 1) & 255;
+      const t = s[i]!;
+      j = (j + t) & 255;
+      s[i] = s[j]!;
+      s[j] = t;
+      r = r * 256 + s[(s[i]! + t) & 255]!;
+    }
+    this.i = i;
+    this.j = j;
+    return r / 0x100000000;
   }
 
   /** Integer in [lo, hi], inclusive. */

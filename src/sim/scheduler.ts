@@ -18,7 +18,15 @@ interface Task {
   readonly id: number;
   readonly owner: string;
   readonly name: string;
+  /** owner + name: the order of ready tasks (then id). */
+  readonly key: string;
+  /** owner:name, as it goes into a pick's random stream. */
+  readonly label: string;
   state: TaskState;
+  /** Bumped at every change of state or wakeAt: a timer entry of an older stamp is stale. */
+  stamp: number;
+  /** In the ready list. */
+  ready: boolean;
   wakeAt: number;
   killed: boolean;
   /** Random choices made inside this task (statement latency), independent of other tasks. */
@@ -49,6 +57,13 @@ export interface Future<T> {
   reject(error: Error): void;
 }
 
+/** A task due at `at` (a sleep's end, a wait's deadline), valid while the task's stamp is `stamp`. */
+interface Timer {
+  at: number;
+  task: Task;
+  stamp: number;
+}
+
 interface FutureImpl<T> extends Future<T> {
   value?: T;
   error?: Error;
@@ -77,6 +92,15 @@ export class Scheduler {
   /** Runs between two task steps, while no task runs (the live checkers' observation). */
   betweenSteps: (() => Promise<void>) | null = null;
   private readonly taskSerial = new Map<string, number>();
+  /**
+   * Ready tasks (runnable, wakeAt <= now) in pick order (key, then id), kept up to date as tasks
+   * park and wake rather than found by scanning and sorting every task at every step; a min-heap
+   * of timers holds tasks that become due later (lazily deleted: stale stamps are skipped).
+   */
+  private readonly ready: Task[] = [];
+  private readonly timers: Timer[] = [];
+  /** Blocked tasks whose deadline came while others were ready: woken at the next time jump. */
+  private dueBlocked: Timer[] = [];
 
   constructor(rng: Rng, limits: SchedulerLimits) {
     this.rng = rng;
@@ -100,12 +124,13 @@ export class Scheduler {
     const key = `${owner}|${name}`;
     const serial = (this.taskSerial.get(key) ?? 0) + 1;
     this.taskSerial.set(key, serial);
-    const task: Task = { id: this.nextId++, owner, name, state: 'new', wakeAt: this.now + delayMs, killed: false, rng: this.rng.fork(`${key}|${serial}`) };
+    const task: Task = { id: this.nextId++, owner, name, key: owner + name, label: `${owner}:${name}`, state: 'new', stamp: 0, ready: false, wakeAt: this.now + delayMs, killed: false, rng: this.rng.fork(`${key}|${serial}`) };
     this.tasks.set(task.id, task);
     const gate = new Promise<void>((resolve, reject) => {
       task.resume = (e) => (e ? reject(e) : resolve());
     });
     task.state = 'runnable';
+    this.touch(task);
     void gate
       .then(fn)
       .catch((e: unknown) => {
@@ -130,6 +155,7 @@ export class Scheduler {
     if (task.killed) return Promise.reject(new Crash(`${task.owner} crashed`));
     task.state = state;
     task.wakeAt = wakeAt;
+    this.touch(task);
     const p = new Promise<void>((resolve, reject) => {
       task.resume = (e) => (e ? reject(e) : resolve());
     });
@@ -197,6 +223,7 @@ export class Scheduler {
       if (t.state === 'blocked') {
         t.state = 'runnable';
         t.wakeAt = this.now;
+        this.touch(t);
       }
     }
   }
@@ -248,6 +275,7 @@ export class Scheduler {
     if (next && next.state === 'blocked') {
       next.state = 'runnable';
       next.wakeAt = this.now;
+      this.touch(next);
     }
   }
 
@@ -273,6 +301,7 @@ export class Scheduler {
         }
         t.state = 'runnable';
         t.wakeAt = this.now;
+        this.touch(t);
       }
     }
     return n;
@@ -298,7 +327,12 @@ export class Scheduler {
     for (let round = 0; round < 100 && this.tasks.size > 0; round++) {
       for (const owner of new Set([...this.tasks.values()].map((t) => t.owner))) this.kill(owner);
       // Unwind now, not at each task's wake-up time: draining must not move the clock.
-      for (const t of this.tasks.values()) if (t.state === 'runnable') t.wakeAt = Math.min(t.wakeAt, this.now);
+      for (const t of this.tasks.values()) {
+        if (t.state === 'runnable' && t.wakeAt > this.now) {
+          t.wakeAt = this.now;
+          this.touch(t);
+        }
+      }
       this.failure = null;
       try {
         await this.loop(() => false);
@@ -311,30 +345,125 @@ export class Scheduler {
     this.draining = false;
   }
 
+  /** After a change of a task's state or wakeAt: file it as ready, or under a timer. */
+  private touch(t: Task): void {
+    t.stamp++;
+    if (t.state === 'runnable' && t.wakeAt <= this.now) this.makeReady(t);
+    else if ((t.state === 'runnable' || t.state === 'blocked') && Number.isFinite(t.wakeAt)) this.pushTimer({ at: t.wakeAt, task: t, stamp: t.stamp });
+  }
+
+  private makeReady(t: Task): void {
+    if (t.ready) return;
+    t.ready = true;
+    const r = this.ready;
+    let lo = 0;
+    let hi = r.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = r[mid]!;
+      if (m.key < t.key || (m.key === t.key && m.id < t.id)) lo = mid + 1;
+      else hi = mid;
+    }
+    r.splice(lo, 0, t);
+  }
+
+  private live(e: Timer): boolean {
+    return e.stamp === e.task.stamp && e.task.state !== 'done' && !e.task.ready;
+  }
+
+  /** Timers due by now: runnable tasks become ready; blocked ones wait for the next time jump (or are woken by it). */
+  private collectDue(wakeBlocked: boolean): void {
+    const h = this.timers;
+    while (h.length > 0 && h[0]!.at <= this.now) {
+      const e = this.popTimer();
+      if (!this.live(e)) continue;
+      if (e.task.state === 'runnable') this.makeReady(e.task);
+      else if (wakeBlocked) this.wakeDue(e.task);
+      else this.dueBlocked.push(e);
+    }
+  }
+
+  private wakeDue(t: Task): void {
+    // As a time jump always did: a blocked task past its deadline is runnable (wakeAt unchanged).
+    t.state = 'runnable';
+    t.stamp++;
+    this.makeReady(t);
+  }
+
+  /** No task is ready: jump to the earliest wake-up (blocked tasks with deadlines count). */
+  private jump(): void {
+    this.dueBlocked = this.dueBlocked.filter((e) => this.live(e));
+    let next = Number.POSITIVE_INFINITY;
+    for (const e of this.dueBlocked) next = Math.min(next, e.at);
+    while (this.timers.length > 0 && !this.live(this.timers[0]!)) this.popTimer();
+    if (this.timers.length > 0) next = Math.min(next, this.timers[0]!.at);
+    if (next === Number.POSITIVE_INFINITY) {
+      const all = [...this.tasks.values()];
+      throw new SchedulerLimitError(`deadlock: ${all.length} tasks blocked forever (${all.slice(0, 5).map((t) => `${t.owner}:${t.name}`).join(', ')})`);
+    }
+    if (next > this.limits.maxVirtualMs) throw new SchedulerLimitError(`virtual time limit ${this.limits.maxVirtualMs} ms reached`);
+    this.now = Math.max(this.now, next);
+    const due = this.dueBlocked;
+    this.dueBlocked = [];
+    for (const e of due) if (this.live(e)) this.wakeDue(e.task);
+    this.collectDue(true);
+  }
+
+  private pushTimer(e: Timer): void {
+    const h = this.timers;
+    let i = h.length;
+    h.push(e);
+    while (i > 0) {
+      const p = (i - 1) >>> 1;
+      if (h[p]!.at <= e.at) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = e;
+  }
+
+  private popTimer(): Timer {
+    const h = this.timers;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const c = l + 1 < h.length && h[l + 1]!.at < h[l]!.at ? l + 1 : l;
+        if (h[c]!.at >= last.at) break;
+        h[i] = h[c]!;
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
+  }
+
   private async loop(until: () => boolean): Promise<void> {
     for (;;) {
       if (this.failure) throw this.failure;
       if (until()) return;
-      const all = [...this.tasks.values()];
-      if (all.length === 0) return;
-      let ready = all.filter((t) => t.state === 'runnable' && t.wakeAt <= this.now);
-      if (ready.length === 0) {
-        const timed = all.filter((t) => (t.state === 'runnable' || t.state === 'blocked') && Number.isFinite(t.wakeAt));
-        if (timed.length === 0) {
-          throw new SchedulerLimitError(`deadlock: ${all.length} tasks blocked forever (${all.slice(0, 5).map((t) => `${t.owner}:${t.name}`).join(', ')})`);
-        }
-        const next = Math.min(...timed.map((t) => t.wakeAt));
-        if (next > this.limits.maxVirtualMs) throw new SchedulerLimitError(`virtual time limit ${this.limits.maxVirtualMs} ms reached`);
-        this.now = Math.max(this.now, next);
-        for (const t of timed) if (t.wakeAt <= this.now && t.state === 'blocked') t.state = 'runnable';
-        ready = all.filter((t) => t.state === 'runnable' && t.wakeAt <= this.now);
-      }
+      if (this.tasks.size === 0) return;
+      this.collectDue(false);
+      if (this.ready.length === 0) this.jump();
+      const ready = this.ready;
       // The choice among ready tasks depends only on the moment and who is ready: no draw when
       // only one is, and no shared sequence that one removed event would shift for everyone.
-      ready.sort((a, b) => (a.owner + a.name < b.owner + b.name ? -1 : a.owner + a.name > b.owner + b.name ? 1 : a.id - b.id));
-      const task = ready.length === 1 ? ready[0]! : this.rng.fork(`pick|${this.now}|${ready.map((t) => `${t.owner}:${t.name}`).join(',')}`).pick(ready);
+      let index = 0;
+      if (ready.length > 1) {
+        let labels = ready[0]!.label;
+        for (let i = 1; i < ready.length; i++) labels += `,${ready[i]!.label}`;
+        index = Math.floor(this.rng.fork(`pick|${this.now}|${labels}`).next() * ready.length);
+      }
+      const task = ready[index]!;
       if (this.betweenSteps && !this.draining) await this.betweenSteps();
       if (++this.steps > this.limits.maxSteps && !this.draining) throw new SchedulerLimitError(`step limit ${this.limits.maxSteps} reached`);
+      // Nothing parks or wakes while no task runs, but take the task by identity all the same.
+      ready.splice(ready[index] === task ? index : ready.indexOf(task), 1);
+      task.ready = false;
+      task.stamp++;
       task.state = 'running';
       this.current = task;
       const parked = new Promise<void>((r) => (this.parked = r));

@@ -1,0 +1,22 @@
+/** The Rng reimplements seedrandom's ARC4: every stream must be seedrandom's, draw for draw. */
+import seedrandom from 'seedrandom';
+import { describe, expect, it } from 'vitest';
+import { Rng } from './rng.ts';
+
+describe('Rng', () => {
+  const seeds = ['', '1', 'bench', 'a/scheduler/pick|1234|c1:sync,c2:push#3', 'x'.repeat(255), 'y'.repeat(256), `${'long-'.repeat(400)}end`, 'ünïcødé ✓ 日本', 42];
+  it.each(seeds.map((s) => [String(s).slice(0, 40), s] as const))('seed %j draws what seedrandom draws', (_, seed) => {
+    const ours = new Rng(seed);
+    const theirs = seedrandom(String(seed));
+    for (let k = 0; k < 600; k++) expect(ours.next()).toBe(theirs.quick());
+  });
+
+  it('forks are seedrandom streams of the joined label, and a fork leaves its parent alone', () => {
+    const root = new Rng('root');
+    const before = new Rng('root').next();
+    const child = root.fork('net/c3/17');
+    const ref = seedrandom('root/net/c3/17');
+    for (let k = 0; k < 50; k++) expect(child.next()).toBe(ref.quick());
+    expect(root.next()).toBe(before);
+  });
+});
