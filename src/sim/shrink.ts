@@ -75,15 +75,6 @@ export async function shrink(
   if (at !== undefined && failing.schedule.some((e) => e.t > at)) {
     if (await attempt(best.config, without((e) => e.t <= at))) note('cut after the violation');
   }
-  // 1b. A violation found at the end (or later than its cause): the shortest prefix that still
-  //     fails, by bisection. The clients' own sync loops deliver what the cut events' syncs did.
-  for (let lo = 1, hi = best.schedule.length; lo < hi && !outOfTime(); ) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (await attempt(best.config, best.schedule.slice(0, mid))) {
-      hi = mid;
-      note(`kept the first ${mid} events`);
-    } else lo = mid + 1;
-  }
   // 2. Big cuts first: everything one client does, then every event of one kind.
   for (let client = 0; client < best.config.clients && !outOfTime(); client++) {
     const candidate = without((e) => !('client' in e) || e.client !== client);
