@@ -88,7 +88,7 @@ describe('planted bugs', () => {
     const again = await runSimulation(s.result.config, stores, { schedule: s.result.schedule });
     expect(again.traceHash).toBe(s.result.traceHash);
     expect(again.violations[0]?.checker).toBe(r.violations[0]!.checker);
-  });
+  }, 240_000); // every trial runs the clients' real sync loops through the heal
 });
 
 describe('regression corpus (scenarios/regressions)', () => {
