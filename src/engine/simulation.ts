@@ -7,10 +7,14 @@
  *   (mutate, pendingMutations, applyPull, dropAcknowledged, replay, ...).
  * - `rebaseCheck`, `expectedVisible` and `snapshotWithCookie` read a store for the live
  *   checkers; they take an optional Db so that a checker can read outside the scheduler.
+ * - `syncLoopRun` and `syncLoopState` let the simulator run an engine's real SyncLoop as one
+ *   scheduler task (the task awaits the loop's promise) and say what a stuck client waits on.
  */
 import { runMutator, type EntityData, type Limits, type MutatorRegistry } from '../protocol/index.ts';
 import { quoteIdent, type Db } from '../db/types.ts';
 import type { ClientDatabase } from './client-database.ts';
+import type { PersistentSyncEngine } from './persistent-sync-engine.ts';
+import type { SyncLoop } from './sync-loop.ts';
 
 export interface SimulationHooks {
   /** Builds the client store instead of `new ClientDatabase(...)`. */
@@ -47,4 +51,22 @@ export async function expectedVisible(store: ClientDatabase, db: Db = store.db):
 /** The confirmed snapshot with the cookie it belongs to, read in one transaction. */
 export async function snapshotWithCookie(store: ClientDatabase, db: Db = store.db): Promise<{ cookie: number | null; snapshot: Map<string, EntityData> }> {
   return db.transaction(async (tx) => ({ cookie: (await store.readMeta(tx))!.cookie, snapshot: await store.snapshotMap(tx) }));
+}
+
+/** The engine's loop, read through private fields: only the simulator looks inside it. */
+const loopOf = (engine: PersistentSyncEngine): SyncLoop => engine['loop'];
+
+/**
+ * The promise of the engine's running sync loop (it settles once the loop has stopped), or null
+ * when the loop is not running. start() begins the loop synchronously; a scheduler task that calls
+ * start() and then awaits this is the loop, so its sleeps park that task.
+ */
+export function syncLoopRun(engine: PersistentSyncEngine): Promise<void> | null {
+  return loopOf(engine)['running'];
+}
+
+/** What the loop is doing, for a liveness failure: consecutive failed runs (its backoff exponent). */
+export function syncLoopState(engine: PersistentSyncEngine): { active: boolean; failures: number } {
+  const loop = loopOf(engine);
+  return { active: loop.active, failures: loop['failures'] };
 }

@@ -30,6 +30,19 @@ export const workloadSchema = z.object({
 });
 export type Workload = z.infer<typeof workloadSchema>;
 
+/**
+ * The clients' SyncLoop options (engine start()), in virtual ms: shorter than production's so that
+ * the interval and the backoff cap both happen within a run. Swarm draws them per seed.
+ */
+export const syncLoopSchema = z.object({
+  intervalMs: z.number().int().positive(),
+  pokeDelayMs: z.number().int().positive(),
+  backoffBaseMs: z.number().int().positive(),
+  backoffMaxMs: z.number().int().positive(),
+});
+export type SyncLoopConfig = z.infer<typeof syncLoopSchema>;
+export const defaultSyncLoop: SyncLoopConfig = { intervalMs: 3_000, pokeDelayMs: 50, backoffBaseMs: 200, backoffMaxMs: 5_000 };
+
 export const profileNames = ['none', 'flaky', 'offline-heavy', 'crashy', 'chaos', 'swarm'] as const;
 export type ProfileName = (typeof profileNames)[number];
 
@@ -55,6 +68,8 @@ export const simConfigSchema = z.object({
   rebaseCheckRate: z.number().min(0).max(1),
   /** The app simulation (lockstep/sim defineSimulation) this run belongs to; absent: the built-in workload. */
   simulation: z.object({ name: z.string(), version: z.number().int().positive(), file: z.string().optional(), export: z.string().optional() }).optional(),
+  /** The clients' sync loop timing (default defaultSyncLoop). */
+  syncLoop: syncLoopSchema.optional(),
 });
 export type SimConfig = z.infer<typeof simConfigSchema>;
 
@@ -85,19 +100,23 @@ export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkC
 };
 
 /** TigerBeetle-VOPR-style swarm testing: every seed draws its own mix and intensities. */
-export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates } {
+export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates; syncLoop: SyncLoopConfig } {
   const on = (max: number) => (next() < 0.5 ? 0 : +(next() * max).toFixed(4));
   const hi = Math.round(5 + next() * 500);
-  return {
-    network: { latencyMs: [1, hi], reorderRate: on(0.3), dropRate: on(0.1), lostAckRate: on(0.15), duplicateRate: on(0.15), timeoutMs: 3_000 },
-    faults: Object.fromEntries(faultModules.map((m) => [m.rate, on(m.rates.swarmMax)])) as FaultRates,
-  };
+  const network: NetworkConfig = { latencyMs: [1, hi], reorderRate: on(0.3), dropRate: on(0.1), lostAckRate: on(0.15), duplicateRate: on(0.15), timeoutMs: 3_000 };
+  const faults = Object.fromEntries(faultModules.map((m) => [m.rate, on(m.rates.swarmMax)])) as FaultRates;
+  // Drawn last, so that the network and fault mix of a seed stay what they were before.
+  const between = (lo: number, hi: number) => Math.round(lo + next() * (hi - lo));
+  const backoffBaseMs = between(50, 1_000);
+  const syncLoop = { intervalMs: between(500, 8_000), pokeDelayMs: between(1, 300), backoffBaseMs, backoffMaxMs: between(backoffBaseMs * 2, 10_000) };
+  return { network, faults, syncLoop };
 }
 
 /** A seed's fault mix in one short line (non-zero rates only), for the per-seed report column. */
-export function describeMix(c: Pick<SimConfig, 'network' | 'faults'>): string {
+export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { syncLoop?: SyncLoopConfig }): string {
   const n = c.network;
   const parts = [`latency ${n.latencyMs[0]}-${n.latencyMs[1]}`];
   for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
+  if (c.syncLoop) parts.push(`loop every ${c.syncLoop.intervalMs}, poke +${c.syncLoop.pokeDelayMs}, backoff ${c.syncLoop.backoffBaseMs}-${c.syncLoop.backoffMaxMs}`);
   return parts.join(', ');
 }

@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import { MutationRejectedError } from '../engine/client-database.ts';
 import type { SimConfig } from './config.ts';
 import { findBug, type BugVariant } from './bugs/index.ts';
-import { checkerModules, type ClientFinal, type FinalState, type Violation } from './checkers/index.ts';
+import { checkerModules, checkers, type ClientFinal, type FinalState, type LoopFinal, type Violation } from './checkers/index.ts';
+import { syncLoopState } from '../engine/simulation.ts';
 import { faultModuleFor, faultModules } from './faults/index.ts';
 import { messageFaults } from './faults/network-faults.ts';
 import { Rng } from './rng.ts';
 import { generateSchedule, type ScheduleEvent } from './schedule.ts';
-import type { TraceEvent } from './scheduler.ts';
+import type { Future, TraceEvent } from './scheduler.ts';
 import { SimWorld, type Stores } from './world.ts';
 import { exceptionViolation } from './findings.ts';
 import type { SimClient } from './world-types.ts';
@@ -70,13 +71,25 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
 
   // An exception out of production code is a finding of this seed, not the end of the sweep.
   let runError: unknown = world.setupError;
-  // Chaos: one driver task releases each scheduled event at its time.
+  let healed = false;
+  let healMs = 0;
+  let loops = new Map<string, LoopFinal>();
   if (runError === undefined) {
+    // Every client runs its engine's own sync loop from time 0: on local writes, server pokes,
+    // schedule `sync` events (pokes too) and its interval, backing off after errors.
+    world.startLoops();
+    // Chaos: one driver task releases each scheduled event at its time; once the tasks those
+    // events started are done, it starts the heal.
+    const events = tracker(sched);
     sched.spawn('sim', 'driver', async () => {
       for (const e of schedule) {
         if (e.t > sched.now) await sched.sleep(e.t - sched.now);
-        startEvent(world, e);
+        startEvent(world, e, events);
       }
+      await events.idle(config.healBudgetMs);
+      sched.spawn('sim', 'heal', async () => {
+        ({ healed, healMs, loops } = await heal(world));
+      });
     });
     try {
       await sched.run();
@@ -84,50 +97,11 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
       runError = e;
     }
   }
-
-  // Heal: faults off, everyone online and up, then sync rounds until quiescent or the bound.
-  const healStart = sched.now;
-  let healed = false;
-  let healError: string | undefined;
-  if (runError === undefined) {
-    world.network = { ...config.network, ...Object.fromEntries(messageFaults.map((f) => [f.rate, 0])) };
-    sched.record('sim', 'heal');
-    sched.spawn('sim', 'heal', async () => {
-      // Each fault module ends its fault: the server first, then every client.
-      for (const m of faultModules) await m.healServer?.(world);
-      for (const c of world.clients) for (const m of faultModules) await m.heal?.(world, c);
-      for (let round = 0; round < 12 && sched.now - healStart <= config.healBudgetMs; round++) {
-        // Every client syncs at once, as real clients would; the round ends when all are done.
-        const done = sched.future<void>();
-        let left = world.clients.length;
-        for (const c of world.clients) {
-          sched.spawn(c.name, 'heal-sync', async () => {
-            try {
-              if (!(await world.sync(c, c.engine!))) healError = `${c.name} could not sync`;
-            } finally {
-              if (--left === 0) done.resolve();
-            }
-          });
-        }
-        await sched.waitFor(done, Number.POSITIVE_INFINITY, () => new Error('unreachable'));
-        if (await quiescent(world)) {
-          healed = true;
-          return;
-        }
-      }
-    });
-    try {
-      await sched.run();
-    } catch (e) {
-      runError = e;
-    }
-  }
-  const healMs = sched.now - healStart;
 
   // Collect the final state (through the scheduler, as everything else) and check it.
   let final: FinalState | undefined;
   sched.spawn('sim', 'collect', async () => {
-    final = await collect(world, { healed, healMs, healError });
+    final = await collect(world, { healed, healMs }, loops);
   });
   try {
     await sched.run();
@@ -166,26 +140,118 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
   };
 }
 
-function startEvent(world: SimWorld, e: ScheduleEvent): void {
+/**
+ * The tasks the schedule's events started, so that the heal begins once they are done. A client's
+ * crash kills its tasks, perhaps before they ever ran: those count as done once its incarnation moved.
+ */
+function tracker(sched: SimWorld['sched']) {
+  const open = new Set<{ c?: SimClient; incarnation?: number }>();
+  let changed: Future<void> | null = null;
+  return {
+    wrap(c: SimClient | undefined, fn: () => Promise<void>): () => Promise<void> {
+      const entry = { c, incarnation: c?.incarnation };
+      open.add(entry);
+      return async () => {
+        try {
+          await fn();
+        } finally {
+          open.delete(entry);
+          changed?.resolve();
+        }
+      };
+    },
+    /** Waits until every event's task is done (or dead), or boundMs passed. */
+    async idle(boundMs: number): Promise<void> {
+      const until = sched.now + boundMs;
+      for (;;) {
+        for (const e of open) if (e.c && e.c.incarnation !== e.incarnation) open.delete(e);
+        if (open.size === 0 || sched.now >= until) return;
+        changed = sched.future<void>();
+        const bound = new Error('bound');
+        try {
+          await sched.waitFor(changed, until - sched.now, () => bound);
+        } catch (e) {
+          if (e !== bound) throw e;
+        }
+      }
+    },
+  };
+}
+
+function startEvent(world: SimWorld, e: ScheduleEvent, events: ReturnType<typeof tracker>): void {
   const { sched } = world;
-  if (e.kind === 'op' || e.kind === 'sync' || e.kind === 'mutate') {
+  if (e.kind === 'sync') {
+    // The app asks for a sync (a button, a focus event): a poke to the client's loop.
     const c = world.client(e.client);
-    sched.spawn(c.name, e.kind === 'op' ? `${e.op} ${e.type}/${e.id}` : e.kind === 'mutate' ? e.name : 'sync', async () => {
-      const engine = c.engine;
-      if (!engine) {
+    if (!c.engine) sched.record(c.name, 'skipped', 'sync while down');
+    else {
+      sched.record(c.name, 'sync-request');
+      c.engine.requestSync();
+    }
+    return;
+  }
+  if (e.kind === 'op' || e.kind === 'mutate') {
+    const c = world.client(e.client);
+    sched.spawn(c.name, e.kind === 'op' ? `${e.op} ${e.type}/${e.id}` : e.name, events.wrap(c, async () => {
+      if (!c.engine) {
         sched.record(c.name, 'skipped', `${e.kind} while down`);
         return;
       }
-      if (e.kind === 'sync') await world.sync(c, engine);
-      else if (e.kind === 'mutate') await runMutate(world, c, e);
+      if (e.kind === 'mutate') await runMutate(world, c, e);
       else await runOp(world, c, e);
-    });
+    }));
     return;
   }
   const m = faultModuleFor(e.kind);
   if (!m) throw new Error(`no fault module for "${e.kind}"`);
   world.countFault(e.kind);
-  sched.spawn('faults', e.kind, () => m.apply(world, e));
+  sched.spawn('faults', e.kind, events.wrap(undefined, () => m.apply(world, e)));
+}
+
+/**
+ * Heal: every fault ends (the network keeps only its latency, the server and every client are
+ * up), then the loops do the rest on their own: wait in virtual time until every client has
+ * nothing pending and has pulled up to the server's version, or until the bound. Then the loops
+ * stop. What each loop was doing at that moment goes to the liveness checker.
+ */
+async function heal(world: SimWorld): Promise<{ healed: boolean; healMs: number; loops: Map<string, LoopFinal> }> {
+  const { sched, config } = world;
+  const healStart = sched.now;
+  world.network = { ...config.network, ...Object.fromEntries(messageFaults.map((f) => [f.rate, 0])) };
+  sched.record('sim', 'heal');
+  // Each fault module ends its fault: the server first, then every client.
+  for (const m of faultModules) await m.healServer?.(world);
+  for (const c of world.clients) for (const m of faultModules) await m.heal?.(world, c);
+  let healed = false;
+  const outOfTime = new Error('heal bound');
+  for (;;) {
+    // Quiescence can only begin when some loop ends a run; armed before the check so that none is missed.
+    const settled = world.nextLoopSettle();
+    if (await quiescent(world)) {
+      healed = true;
+      break;
+    }
+    const left = healStart + config.healBudgetMs - sched.now;
+    if (left <= 0) break;
+    try {
+      await sched.waitFor(settled, left, () => outOfTime);
+    } catch (e) {
+      if (e !== outOfTime) throw e;
+    }
+  }
+  const loops = new Map(world.clients.map((c) => [c.name, loopFinal(c)]));
+  world.stopLoops();
+  const healMs = sched.now - healStart;
+  sched.record('sim', healed ? 'quiescent' : 'heal-timeout', `${healMs} ms`);
+  return { healed, healMs, loops };
+}
+
+/** What a client's loop is doing: its failures in a row (the backoff exponent), its last error, its wait. */
+function loopFinal(c: SimClient): LoopFinal {
+  const state = c.engine ? syncLoopState(c.engine) : { active: false, failures: 0 };
+  const w = c.loop.wait;
+  const waiting = !c.engine ? 'down' : !state.active ? 'loop not running' : w ? `${w.ms} ms wait since t=${w.since}${state.failures > 0 ? ' (backoff)' : ''}` : 'first run';
+  return { failures: state.failures, lastError: c.loop.lastError, waiting };
 }
 
 /** An app mutator call; one its mutator refuses on the client queues nothing (as in production) and is only traced. */
@@ -214,13 +280,14 @@ async function quiescent(world: SimWorld): Promise<boolean> {
   return true;
 }
 
-async function collect(world: SimWorld, heal: { healed: boolean; healMs: number; healError?: string }): Promise<FinalState> {
+async function collect(world: SimWorld, heal: { healed: boolean; healMs: number }, loops: Map<string, LoopFinal>): Promise<FinalState> {
   const db = world.server.database;
   const clients: ClientFinal[] = [];
   for (const c of world.clients) {
     const engine = c.engine!;
     const meta = (await engine.store.readMeta())!;
-    clients.push({ lane: c.name, clientID: engine.clientID, visible: await engine.visibleEntities(), pending: await engine.pendingMutations(), cookie: meta.cookie, lastMutationID: meta.lastMutationID });
+    const loop = loops.get(c.name);
+    clients.push({ lane: c.name, clientID: engine.clientID, visible: await engine.visibleEntities(), pending: await engine.pendingMutations(), cookie: meta.cookie, lastMutationID: meta.lastMutationID, ...(loop ? { loop } : {}) });
   }
   return {
     t: world.sched.now,
@@ -233,7 +300,6 @@ async function collect(world: SimWorld, heal: { healed: boolean; healMs: number;
     healed: heal.healed,
     healMs: heal.healMs,
     healBudgetMs: world.config.healBudgetMs,
-    healError: heal.healError,
   };
 }
 

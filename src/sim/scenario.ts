@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { defaultWorkload, faultRatesSchema, networkSchema, profileNames, profiles, simConfigSchema, swarmProfile, workloadSchema, type SimConfig } from './config.ts';
+import { defaultSyncLoop, defaultWorkload, faultRatesSchema, networkSchema, profileNames, profiles, simConfigSchema, swarmProfile, workloadSchema, type SimConfig } from './config.ts';
 import { Rng } from './rng.ts';
 
 /** A named scenario file: what to run, with optional overrides of the profile's network and faults. */
@@ -72,6 +72,7 @@ export function buildConfig(input: ConfigInput): SimConfig {
     dbLatencyMs: sc?.dbLatencyMs ?? 3,
     rebaseCheckRate: 0.5,
     ...(input.simulation ? { simulation: input.simulation } : {}),
+    syncLoop: 'syncLoop' in swarm ? swarm.syncLoop : defaultSyncLoop,
   };
   const parsed = simConfigSchema.safeParse(config);
   if (!parsed.success) throw new UsageError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -87,5 +88,5 @@ export function configForSeed(base: SimConfig, seed: string, scenario?: Scenario
   // The same draw as buildConfig's, so a seed run alone and in a sweep has the same mix.
   const rng = new Rng(seed).fork('swarm');
   const mix = swarmProfile(() => rng.next());
-  return { ...base, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } as SimConfig['faults'] };
+  return { ...base, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } as SimConfig['faults'], syncLoop: mix.syncLoop };
 }

@@ -78,7 +78,9 @@ describe('planted bugs', () => {
   });
 
   it('shrinks a planted failure to a schedule of at most 12 events that replays with the same violation', async () => {
-    const r = await runSimulation(buildConfig({ seed: '1', profile: 'swarm', bug: 'non-idempotent-push' }), stores);
+    // The first seed that catches it (as the zoo does); the sync loop's timing decides which one.
+    let r = await runSimulation(buildConfig({ seed: '1', profile: 'swarm', bug: 'non-idempotent-push' }), stores);
+    for (let seed = 2; seed <= 10 && r.verdict !== 'violation'; seed++) r = await runSimulation(buildConfig({ seed: String(seed), profile: 'swarm', bug: 'non-idempotent-push' }), stores);
     expect(r.verdict).toBe('violation');
     const s = await shrink(r, stores, { budgetMs: 90_000 });
     expect(s.result.schedule.length).toBeLessThanOrEqual(12);
@@ -86,7 +88,7 @@ describe('planted bugs', () => {
     const again = await runSimulation(s.result.config, stores, { schedule: s.result.schedule });
     expect(again.traceHash).toBe(s.result.traceHash);
     expect(again.violations[0]?.checker).toBe(r.violations[0]!.checker);
-  });
+  }, 240_000); // every trial runs the clients' real sync loops through the heal
 });
 
 describe('regression corpus (scenarios/regressions)', () => {

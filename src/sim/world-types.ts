@@ -23,7 +23,21 @@ export interface SimClient {
   clockOffsetMs: number;
   /** Messages sent by this slot, numbering the per-message network random streams. */
   messages: number;
+  /** Server pokes sent to this slot, numbering their own network random streams. */
+  pokes: number;
+  /** What the current engine's sync loop is doing, as seen through its Timer and Transport. */
+  loop: LoopView;
   rng: Rng;
+}
+
+/** A client's sync loop seen from outside (for heal and for a liveness failure's message). */
+export interface LoopView {
+  /** The loop's current (or last) wait: its length and when it began; null before the first. */
+  wait: { ms: number; since: number } | null;
+  /** The last sync error the loop reported (TransportError / ProtocolError message). */
+  lastError: string | null;
+  /** A pull answered since the last observation request: observe once it is applied. */
+  pulled: boolean;
 }
 
 export interface QueuedMutation {

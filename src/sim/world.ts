@@ -1,15 +1,19 @@
 import type { LogEntry } from '../server/types.ts';
 import { PersistentSyncEngine } from '../engine/index.ts';
-import { rebaseCheck, snapshotWithCookie } from '../engine/simulation.ts';
+import { syncLoopRun } from '../engine/simulation.ts';
 import type { Db } from '../db/types.ts';
 import { ProtocolError, TransportError } from '../protocol/index.ts';
 import { ServerDatabase } from '../server/server-database.ts';
-import type { NetworkConfig, SimConfig } from './config.ts';
+import { defaultSyncLoop, type NetworkConfig, type SimConfig } from './config.ts';
 import type { BugVariant } from './bugs/types.ts';
 import { Rng } from './rng.ts';
 import { Crash, Scheduler } from './scheduler.ts';
 import { SimDb } from './sim-db.ts';
 import { simTransport } from './network.ts';
+import { sendPoke } from './pokes.ts';
+import type { PushOutcome } from '../server/types.ts';
+import type { Future } from './scheduler.ts';
+import type { Transport } from '../seams/index.ts';
 import type { Observation, QueuedMutation, ServerAnswer, SimClient, World, WorldStats } from './world-types.ts';
 import { Observer } from './observe.ts';
 import { checkerModules } from './checkers/index.ts';
@@ -47,6 +51,10 @@ export class SimWorld implements World {
   readonly statements = { statements: 0 };
   /** An exception while building the world (a finding of the seed like any other). */
   setupError: unknown;
+  /** Once set, every engine runs its sync loop (those opened later, after a crash or wipe, too). */
+  private loopsRunning = false;
+  /** Resolved whenever a client's loop finishes a run and goes to sleep (heal re-checks then). */
+  private loopSettled: Future<void> | null = null;
   private readonly bug: BugVariant | undefined;
   private readonly prefix: string;
   private readonly serverSchema: string;
@@ -73,7 +81,8 @@ export class SimWorld implements World {
     for (const i of slots) {
       this.clients.push({
         index: i, name: `c${i}`, incarnation: 0, generation: 0, schema: '', engine: null, clientID: null,
-        offlineUntil: 0, partitionedUntil: 0, clockOffsetMs: 0, messages: 0, rng: clientRng.fork(i),
+        offlineUntil: 0, partitionedUntil: 0, clockOffsetMs: 0, messages: 0, pokes: 0, rng: clientRng.fork(i),
+        loop: { wait: null, lastError: null, pulled: false },
       });
     }
   }
@@ -126,26 +135,114 @@ export class SimWorld implements World {
     const clock = { now: () => EPOCH_MS + this.sched.now };
     // open() runs the idempotent migration, as a restarted server process would.
     const ids = { newId: (p: string) => `${p}-sim-${this.server.incarnation}` };
-    this.server.database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema, mutators: this.app?.mutators }) as ServerDatabase;
+    const database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema, mutators: this.app?.mutators }) as ServerDatabase;
+    // A push that committed something pokes the other clients, as createSyncServer's onCommit does.
+    const push = database.push.bind(database);
+    database.push = async (req) => {
+      const outcome: PushOutcome = await push(req);
+      if (outcome.processed > 0) this.pokeOthers(req.clientGroupID);
+      return outcome;
+    };
+    this.server.database = database;
   }
 
+  private pokeOthers(clientGroupID: string): void {
+    const from = this.clients.find((c) => c.engine?.clientGroupID === clientGroupID);
+    for (const to of this.clients) if (to !== from) sendPoke(this, from, to);
+  }
+
+  /**
+   * Opens the client's engine on its store. Once the loops run, the engine's own SyncLoop starts
+   * too, as a task of the client's lane (a crash kills it with everything else of the client).
+   */
   async openEngine(c: SimClient): Promise<PersistentSyncEngine> {
     c.schema = `${this.prefix}_${c.name}_g${c.generation}`;
     let n = 0;
     const generation = c.generation;
-    const engine = await PersistentSyncEngine.open({
+    const net = simTransport(this, c);
+    // The loop's pulls: once one is applied (the next pull, or the loop's next wait), observe the client.
+    const transport: Transport = {
+      push: (req) => net.push(req),
+      pull: async (req) => {
+        this.observeIfPulled(c, engine);
+        const resp = await net.pull(req);
+        c.loop.pulled = true;
+        return resp;
+      },
+    };
+    c.loop = { wait: null, lastError: null, pulled: false };
+    const engine: PersistentSyncEngine = await PersistentSyncEngine.open({
       db: this.clientDb,
       schema: c.schema,
-      transport: simTransport(this, c),
+      transport,
       clock: { now: () => EPOCH_MS + this.sched.now + c.clockOffsetMs },
       ids: { newId: (p) => `${p}-${c.name}-${generation}-${++n}` },
-      timer: { sleep: (ms, signal) => this.sched.sleep(ms, signal) },
+      // The Timer is only the sync loop's: each wait follows a run or a poke.
+      timer: {
+        sleep: (ms, signal) => {
+          if (c.engine === engine) {
+            this.observeIfPulled(c, engine);
+            c.loop.wait = { ms, since: this.sched.now };
+          }
+          this.loopSettled?.resolve();
+          return this.sched.sleep(ms, signal);
+        },
+      },
       random: c.rng.fork(`engine-${c.incarnation}`),
       mutators: this.app?.mutators,
       simulation: { createStore: this.bug?.createStore },
     });
     c.clientID = engine.clientID;
+    engine.onSyncError((e) => this.syncError(c, engine, e));
+    if (this.loopsRunning) this.startLoop(c, engine);
     return engine;
+  }
+
+  /** Starts every client's sync loop (the chaos phase begins). */
+  startLoops(): void {
+    this.loopsRunning = true;
+    for (const c of this.clients) if (c.engine) this.startLoop(c, c.engine);
+  }
+
+  /** Asks every loop to stop (the heal is over); their tasks end once the run in progress does. */
+  stopLoops(): void {
+    this.loopsRunning = false;
+    for (const c of this.clients) void c.engine?.stop();
+  }
+
+  /** A future resolved when any client's loop next goes to sleep, i.e. a sync run ended. */
+  nextLoopSettle(): Future<void> {
+    this.loopSettled = this.sched.future<void>();
+    return this.loopSettled;
+  }
+
+  private startLoop(c: SimClient, engine: PersistentSyncEngine): void {
+    const options = this.config.syncLoop ?? defaultSyncLoop;
+    // start() runs the loop's first steps synchronously: inside this task, so that its sleeps
+    // park the task; the loop's promise chain is the task until stop() or a crash ends it.
+    this.sched.spawn(c.name, 'sync-loop', async () => {
+      engine.start(options);
+      await syncLoopRun(engine);
+    });
+  }
+
+  private observeIfPulled(c: SimClient, engine: PersistentSyncEngine): void {
+    if (!c.loop.pulled || c.engine !== engine) return;
+    c.loop.pulled = false;
+    this.observer.request(c, engine.clientID);
+  }
+
+  /** The loop's onSyncError: network and protocol failures are normal under faults; anything else is a finding. */
+  private syncError(c: SimClient, engine: PersistentSyncEngine, e: Error): void {
+    if (e instanceof Crash) return; // the client (or this engine) is gone
+    if (e instanceof TransportError || e instanceof ProtocolError) {
+      c.loop.lastError = e.message;
+      this.sched.record(c.name, 'sync-error', e.message);
+      return;
+    }
+    // The engine refusing an impossible state: a finding, not noise.
+    this.ownViolations.push(exceptionViolation(e, { lane: c.name, clientID: engine.clientID, t: this.sched.now }, 'engine-error'));
+    this.sched.record(c.name, 'engine-error', e.message);
   }
 
   /** A local write by the workload; remembers it once the engine has durably queued it. */
@@ -154,30 +251,5 @@ export class SimWorld implements World {
     this.stats.mutations++;
     this.queued.push({ lane: c.name, clientID: m.clientID, mutationID: m.id, name: m.name, args: m.args, t: this.sched.now, intent });
     this.sched.record(c.name, 'mutation', `${m.name} #${m.id} ${JSON.stringify(m.args)}`);
-  }
-
-  /** Push everything, then pull until caught up; failures are normal under faults. Returns whether it all went through. */
-  async sync(c: SimClient, engine: PersistentSyncEngine): Promise<boolean> {
-    try {
-      while ((await engine.push()) > 0) {
-        /* next batch */
-      }
-      for (let page = 0; page < 50; page++) {
-        const moved = await engine.pull();
-        this.observer.request(c, engine.clientID);
-        if (!moved) break;
-      }
-      return true;
-    } catch (e) {
-      if (e instanceof Crash) throw e;
-      if (e instanceof TransportError || e instanceof ProtocolError) {
-        this.sched.record(c.name, 'sync-error', e.message);
-        return false;
-      }
-      // Anything else is the engine refusing an impossible state: a finding, not noise.
-      this.ownViolations.push(exceptionViolation(e, { lane: c.name, clientID: engine.clientID, t: this.sched.now }, 'engine-error'));
-      this.sched.record(c.name, 'engine-error', (e as Error).message);
-      return false;
-    }
   }
 }

@@ -14,7 +14,14 @@ export async function runSetup(world: SimWorld, sim: Simulation): Promise<void> 
   world.network = { ...quietNetwork, latencyMs: [0, 0] };
   try {
     for (const op of sim.setup) await world.mutate(first, () => first.engine!.mutate(op.name, op.args));
-    for (const c of world.clients) if (!(await world.sync(c, c.engine!))) throw new Error(`simulation ${sim.name}: setup sync of ${c.name} failed`);
+    // Before the loops start: the engine's own sync (push, then pull until caught up).
+    for (const c of world.clients) {
+      try {
+        await c.engine!.sync();
+      } catch (e) {
+        throw new Error(`simulation ${sim.name}: setup sync of ${c.name} failed: ${(e as Error).message}`);
+      }
+    }
   } finally {
     world.network = saved;
   }

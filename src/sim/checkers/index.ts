@@ -13,7 +13,7 @@ import { no5xx } from './no-5xx.ts';
 import { uniqueMutationIds } from './unique-mutation-ids.ts';
 import { model } from './model.ts';
 
-export type { Checker, CheckerModule, FinalState, Violation, ClientFinal, ObserveContext } from './types.ts';
+export type { Checker, CheckerModule, FinalState, Violation, ClientFinal, LoopFinal, ObserveContext } from './types.ts';
 
 /**
  * Every invariant, one module each: `observe` runs after a client's pull (outside the scheduler),

@@ -22,6 +22,16 @@ export interface ClientFinal {
   pending: Mutation[];
   cookie: number | null;
   lastMutationID: number;
+  /** Its sync loop when the heal ended (what a client that did not catch up was waiting on). */
+  loop?: LoopFinal;
+}
+
+export interface LoopFinal {
+  /** Failed runs in a row: the loop backs off 2^n after n of them. */
+  failures: number;
+  lastError: string | null;
+  /** The loop's wait at the end ("3000 ms wait since t=...", "down", ...). */
+  waiting: string;
 }
 
 /** Everything the end-of-run checkers look at. */

@@ -29,21 +29,45 @@ async function run(schedule: ScheduleEvent[], network: Partial<typeof quietNetwo
 
 describe('fault modules', () => {
   it('offline: requests fail at once while offline, and the queue goes through after', async () => {
-    const { r, at } = await run([{ t: 10, kind: 'offline', client: 0, durationMs: 1000 }, up(20, 0), sync(30, 0)]);
-    expect(at('c0', 'push-offline')).toEqual([30]);
-    expect(at('c0', 'sync-error')).toEqual([30]);
+    // Offline 10..1010; the app asks for a sync at 1500; the run goes on to 2000 before the heal.
+    const { r, at } = await run([{ t: 10, kind: 'offline', client: 0, durationMs: 1000 }, up(20, 0), sync(1500, 0), up(2000, 1, 'c1')]);
+    const offline = [...at('c0', 'push-offline'), ...at('c0', 'pull-offline')];
+    expect(at('c0', 'push-offline').length).toBeGreaterThan(0);
+    expect(offline.every((t) => t >= 10 && t < 1010)).toBe(true);
+    // At once: each failed run's error is at the moment of its last attempt.
+    for (const t of at('c0', 'sync-error')) expect(offline).toContain(t);
+    // Nothing of c0's reaches the server while offline; its write does after, before the heal.
+    const recv = r.trace.filter((e) => e.lane === 'server' && e.kind.endsWith('-recv') && e.detail?.startsWith('c0 ')).map((e) => e.t);
+    expect(recv.some((t) => t >= 10 + 10 && t < 1010)).toBe(false); // (one latency: a request sent before 10 may land)
+    const heal = at('sim', 'heal')[0]!;
+    expect(r.trace.some((e) => e.lane === 'server' && e.kind === 'push-recv' && e.detail?.startsWith('c0 ') && e.t >= 1010 && e.t < heal)).toBe(true);
     expect(r.verdict).toBe('converged');
-    expect(r.stats.mutations).toBe(1);
+    expect(r.stats.mutations).toBe(2);
   });
 
-  it('partition: requests hang until the timeout and never reach the server', async () => {
-    const { r, at } = await run([{ t: 10, kind: 'partition', client: 0, durationMs: 5000 }, up(20, 0), sync(30, 0)], { timeoutMs: 700 });
-    expect(at('c0', 'partitioned')).toEqual([30]);
-    expect(at('c0', 'sync-error')).toEqual([730]);
+  it('partition: requests hang until the timeout, never reach the server, and the loop backs off with jitter', async () => {
+    const { r, at, kinds } = await run([{ t: 10, kind: 'partition', client: 0, durationMs: 5000 }, up(20, 0), sync(30, 0), sync(4000, 1)], { timeoutMs: 700 });
+    // c0's requests and their outcomes (its lane also has its writes and sync requests).
+    const c0 = r.trace.filter((e) => e.lane === 'c0' && (e.kind.endsWith('-send') || e.kind === 'partitioned' || e.kind === 'sync-error'));
+    // Each partitioned request hangs for the whole timeout: c0's next request or error is 700 ms later.
+    for (const e of c0.filter((x) => x.kind === 'partitioned')) {
+      expect(c0.find((x) => x.t > e.t)?.t).toBe(e.t + 700);
+    }
+    expect(at('c0', 'partitioned').length).toBeGreaterThanOrEqual(3);
+    // Backoff: after the n-th failed run in a row the loop waits base * 2^(n-1), jittered to [50%, 100%].
+    const errors = at('c0', 'sync-error');
+    const sends = c0.filter((e) => e.kind.endsWith('-send')).map((e) => e.t);
+    const base = r.config.syncLoop!.backoffBaseMs;
+    for (let n = 1; n < errors.length; n++) {
+      const wait = sends.find((t) => t > errors[n - 1]!)! - errors[n - 1]!;
+      expect(wait).toBeGreaterThanOrEqual((base * 2 ** (n - 1)) / 2);
+      expect(wait).toBeLessThanOrEqual(base * 2 ** (n - 1));
+    }
     // Nothing reaches the server until the heal phase lifts the partition.
     const heal = at('sim', 'heal')[0]!;
     expect(at('server', 'push-recv').length).toBeGreaterThan(0);
     expect(at('server', 'push-recv').every((t) => t >= heal)).toBe(true);
+    expect(kinds('sim')).toContain('quiescent');
     expect(r.verdict).toBe('converged');
   });
 
