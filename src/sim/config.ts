@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { faultModules } from './faults/index.ts';
+import { drawWideWorkload, wideWorkloadSchema, type WideWorkload } from './wide-workload.ts';
 
 /** Network behaviour while faults are on; during heal only latency remains. */
 export const networkSchema = z.object({
@@ -10,6 +11,10 @@ export const networkSchema = z.object({
   lostAckRate: z.number().min(0).max(1),
   duplicateRate: z.number().min(0).max(1),
   timeoutMs: z.number().int().positive(),
+  /** HTTP faults (faults/http-faults.ts); absent means 0, as in configs from before them. */
+  serverErrorRate: z.number().min(0).max(1).optional(),
+  truncateRate: z.number().min(0).max(1).optional(),
+  slowResponseRate: z.number().min(0).max(1).optional(),
 });
 export type NetworkConfig = z.infer<typeof networkSchema>;
 
@@ -50,6 +55,8 @@ export const simConfigSchema = z.object({
   dbLatencyMs: z.number().int().nonnegative(),
   /** Probability that a client checks its rebase invariant after a pull. */
   rebaseCheckRate: z.number().min(0).max(1),
+  /** Page and batch sizes, document sizes, failing, hostile and misbehaving work (wide-workload.ts); absent: the defaults. */
+  wide: wideWorkloadSchema.optional(),
 });
 export type SimConfig = z.infer<typeof simConfigSchema>;
 
@@ -80,19 +87,25 @@ export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkC
 };
 
 /** TigerBeetle-VOPR-style swarm testing: every seed draws its own mix and intensities. */
-export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates } {
+export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates; wide: WideWorkload } {
   const on = (max: number) => (next() < 0.5 ? 0 : +(next() * max).toFixed(4));
   const hi = Math.round(5 + next() * 500);
-  return {
-    network: { latencyMs: [1, hi], reorderRate: on(0.3), dropRate: on(0.1), lostAckRate: on(0.15), duplicateRate: on(0.15), timeoutMs: 3_000 },
-    faults: Object.fromEntries(faultModules.map((m) => [m.rate, on(m.rates.swarmMax)])) as FaultRates,
-  };
+  const network: NetworkConfig = { latencyMs: [1, hi], reorderRate: on(0.3), dropRate: on(0.1), lostAckRate: on(0.15), duplicateRate: on(0.15), timeoutMs: 3_000 };
+  const faults = Object.fromEntries(faultModules.map((m) => [m.rate, on(m.rates.swarmMax)])) as FaultRates;
+  // Drawn after the older knobs, so that adding them left every seed's older draws as they were.
+  Object.assign(network, { serverErrorRate: on(0.05), truncateRate: on(0.05), slowResponseRate: on(0.03) });
+  return { network, faults, wide: drawWideWorkload(next, on) };
 }
 
 /** A seed's fault mix in one short line (non-zero rates only), for the per-seed report column. */
-export function describeMix(c: Pick<SimConfig, 'network' | 'faults'>): string {
+export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: WideWorkload }): string {
   const n = c.network;
   const parts = [`latency ${n.latencyMs[0]}-${n.latencyMs[1]}`];
-  for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
+  for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, serverError: n.serverErrorRate ?? 0, truncate: n.truncateRate ?? 0, slow: n.slowResponseRate ?? 0, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
+  const w = c.wide;
+  if (w) {
+    parts.push(`page ${w.pageSize}/${w.pageBytes} B, push batch ${w.pushBatchSize}/${w.maxPushBytes} B`);
+    for (const [k, v] of Object.entries({ bigDoc: w.bigDocRate, reshape: w.reshapeRate, failing: w.failingRate, hostile: w.hostileRate, intruder: w.intruderRate })) if (v > 0) parts.push(`${k} ${v}`);
+  }
   return parts.join(', ');
 }

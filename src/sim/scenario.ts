@@ -69,6 +69,7 @@ export function buildConfig(input: ConfigInput): SimConfig {
     healBudgetMs: sc?.healBudgetMs ?? 120_000,
     dbLatencyMs: sc?.dbLatencyMs ?? 3,
     rebaseCheckRate: 0.5,
+    ...('wide' in swarm ? { wide: swarm.wide } : {}),
   };
   const parsed = simConfigSchema.safeParse(config);
   if (!parsed.success) throw new UsageError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -84,5 +85,5 @@ export function configForSeed(base: SimConfig, seed: string, scenario?: Scenario
   // The same draw as buildConfig's, so a seed run alone and in a sweep has the same mix.
   const rng = new Rng(seed).fork('swarm');
   const mix = swarmProfile(() => rng.next());
-  return { ...base, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } as SimConfig['faults'] };
+  return { ...base, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } as SimConfig['faults'], wide: mix.wide };
 }

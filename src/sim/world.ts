@@ -14,6 +14,8 @@ import { Observer } from './observe.ts';
 import { checkerModules } from './checkers/index.ts';
 import type { Violation } from './checkers/types.ts';
 import { exceptionViolation } from './findings.ts';
+import { engineKnobs, serverKnobs } from './wide-workload.ts';
+import { watchEngine } from './identity.ts';
 
 /** Virtual time starts at a fixed epoch so that timestamps look real and replay identically. */
 export const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -117,7 +119,7 @@ export class SimWorld implements World {
     const clock = { now: () => EPOCH_MS + this.sched.now };
     // open() runs the idempotent migration, as a restarted server process would.
     const ids = { newId: (p: string) => `${p}-sim-${this.server.incarnation}` };
-    this.server.database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema }) as ServerDatabase;
+    this.server.database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema, ...serverKnobs(this.config.wide) }) as ServerDatabase;
   }
 
   async openEngine(c: SimClient): Promise<PersistentSyncEngine> {
@@ -133,7 +135,9 @@ export class SimWorld implements World {
       timer: { sleep: (ms, signal) => this.sched.sleep(ms, signal) },
       random: c.rng.fork(`engine-${c.incarnation}`),
       simulation: { createStore: this.bug?.createStore },
+      ...engineKnobs(this.config.wide),
     });
+    watchEngine(this, c, engine);
     c.clientID = engine.clientID;
     return engine;
   }
