@@ -48,11 +48,35 @@ export function simTransport(world: World, c: SimClient): Transport {
   };
 }
 
-/** The group's kept token, registering it first (POST /api/register over the same network). */
+/**
+ * The group's kept token, registering it first (POST /api/register over the same network). One
+ * registration at a time per group: two racing ones would bind the group to the first token and
+ * answer the other 409, which looks exactly like a lost token.
+ */
 async function tokenOf(world: World, c: SimClient, group: string, f: typeof fetch): Promise<string> {
-  const kept = apiState(world).kept;
-  const token = kept.get(group);
+  const s = apiState(world);
+  const token = s.kept.get(group);
   if (token) return token;
+  const pending = s.registering.get(group);
+  // Waiting goes through the scheduler (a bare await on another task's promise would stall the run).
+  if (pending) return world.sched.waitFor(pending, world.network.timeoutMs * 2, () => new TransportError('register: timed out waiting for another registration'));
+  const done = world.sched.future<string>();
+  s.registering.set(group, done);
+  try {
+    const t = await register(world, c, group, f);
+    done.resolve(t);
+    return t;
+  } catch (e) {
+    // A crash of this task is not the waiters' crash: they see a failed registration.
+    done.reject(e instanceof Crash ? new TransportError('register: the registering task crashed') : (e as Error));
+    throw e;
+  } finally {
+    s.registering.delete(group);
+  }
+}
+
+async function register(world: World, c: SimClient, group: string, f: typeof fetch): Promise<string> {
+  const kept = apiState(world).kept;
   let res: Response;
   try {
     res = await f(`${BASE}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID: group }) });
@@ -65,7 +89,8 @@ async function tokenOf(world: World, c: SimClient, group: string, f: typeof fetc
     world.sched.record(c.name, 'registered', group);
     return body.token;
   }
-  // 409: the group is bound to a token this client lost; only a new client group gets a token.
+  // 409: the group is bound to a token this client lost (a register whose answer was lost, or a
+  // token-loss fault); only a new client group gets a token.
   if (res.status === 409) {
     world.sched.record(c.name, 'token-lost', group);
     const engine = c.engine;

@@ -10,6 +10,7 @@ import type { TraceEvent } from './scheduler.ts';
 import { SimWorld, type Stores } from './world.ts';
 import { exceptionViolation } from './findings.ts';
 import type { SimClient } from './world-types.ts';
+import { isWideOp, runWideOp } from './wide-ops.ts';
 
 export interface RunStats {
   events: number;
@@ -180,6 +181,7 @@ function startEvent(world: SimWorld, e: ScheduleEvent): void {
 
 async function runOp(world: SimWorld, c: SimClient, e: Extract<ScheduleEvent, { kind: 'op' }>): Promise<void> {
   const engine = c.engine!;
+  if (isWideOp(e)) return runWideOp(world, c, e, (op) => world.mutate(c, op));
   if (e.op === 'upsert') await world.mutate(c, () => engine.upsert(e.type, e.id, (e.data ?? {}) as never));
   else if (e.op === 'delete') await world.mutate(c, () => engine.delete(e.type, e.id));
   else await world.mutate(c, () => engine.increment(e.type, e.id, e.field ?? 'n', e.by ?? 1), { op: 'increment', type: e.type, id: e.id, by: e.by ?? 1 });
