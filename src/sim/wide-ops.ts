@@ -49,7 +49,16 @@ function hostileData(kind: 'surrogate' | 'nul' | 'proto' | 'oversized'): Record<
 async function intrude(world: World, c: SimClient, e: OpEvent): Promise<void> {
   const engine = c.engine!;
   const meta = (await engine.store.readMeta())!;
-  const other = world.clients.find((x) => x !== c && x.engine && x.engine.clientGroupID !== engine.clientGroupID)?.engine;
+  // A client id the server knows (the other client had a write acknowledged): an unknown one would
+  // be a guess of a random id in production, and the server cannot tell it from a new client.
+  let other: typeof engine | undefined;
+  for (const x of world.clients) {
+    if (x === c || !x.engine || x.engine.clientGroupID === engine.clientGroupID) continue;
+    if (((await x.engine.store.readMeta())?.lastMutationID ?? 0) >= 1) {
+      other = x.engine;
+      break;
+    }
+  }
   let clientID = engine.clientID;
   let id: number;
   if (e.how === 'skip') id = meta.lastMutationID + 3;

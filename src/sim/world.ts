@@ -47,6 +47,7 @@ export class SimWorld implements World {
   private readonly bug: BugVariant | undefined;
   private readonly prefix: string;
   private readonly serverSchema: string;
+  private readonly idCounters = new Map<string, number>();
 
   private constructor(config: SimConfig, rng: Rng, stores: Stores, bug: BugVariant | undefined, prefix: string) {
     this.config = config;
@@ -124,14 +125,19 @@ export class SimWorld implements World {
 
   async openEngine(c: SimClient): Promise<PersistentSyncEngine> {
     c.schema = `${this.prefix}_${c.name}_g${c.generation}`;
-    let n = 0;
+    // Ids count on across restarts of a generation: an identity reset after a restart must not reuse an id.
+    const counter = `${c.name}/${c.generation}`;
     const generation = c.generation;
     const engine = await PersistentSyncEngine.open({
       db: this.clientDb,
       schema: c.schema,
       transport: simTransport(this, c),
       clock: { now: () => EPOCH_MS + this.sched.now + c.clockOffsetMs },
-      ids: { newId: (p) => `${p}-${c.name}-${generation}-${++n}` },
+      ids: { newId: (p) => {
+        const n = (this.idCounters.get(counter) ?? 0) + 1;
+        this.idCounters.set(counter, n);
+        return `${p}-${c.name}-${generation}-${n}`;
+      } },
       timer: { sleep: (ms, signal) => this.sched.sleep(ms, signal) },
       random: c.rng.fork(`engine-${c.incarnation}`),
       simulation: { createStore: this.bug?.createStore },

@@ -22,7 +22,8 @@ const backups = new WeakMap<World, Set<string>>();
 export const backupRestore: FaultModule<typeof backupRestoreEventSchema> = {
   kind: 'backup-restore',
   rate: 'backupRestore',
-  rates: { flaky: 0, 'offline-heavy': 0, crashy: 0, chaos: 0, swarmMax: 0.004 },
+  // Off in every profile until the known defects below are fixed (a scenario can turn it on).
+  rates: { flaky: 0, 'offline-heavy': 0, crashy: 0, chaos: 0, swarmMax: 0 },
   schema: backupRestoreEventSchema,
   generate: (rng, t) => ({ t, kind: 'backup-restore', restoreAfterMs: rng.int(200, 6_000), epoch: 'reset' }),
   arbitrary: (f, t) => f.record({ t, kind: f.constant('backup-restore' as const), restoreAfterMs: f.integer({ min: 0, max: 5000 }), epoch: f.constant('reset' as const) }),

@@ -12,6 +12,12 @@ export async function withServerDown(world: World, what: string, change: () => P
   const killed = world.sched.kill('server');
   world.sched.record('server', what, `${killed} requests killed`);
   await world.server.db.exec('ROLLBACK');
+  // Observations asked for before the change must read the database they observed.
+  const observer = (world as { observer?: { pending: number; flush(): Promise<void> } }).observer;
+  for (let i = 0; observer && observer.pending > 0 && i < 1_000; i++) {
+    await observer.flush();
+    if (observer.pending > 0) await world.sched.sleep(1);
+  }
   await change();
   await world.reopenServer();
   world.server.up = true;
