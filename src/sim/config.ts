@@ -21,6 +21,8 @@ export type NetworkConfig = z.infer<typeof networkSchema>;
 /** Chance per schedule step that a fault of each kind starts: one rate per fault module. */
 type RateKey = (typeof faultModules)[number]['rate'];
 export const faultRatesSchema = z.object(Object.fromEntries(faultModules.map((m) => [m.rate, z.number().min(0).max(1)])) as Record<RateKey, z.ZodNumber>);
+/** In a run's config a rate absent (a replay file from before that fault existed) is 0. */
+const faultRatesWithDefaults = z.object(Object.fromEntries(faultModules.map((m) => [m.rate, z.number().min(0).max(1).default(0)])) as Record<RateKey, z.ZodDefault<z.ZodNumber>>);
 export type FaultRates = z.infer<typeof faultRatesSchema>;
 
 /** Relative weights of what a non-fault step does. */
@@ -48,7 +50,7 @@ export const simConfigSchema = z.object({
   bug: z.string().optional(),
   workload: workloadSchema,
   network: networkSchema,
-  faults: faultRatesSchema,
+  faults: faultRatesWithDefaults,
   /** Liveness bound: virtual ms the heal phase may take. */
   healBudgetMs: z.number().int().positive(),
   /** Most virtual ms one database statement takes (drawn per statement). */
