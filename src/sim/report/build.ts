@@ -25,9 +25,25 @@ const sum = (records: (Record<string, number> | undefined)[]) => {
   return Object.fromEntries(Object.entries(out).sort());
 };
 
-export function buildReport(config: SimConfig, seeds: SeedReport[], wallMs: number, coverage?: Report['coverage']): Report {
+/** A sweep's totals from its seeds: one definition for a run's report and for merged shards. */
+export function totalsOf(seeds: readonly SeedReport[], wallMs: number): Report['totals'] {
   const byChecker: Record<string, number> = {};
   for (const s of seeds) for (const c of new Set(s.violations.map((v) => v.checker))) byChecker[c] = (byChecker[c] ?? 0) + 1;
+  return {
+    seeds: seeds.length,
+    converged: seeds.filter((s) => s.verdict === 'converged').length,
+    violations: seeds.filter((s) => s.verdict === 'violation').length,
+    events: seeds.reduce((a, s) => a + s.stats.events, 0),
+    mutations: seeds.reduce((a, s) => a + s.stats.mutations, 0),
+    statements: seeds.reduce((a, s) => a + s.stats.statements, 0),
+    wallMs: Math.round(wallMs),
+    byChecker,
+    faults: sum(seeds.map((x) => x.stats.faults)),
+    checks: sum(seeds.map((x) => x.stats.checks)),
+  };
+}
+
+export function buildReport(config: SimConfig, seeds: SeedReport[], wallMs: number, coverage?: Report['coverage']): Report {
   const { seed, ...rest } = config;
   const report: Report = {
     tool: 'lockstep',
@@ -36,18 +52,7 @@ export function buildReport(config: SimConfig, seeds: SeedReport[], wallMs: numb
     createdAt: new Date().toISOString(),
     config: { ...rest, firstSeed: seed, seeds: seeds.length },
     seeds,
-    totals: {
-      seeds: seeds.length,
-      converged: seeds.filter((s) => s.verdict === 'converged').length,
-      violations: seeds.filter((s) => s.verdict === 'violation').length,
-      events: seeds.reduce((a, s) => a + s.stats.events, 0),
-      mutations: seeds.reduce((a, s) => a + s.stats.mutations, 0),
-      statements: seeds.reduce((a, s) => a + s.stats.statements, 0),
-      wallMs: Math.round(wallMs),
-      byChecker,
-      faults: sum(seeds.map((x) => x.stats.faults)),
-      checks: sum(seeds.map((x) => x.stats.checks)),
-    },
+    totals: totalsOf(seeds, wallMs),
     ...(coverage ? { coverage } : {}),
   };
   return reportSchema.parse(report);

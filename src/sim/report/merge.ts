@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UsageError } from '../scenario.ts';
 import type { Timeline } from './html.ts';
+import { totalsOf } from './build.ts';
 import { reportSchema, type Report, type SeedReport } from './schema.ts';
 import { writeReportFiles } from './write.ts';
 
@@ -70,23 +71,13 @@ export function mergeReportDirs(dirs: readonly string[], outDir: string): { repo
     }
   }
   const list = [...seeds.values()].sort(bySeed);
-  const byChecker: Record<string, number> = {};
-  for (const s of list) for (const c of new Set(s.violations.map((v) => v.checker))) byChecker[c] = (byChecker[c] ?? 0) + 1;
   const report = reportSchema.parse({
     ...base,
     createdAt: new Date().toISOString(),
     config: { ...base.config, firstSeed: list[0]?.seed ?? base.config.firstSeed, seeds: list.length },
     seeds: list,
-    totals: {
-      seeds: list.length,
-      converged: list.filter((s) => s.verdict === 'converged').length,
-      violations: list.filter((s) => s.verdict === 'violation').length,
-      events: list.reduce((a, s) => a + s.stats.events, 0),
-      mutations: list.reduce((a, s) => a + s.stats.mutations, 0),
-      statements: list.reduce((a, s) => a + s.stats.statements, 0),
-      wallMs: Math.max(...reports.map((r) => r.totals.wallMs)),
-      byChecker,
-    },
+    // Shards ran at the same time: the merged wall time is the slowest shard's.
+    totals: totalsOf(list, Math.max(...reports.map((r) => r.totals.wallMs))),
   });
   const timelines = dirs.flatMap(readTimelines).sort((a, b) => a.seed.localeCompare(b.seed, 'en', { numeric: true })).slice(0, 20);
   writeReportFiles(outDir, report, timelines);
