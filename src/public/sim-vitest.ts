@@ -1,5 +1,7 @@
 /**
- * `lockstep/sim/vitest`: `simulationTest(name, sim, { seeds })` runs a simulation's seeds inside
- * vitest; a failure names the violation, the shrunk replay file and the command that replays it.
+ * `lockstep/sim/vitest`: `simulationTest(name, sim, { seeds, workers })` runs a simulation's seeds
+ * inside vitest (on worker processes with `workers`); `simulationProperty(name, sim)` runs it on
+ * fast-check-generated schedules. A failure names the violation, the shrunk replay file and the
+ * commands that replay and reproduce it.
  */
-export { simulationTest, failureMessage, type SimulationTestOptions } from '../sim/app/vitest.ts';
+export { simulationTest, failureMessage, simulationProperty, propertyFailureMessage, type SimulationTestOptions, type SimulationPropertyOptions } from '../sim/app/vitest.ts';

@@ -25,3 +25,4 @@ export { withSimulationFaults } from '../sim/app/config.ts';
 export type { Simulation, SimulationSpec, SimulationRef, Operation, WorkloadRandom, WorkloadContext, Invariant, InvariantResult, FinalView, ClientView, EntitiesView, Doc, SimulationFaults } from '../sim/app/types.ts';
 export type { MutatorModel, ModelState, ModelOutcome } from '../sim/checkers/model-mutators.ts';
 export { defineMutator, type MutatorRegistry } from '../protocol/index.ts';
+export { checkSimulationProperty, simulationSchedule, type PropertyOptions, type PropertyResult, type PropertyFailure, type GeneratedRun } from '../sim/app/property.ts';
