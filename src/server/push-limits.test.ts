@@ -3,11 +3,11 @@
  * never wedges its client), storage loss and restore (ClientStateNotFound), bounded work
  * (document cap, per-push budget, pull pages bounded by bytes and ending at commit boundaries).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Db, Queryable } from '../db/types.ts';
 import { defineMutator, type Mutation, type PatchOp, type PullResponseOK, type PushResponseOK } from '../protocol/index.ts';
-import { storeKinds, uniqueSchema } from '../../test/support/stores.ts';
+import { storeKinds, useStore } from '../../test/support/stores.ts';
 import { foldLog, handlePull, handlePush, ServerDatabase, type ServerLimits } from './index.ts';
 
 const clock = { now: () => 1_700_000_000_000 };
@@ -44,25 +44,16 @@ function faulty(db: Db, marker: string, code: string): Db {
 
 for (const kind of storeKinds) {
   describe(`push validation and limits on ${kind.name}`, () => {
-    let db: Db;
-    const schemas: string[] = [];
-    beforeAll(async () => {
-      db = await kind.open();
-    });
-    afterAll(async () => {
-      if (kind.name === 'postgres') for (const s of schemas) await db.exec(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-      await db.close();
-    });
-    async function fresh(limits: Partial<ServerLimits> = {}, on: Db = db, schema = uniqueSchema('lim')) {
-      schemas.push(schema);
+    const store = useStore(kind);
+    async function fresh(limits: Partial<ServerLimits> = {}, on: Db = store.db, schema = store.schema('lim')) {
       return ServerDatabase.open(on, { clock, schema, limits, mutators: { explode } });
     }
     const body = (r: { body: unknown }) => r.body as PushResponseOK;
 
     it('refuses a limit that is not a positive integer, or unknown, when the server is made', () => {
-      expect(() => new ServerDatabase(db, { clock, limits: { pageBytes: 0 } })).toThrow('server limit pageBytes must be a positive integer, got 0');
-      expect(() => new ServerDatabase(db, { clock, pageSize: 2.5 })).toThrow('pageSize');
-      expect(() => new ServerDatabase(db, { clock, limits: { maxDocs: 1 } as never })).toThrow('unknown server limit "maxDocs"');
+      expect(() => new ServerDatabase(store.db, { clock, limits: { pageBytes: 0 } })).toThrow('server limit pageBytes must be a positive integer, got 0');
+      expect(() => new ServerDatabase(store.db, { clock, pageSize: 2.5 })).toThrow('pageSize');
+      expect(() => new ServerDatabase(store.db, { clock, limits: { maxDocs: 1 } as never })).toThrow('unknown server limit "maxDocs"');
     });
 
     it('refuses a batch with a foreign client before writing any of it', async () => {
@@ -120,7 +111,7 @@ for (const kind of storeKinds) {
     });
 
     it('records a mutation PostgreSQL refuses (class 22) as failed and applies the rest of its batch', async () => {
-      const s = await fresh({}, faulty(db, 'POISON', '22P05'));
+      const s = await fresh({}, faulty(store.db, 'POISON', '22P05'));
       const r = await handlePush(s, push('g1', [up('c1', 1, 'c/a', { v: 1 }), up('c1', 2, 'c/b', { v: 'POISON' }), up('c1', 3, 'c/c', { v: 3 })]));
       expect(r.status).toBe(200);
       expect(body(r)).toEqual({ lastMutationIDs: { c1: 3 }, failed: [{ clientID: 'c1', id: 2, error: expect.stringContaining('refused by the database') }] });
@@ -129,19 +120,19 @@ for (const kind of storeKinds) {
     });
 
     it('lets a transient fault through as an error (5xx) and writes nothing', async () => {
-      const s = await fresh({}, faulty(db, 'FLAKY', '57P01'));
+      const s = await fresh({}, faulty(store.db, 'FLAKY', '57P01'));
       await expect(handlePush(s, push('g1', [up('c1', 1, 'c/a', { v: 1 }), up('c1', 2, 'c/b', { v: 'FLAKY' })]))).rejects.toThrow('unsupported');
       expect((await s.readLog()).length).toBe(0);
       expect(await s.readClients()).toEqual([]);
     });
 
     it('answers ClientStateNotFound to a client that pushed before the database was wiped', async () => {
-      const schema = uniqueSchema('wipe');
-      const s = await fresh({}, db, schema);
+      const schema = store.schema('wipe');
+      const s = await fresh({}, store.db, schema);
       await handlePush(s, push('g1', [inc('c1', 1, 1), inc('c1', 2, 1)]));
       const cookie = (body(await handlePull(s, pull('g1', null))) as unknown as PullResponseOK).cookie;
-      await db.exec(`DROP SCHEMA "${schema}" CASCADE`);
-      const wiped = await fresh({}, db, schema);
+      await store.db.exec(`DROP SCHEMA "${schema}" CASCADE`);
+      const wiped = await fresh({}, store.db, schema);
       expect(wiped.epoch).not.toBe(s.epoch);
       expect((await handlePush(wiped, push('g1', [inc('c1', 3, 1)]))).body).toEqual({ error: 'ClientStateNotFound' });
       expect((await handlePull(wiped, pull('g1', cookie))).body).toEqual({ error: 'ClientStateNotFound' });
@@ -154,10 +145,10 @@ for (const kind of storeKinds) {
       await handlePush(s, push('g1', [inc('c1', 1, 1), inc('c1', 2, 1)]));
       const x = `"${s.schema}"`;
       const tables = ['meta', 'entities', 'replication_log', 'clients'];
-      for (const t of tables) await db.exec(`CREATE TABLE ${x}.backup_${t} AS SELECT * FROM ${x}.${t}`);
+      for (const t of tables) await store.db.exec(`CREATE TABLE ${x}.backup_${t} AS SELECT * FROM ${x}.${t}`);
       await handlePush(s, push('g1', [inc('c1', 3, 1), inc('c1', 4, 1)]));
       const cookie = (body(await handlePull(s, pull('g1', null))) as unknown as PullResponseOK).cookie;
-      for (const t of tables) await db.exec(`DELETE FROM ${x}.${t}; INSERT INTO ${x}.${t} SELECT * FROM ${x}.backup_${t}`);
+      for (const t of tables) await store.db.exec(`DELETE FROM ${x}.${t}; INSERT INTO ${x}.${t} SELECT * FROM ${x}.backup_${t}`);
       expect((await handlePush(s, push('g1', [inc('c1', 5, 1)]))).body).toEqual({ error: 'ClientStateNotFound' });
       expect((await handlePull(s, pull('g1', cookie))).body).toEqual({ error: 'ClientStateNotFound' });
       expect((await s.readClients())[0]!.lastMutationID).toBe(2);
@@ -235,9 +226,9 @@ for (const kind of storeKinds) {
       await handlePush(s, push('g1', [up('c1', 1, 'review/r1', { text: 'y'.repeat(10_000) })]));
       const r = await handlePush(s, push('g1', Array.from({ length: 50 }, (_, i) => inc('c1', i + 2, 1))));
       expect(body(r)).toEqual({ lastMutationIDs: { c1: 51 } });
-      const raw = await db.query<{ version: number; effects: { value?: unknown }[] }>(`SELECT version, effects FROM "${s.schema}".replication_log ORDER BY version`);
+      const raw = await store.db.query<{ version: number; effects: { value?: unknown }[] }>(`SELECT version, effects FROM "${s.schema}".replication_log ORDER BY version`);
       expect(raw.rows.filter((row) => row.effects[0]!.value !== undefined).map((row) => Number(row.version))).toEqual([1, 51]);
-      const bytes = await db.query<{ b: number }>(`SELECT sum(octet_length(effects::text))::int AS b FROM "${s.schema}".replication_log`);
+      const bytes = await store.db.query<{ b: number }>(`SELECT sum(octet_length(effects::text))::int AS b FROM "${s.schema}".replication_log`);
       expect(bytes.rows[0]!.b).toBeLessThan(25_000);
       // readLog gives every write's value back; its fold at every version is the state after that mutation.
       const log = await s.readLog();

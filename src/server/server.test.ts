@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../db/types.ts';
+import { describe, expect, it } from 'vitest';
 import { defineMutator, type Mutation, type PatchOp, type PullResponseOK } from '../protocol/index.ts';
 import { z } from 'zod';
-import { storeKinds, uniqueSchema } from '../../test/support/stores.ts';
+import { storeKinds, useStore } from '../../test/support/stores.ts';
 import { foldLog, handlePull, handlePush, ServerDatabase } from './index.ts';
 
 const clock = { now: () => 1_700_000_000_000 };
@@ -40,19 +39,9 @@ function applyPatch(state: Map<string, unknown>, patch: PatchOp[]) {
 
 for (const kind of storeKinds) {
   describe(`ServerDatabase on ${kind.name}`, () => {
-    let db: Db;
-    const schemas: string[] = [];
-    beforeAll(async () => {
-      db = await kind.open();
-    });
-    afterAll(async () => {
-      if (kind.name === 'postgres') for (const s of schemas) await db.exec(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-      await db.close();
-    });
+    const store = useStore(kind);
     async function fresh(pageSize?: number) {
-      const schema = uniqueSchema('srv');
-      schemas.push(schema);
-      return ServerDatabase.open(db, { clock, schema, pageSize, mutators: { explode } });
+      return ServerDatabase.open(store.db, { clock, schema: store.schema('srv'), pageSize, mutators: { explode } });
     }
     async function counts(s: ServerDatabase) {
       return { log: (await s.readLog()).length, entities: (await s.readEntities()).size, clients: (await s.readClients()).length, version: await s.version() };
