@@ -1,13 +1,15 @@
 /**
  * The ordered list through the public API only: insert, move and remove keep one order on every
- * client; the planted stale-neighbour move is caught, shrunk and replayed.
+ * client, on seeds and on fast-check schedules; the planted stale-neighbour move is caught, shrunk
+ * and replayed both ways.
  */
 import { expect, it } from 'vitest';
-import { checkSimulation, openStores, readReplayFile, runSimulation } from 'lockstep/sim';
-import { simulationTest } from 'lockstep/sim/vitest';
+import { checkSimulation, checkSimulationProperty, openStores, readReplayFile, runSimulation } from 'lockstep/sim';
+import { simulationProperty, simulationTest } from 'lockstep/sim/vitest';
 import list, { buggy } from './list.sim.ts';
 
 simulationTest('list keeps one order', list, { seeds: 5 });
+simulationProperty('list keeps one order on fast-check schedules', list, { numRuns: 4, maxEvents: 30 });
 
 it('catches the planted stale-neighbour move within 50 seeds, shrinks it to <= 12 events and replays it exactly', async () => {
   const r = await checkSimulation(buggy, { seeds: 50, file: 'examples/list/list.sim.ts#buggy', outDir: 'reports/sim-tests/list-bug', shrinkBudgetSeconds: 60, env: {} });
@@ -25,4 +27,22 @@ it('catches the planted stale-neighbour move within 50 seeds, shrinks it to <= 1
     await stores.close();
   }
   console.log(`list planted bug: caught at seed ${f.seed} after ${r.seedsRun} seeds in ${r.seconds} s (${f.violation.checker}), shrunk ${f.events} -> ${f.shrunkEvents} events in ${f.shrinkSeconds} s, replay exact (${replay.expected.traceHash})`);
+});
+
+it('fast-check catches the planted stale-neighbour move and its shrunk counterexample replays exactly', async () => {
+  const r = await checkSimulationProperty(buggy, { numRuns: 20, maxEvents: 30, shrinkBudgetSeconds: 15, file: 'examples/list/list.sim.ts#buggy', outDir: 'reports/sim-tests/list-property-bug', env: {} });
+  const f = r.failure!;
+  expect(f, 'the planted bug escaped 20 generated schedules').toBeDefined();
+  expect(f.violation.checker).toBe('list/same-order');
+  expect(f.events).toBeLessThanOrEqual(f.firstEvents);
+  const replay = readReplayFile(f.replayFile);
+  const stores = await openStores('pglite');
+  try {
+    const again = await runSimulation(replay.config, stores, { schedule: replay.schedule });
+    expect(again.traceHash).toBe(f.traceHash);
+    expect(again.violations[0]?.checker).toBe('list/same-order');
+  } finally {
+    await stores.close();
+  }
+  console.log(`list planted bug under fast-check: caught after ${f.numRuns} schedules, shrunk ${f.numShrinks} times in ${f.shrinkSeconds} s from ${f.firstEvents} to ${f.events} events, ${r.seconds} s in all, replay exact (${f.traceHash})`);
 });
