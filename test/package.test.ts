@@ -51,6 +51,17 @@ await server.close();
 // The README's quick start: an app's own mutator, workload and invariant, run by the installed bin.
 const votes = readFileSync(join(repo, 'examples', 'votes', 'votes.sim.ts'), 'utf8');
 
+// The harness's library calls from an installed package: seeds on two workers (the built worker.js
+// loading votes.sim.ts by path) and a fast-check property over generated schedules.
+const harness = `
+import { checkSimulation, checkSimulationProperty, simulationSchedule } from 'lockstep/sim';
+import votes from './votes.sim.ts';
+
+const seeds = await checkSimulation(votes, { seeds: 2, steps: 20, clients: 2, workers: 2, outDir: 'harness-out', env: {} });
+const property = await checkSimulationProperty(votes, { numRuns: 2, maxEvents: 8, clients: 2, outDir: 'harness-out', env: {} });
+console.log(JSON.stringify({ seeds: [seeds.ok, seeds.seedsRun], property: [property.ok, property.numRuns], arbitrary: typeof simulationSchedule }));
+`;
+
 beforeAll(() => {
   const packed = sh('npm', ['pack', '--silent', '--pack-destination', dir], repo).trim().split('\n').pop()!;
   mkdirSync(project);
@@ -58,7 +69,8 @@ beforeAll(() => {
   sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(dir, packed)], project);
   writeFileSync(join(project, 'example.ts'), example);
   writeFileSync(join(project, 'votes.sim.ts'), votes);
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, lib: ['ES2024', 'DOM'], types: ['node'] }, files: ['example.ts', 'votes.sim.ts'] }));
+  writeFileSync(join(project, 'harness.ts'), harness);
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, allowImportingTsExtensions: true, lib: ['ES2024', 'DOM'], types: ['node'] }, files: ['example.ts', 'votes.sim.ts', 'harness.ts'] }));
 }, 600_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,7 +78,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('the packed package', () => {
   it('ships built JavaScript and declarations, not the TypeScript sources', () => {
     const pkg = join(project, 'node_modules', 'lockstep');
-    for (const f of ['lib/public/index.js', 'lib/public/index.d.ts', 'lib/public/sim.js', 'lib/public/sim-vitest.js', 'lib/sim/cli.js', 'lib/sim/parallel/worker.js', 'scenarios/default.json', 'bin/lockstep.mjs']) expect(existsSync(join(pkg, f)), f).toBe(true);
+    for (const f of ['lib/public/index.js', 'lib/public/index.d.ts', 'lib/public/sim.js', 'lib/public/sim-vitest.js', 'lib/sim/cli.js', 'lib/sim/parallel/worker.js', 'lib/sim/app/property.js', 'scenarios/default.json', 'bin/lockstep.mjs']) expect(existsSync(join(pkg, f)), f).toBe(true);
     expect(existsSync(join(pkg, 'src'))).toBe(false);
     expect(readFileSync(join(pkg, 'lib/public/sim.d.ts'), 'utf8')).not.toMatch(/from '\.{1,2}\/[^']*\.ts'/);
   });
@@ -99,5 +111,10 @@ describe('the packed package', () => {
     expect(log).toMatch(/simulation votes v1 \(votes.sim.ts\)/);
     expect(log).toMatch(/1\/1 converged/);
     expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).seeds[0].stats.checks['votes/every-vote-counts']).toBe(1);
+  });
+
+  it('runs a simulation on two workers and as a fast-check property from the installed package', () => {
+    const out = JSON.parse(sh(process.execPath, ['harness.ts'], project).trim().split('\n').pop()!);
+    expect(out).toEqual({ seeds: [true, 2], property: [true, 2], arbitrary: 'function' });
   });
 });
