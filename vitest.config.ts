@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 const src = (f: string) => new URL(`./src/public/${f}`, import.meta.url).pathname;
@@ -19,5 +20,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // vitest's default (cores - 1) runs one file at a time on 2 cores; the files are CPU-bound sims.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });
