@@ -9,6 +9,11 @@ import { appWorkload } from './workload.ts';
 import { entitiesView } from './checkers.ts';
 import { failureMessage } from './vitest.ts';
 import { withSimulationFaults } from './config.ts';
+import fc from 'fast-check';
+import { checkSimulation } from './check.ts';
+import { drawsRandom } from './draws.ts';
+import { simulationSchedule } from './property.ts';
+import { propertyFailureMessage } from './vitest.ts';
 
 const bump = defineMutator(z.object({ id: z.string(), by: z.number().int().positive() }), async (tx, a) => {
   tx.put('n', a.id, { v: (((await tx.get('n', a.id))?.v as number) ?? 0) + a.by });
@@ -55,6 +60,43 @@ describe('simulation API', () => {
     expect(v.sum('n', 'v')).toBe(5);
     expect(v.sum('m', 'v')).toBe(0);
     expect(v.get('m', 'x')).toEqual({ id: 'x', v: 'no' });
+  });
+
+  it('reads fast-check draws as the workload random source: 0 is the first choice, and past the draws it reads 0', () => {
+    const r = drawsRandom([0, 2 ** 31 - 1, 2 ** 30]);
+    expect(r.pick(['a', 'b', 'c'])).toBe('a');
+    expect(r.int(1, 80)).toBe(80);
+    expect(r.bool()).toBe(false);
+    expect([r.next(), r.int(3, 9), r.pick(['x', 'y'])]).toEqual([0, 3, 'x']);
+  });
+
+  it('generates schema-valid schedules of the workload operations, syncs and the profile faults, sorted by time', () => {
+    const config = buildConfig({ seed: 'p', profile: 'chaos', clients: 2, steps: 40, simulation: { name: 'unit', version: 1 } });
+    const runs = fc.sample(simulationSchedule(sim(3), config, { maxEvents: 12 }), { numRuns: 30, seed: 5 });
+    const events = runs.flat();
+    for (const es of runs) expect(es.map((e) => e.t)).toEqual([...es.map((e) => e.t)].sort((a, b) => a - b));
+    for (const e of events) {
+      expect(scheduleEventSchema.safeParse(e).success).toBe(true);
+      expect(e.t).toBeLessThanOrEqual(40 * config.stepMs);
+    }
+    expect(events.find((e) => e.kind === 'mutate')).toMatchObject({ name: 'bump', args: { by: 3 } });
+    expect(events.some((e) => e.kind === 'sync')).toBe(true);
+    expect(events.some((e) => e.kind !== 'mutate' && e.kind !== 'sync')).toBe(true);
+    const none = buildConfig({ seed: 'p', profile: 'none', clients: 2, steps: 40 });
+    expect(fc.sample(simulationSchedule(sim(3), none), { numRuns: 20, seed: 5 }).flat().every((e) => e.kind === 'mutate' || e.kind === 'sync')).toBe(true);
+  });
+
+  it('refuses workers for a simulation with no file, saying to pass one', async () => {
+    const { file: _file, ...noFile } = sim(1);
+    await expect(checkSimulation(noFile as ReturnType<typeof sim>, { workers: 2, seeds: 2, env: {} })).rejects.toThrow(/workers load the simulation by its file.*pass \{ file/);
+  });
+
+  it('fails a property test with the violation, the fast-check seed and path, the replay file and both commands', () => {
+    const msg = propertyFailureMessage({ ok: false, numRuns: 6, seconds: 50, failure: { violation: { checker: 'bank/no-overdraft', message: 'overdrawn: d -12' }, fcSeed: 1, fcPath: '5:0:2', numRuns: 6, numShrinks: 20, firstEvents: 11, events: 9, traceHash: 'a', replayFile: 'r/fc-1.min.json', shrinkSeconds: 20 } }, 'examples/bank/bank.test.ts', 'bank (fast-check)');
+    expect(msg).toContain('bank/no-overdraft: overdrawn: d -12');
+    expect(msg).toContain('fast-check seed 1, path "5:0:2": failed after 6 generated schedules, shrunk 20 times in 20 s from 11 to 9 events: r/fc-1.min.json');
+    expect(msg).toMatch(/replay: +(npm run sim --|npx lockstep) replay r\/fc-1\.min\.json/);
+    expect(msg).toContain(`reproduce: LOCKSTEP_FC_SEED=1 LOCKSTEP_FC_PATH='5:0:2' npx vitest run examples/bank/bank.test.ts -t 'bank \\(fast-check\\)'`);
   });
 
   it('fails a vitest run with the violation, the shrunk file and both commands', () => {
