@@ -17,6 +17,7 @@ import { resolveSimulation } from './app/load.ts';
 import { appWorkload } from './app/workload.ts';
 import { simulationCheckers } from './app/checkers.ts';
 import { workloadEvent } from './schedule.ts';
+import { isWideOp, runWideOp } from './wide-ops.ts';
 
 export interface RunStats {
   events: number;
@@ -266,6 +267,7 @@ async function runMutate(world: SimWorld, c: SimClient, e: Extract<ScheduleEvent
 
 async function runOp(world: SimWorld, c: SimClient, e: Extract<ScheduleEvent, { kind: 'op' }>): Promise<void> {
   const engine = c.engine!;
+  if (isWideOp(e)) return runWideOp(world, c, e, (op) => world.mutate(c, op));
   if (e.op === 'upsert') await world.mutate(c, () => engine.upsert(e.type, e.id, (e.data ?? {}) as never));
   else if (e.op === 'delete') await world.mutate(c, () => engine.delete(e.type, e.id));
   else await world.mutate(c, () => engine.increment(e.type, e.id, e.field ?? 'n', e.by ?? 1), { op: 'increment', type: e.type, id: e.id, by: e.by ?? 1 });
