@@ -9,6 +9,8 @@ import { drop, duplicate, latency, lostAck } from './network-faults.ts';
 import { clockSkew } from './clock-skew.ts';
 import { quietNetwork } from '../config.ts';
 import { useSimStores } from '../../../test/support/sim-stores.ts';
+import { readReplayFile } from '../replay-file.ts';
+import { join } from 'node:path';
 
 const getStores = useSimStores();
 let stores: Stores;
@@ -173,6 +175,20 @@ describe('fault modules', () => {
     expect(at('c0', 'token-lost')).toHaveLength(1);
     expect(r.trace.find((e) => e.kind === 'moved-group')?.detail).toMatch(/1 re-queued/);
     expect(r.verdict).toBe('converged');
+  });
+
+  it('token loss while the heal restarts the client: one engine, one registration at a time, one move, and the run ends', async () => {
+    // The restart and the heal both found the client down and opened two engines; the one
+    // overwritten registered the lost group again (409) every backoff until the time limit.
+    const replay = readReplayFile(join('scenarios', 'regressions', 'token-loss-restart-during-heal-registration-loop.json'));
+    const r = await runSimulation(replay.config, stores, { schedule: replay.schedule });
+    const count = (kind: string) => r.trace.filter((e) => e.kind === kind).length;
+    expect(r.violations.map((v) => v.checker)).not.toContain('sim-error');
+    expect(count('token-lost')).toBe(1);
+    expect(count('moved-group')).toBe(1);
+    // The first registration, the lost group's one 409, the new group's.
+    expect(count('register-send')).toBe(3);
+    expect(r.stats.virtualMs).toBeLessThan(replay.config.healBudgetMs);
   });
 
   it('a misbehaving client (skipped ids, a stale id, another group\'s client id) is refused without harm', async () => {
