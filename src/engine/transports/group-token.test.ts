@@ -125,7 +125,7 @@ describe('GroupToken', () => {
       // As fetchTransport does: the token first, then the request.
       push: async () => {
         await k.get();
-        if (calls++ === 0) throw new ProtocolError(401, { error: 'Unauthorized', message: 'unknown token' });
+        if (calls++ === 0) throw new ProtocolError(401, { error: 'Unauthorized', message: 'unknown token' } as never);
         return {};
       },
       pull: async () => {
