@@ -88,7 +88,7 @@ export const quietNetwork: NetworkConfig = { latencyMs: [2, 40], reorderRate: 0,
 export const noFaults = Object.fromEntries(faultModules.map((m) => [m.rate, 0])) as FaultRates;
 const ratesOf = (p: Exclude<ProfileName, 'swarm' | 'none'>) => Object.fromEntries(faultModules.map((m) => [m.rate, m.rates[p]])) as FaultRates;
 
-export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkConfig; faults: FaultRates }> = {
+export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkConfig; faults: FaultRates; wide?: WideWorkload }> = {
   none: { network: quietNetwork, faults: noFaults },
   flaky: {
     network: { latencyMs: [2, 300], reorderRate: 0.1, dropRate: 0.05, lostAckRate: 0.08, duplicateRate: 0.05, timeoutMs: 3_000 },
@@ -103,8 +103,10 @@ export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkC
     faults: ratesOf('crashy'),
   },
   chaos: {
-    network: { latencyMs: [1, 400], reorderRate: 0.15, dropRate: 0.05, lostAckRate: 0.08, duplicateRate: 0.08, timeoutMs: 3_000 },
+    network: { latencyMs: [1, 400], reorderRate: 0.15, dropRate: 0.05, lostAckRate: 0.08, duplicateRate: 0.08, timeoutMs: 3_000, serverErrorRate: 0.02, truncateRate: 0.02, slowResponseRate: 0.01 },
     faults: ratesOf('chaos'),
+    // Paging and multi-request pushes in every run, and some of each kind of odd work.
+    wide: { pageSize: 25, pageBytes: 200_000, pushBatchSize: 8, maxPushBytes: 100_000, bigDocRate: 0.005, reshapeRate: 0.3, failingRate: 0.03, hostileRate: 0.02, intruderRate: 0.01 },
   },
 };
 

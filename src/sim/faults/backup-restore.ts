@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FaultModule } from './types.ts';
+import { defectUntilFixed, ratesUntilFixed } from './double-apply.ts';
 import type { World } from '../world-types.ts';
 import { withServerDown } from './server-down.ts';
 import { markServerDataLoss } from '../identity.ts';
@@ -22,9 +23,9 @@ const backups = new WeakMap<World, Set<string>>();
 export const backupRestore: FaultModule<typeof backupRestoreEventSchema> = {
   kind: 'backup-restore',
   rate: 'backupRestore',
-  // Off in every profile until the known defects below are fixed (a scenario can turn it on).
-  rates: { flaky: 0, 'offline-heavy': 0, crashy: 0, chaos: 0, swarmMax: 0 },
-  knownDefect: 'a mutation the restored database had applied (before the backup) but never acknowledged is re-queued by the reset and applied twice',
+  // Off in every profile until the known double-apply defect is fixed (the switch in double-apply.ts; a scenario can turn it on).
+  rates: ratesUntilFixed('backupRestore'),
+  knownDefect: defectUntilFixed('a mutation the restored database had applied (before the backup) but never acknowledged is re-queued by the reset and applied twice'),
   schema: backupRestoreEventSchema,
   generate: (rng, t) => ({ t, kind: 'backup-restore', restoreAfterMs: rng.int(200, 6_000), epoch: 'reset' }),
   arbitrary: (f, t) => f.record({ t, kind: f.constant('backup-restore' as const), restoreAfterMs: f.integer({ min: 0, max: 5000 }), epoch: f.constant('reset' as const) }),

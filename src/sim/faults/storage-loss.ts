@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FaultModule } from './types.ts';
+import { defectUntilFixed, ratesUntilFixed } from './double-apply.ts';
 import { withServerDown } from './server-down.ts';
 import { markServerDataLoss } from '../identity.ts';
 
@@ -17,9 +18,9 @@ export const storageLossEventSchema = z.object({ t: z.number().nonnegative(), ki
 export const storageLoss: FaultModule<typeof storageLossEventSchema> = {
   kind: 'storage-loss',
   rate: 'storageLoss',
-  // Off in every profile until the known defect below is fixed (a scenario can turn it on).
-  rates: { flaky: 0, 'offline-heavy': 0, crashy: 0, chaos: 0, swarmMax: 0 },
-  knownDefect: 'a first push that crosses the loss is applied twice (as a new client, then re-queued after the reset)',
+  // Off in every profile until the known double-apply defect is fixed (the switch in double-apply.ts; a scenario can turn it on).
+  rates: ratesUntilFixed('storageLoss'),
+  knownDefect: defectUntilFixed('a first push that crosses the loss is applied twice (as a new client, then re-queued after the reset)'),
   schema: storageLossEventSchema,
   generate: (_rng, t) => ({ t, kind: 'storage-loss' }),
   arbitrary: (f, t) => f.record({ t, kind: f.constant('storage-loss' as const) }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FaultModule } from './types.ts';
+import { defectUntilFixed, ratesUntilFixed } from './double-apply.ts';
 import { killClient, restartClient } from './client-crash.ts';
 import { apiState } from '../sim-api.ts';
 
@@ -13,9 +14,9 @@ export const tokenLossEventSchema = z.object({ t: z.number().nonnegative(), kind
 export const tokenLoss: FaultModule<typeof tokenLossEventSchema> = {
   kind: 'token-loss',
   rate: 'tokenLoss',
-  // Off in every profile until the known defect is fixed (a scenario can turn it on).
-  rates: { flaky: 0, 'offline-heavy': 0, crashy: 0, chaos: 0, swarmMax: 0 },
-  knownDefect: 'a pending mutation the server applied but whose answer was lost is re-queued in the new group and applied twice (the client has no token to ask which landed)',
+  // Off in every profile until the known double-apply defect is fixed (the switch in double-apply.ts; a scenario can turn it on).
+  rates: ratesUntilFixed('tokenLoss'),
+  knownDefect: defectUntilFixed('a pending mutation the server applied but whose answer was lost is re-queued in the new group and applied twice (the client has no token to ask which landed)'),
   schema: tokenLossEventSchema,
   generate: (rng, t, client) => ({ t, kind: 'token-loss', client, downMs: rng.int(0, 2_000) }),
   arbitrary: (f, t, client) => f.record({ t, kind: f.constant('token-loss' as const), client, downMs: f.integer({ min: 0, max: 2000 }) }),
