@@ -323,6 +323,9 @@ async function serverFinal(world: SimWorld): Promise<FinalState['server']> {
 
 /** Frees the run's schemas so that a long sweep on shared instances does not grow without bound. */
 async function dropSchemas(stores: Stores, prefix: string, clients: SimClient[]): Promise<void> {
+  // A planted bug's hand-written BEGIN (manual-begin-commit) can leave the shared session inside
+  // an aborted transaction when the run ends; without a rollback every later seed fails on it.
+  await stores.server.exec('ROLLBACK');
   await stores.server.exec(`DROP SCHEMA IF EXISTS "${prefix}_server" CASCADE`);
   const names = new Set<string>();
   for (const c of clients) for (let g = 0; g <= c.generation; g++) names.add(`"${prefix}_${c.name}_g${g}"`);
