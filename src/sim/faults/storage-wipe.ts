@@ -17,14 +17,14 @@ export const storageWipe: FaultModule<typeof wipeEventSchema> = {
   arbitrary: (f, t, client) => f.record({ t, kind: f.constant('wipe' as const), client }),
   async apply(world, e) {
     const c = world.client(e.client);
-    // Cleared site data takes every store of the client: the current engine's, and during a move
-    // to a new group also the new one's (opened already, so c.clientID and c.schema name it).
+    // Cleared site data takes every client of the slot: the current engine's, and during a move to
+    // a new group also the new one's (opened already, so c.clientID names it). Only the newest
+    // store is dropped: a move still under way reads the old one (it goes on to a dead end).
     const ids = [...new Set([c.engine?.clientID, c.clientID].filter((x): x is string => Boolean(x)))];
-    const schemas = [...new Set([c.engine?.store.schema, c.schema].filter((x): x is string => Boolean(x)))];
     for (const id of ids) world.wipedClientIDs.add(id);
     killClient(world, c);
     world.sched.record(c.name, 'wipe', ids.join(', ') || undefined);
-    for (const s of schemas) await world.clientDb.exec(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    await world.clientDb.exec(`DROP SCHEMA IF EXISTS "${c.schema}" CASCADE`);
     c.generation++;
     c.engine = await world.openEngine(c);
     world.sched.record(c.name, 'restart', `new identity ${c.clientID}`);
