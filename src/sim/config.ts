@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { faultModules } from './faults/index.ts';
+import { drawWideWorkload, wideWorkloadSchema, type WideWorkload } from './wide-workload.ts';
 
 /** Network behaviour while faults are on; during heal only latency remains. */
 export const networkSchema = z.object({
@@ -10,6 +11,10 @@ export const networkSchema = z.object({
   lostAckRate: z.number().min(0).max(1),
   duplicateRate: z.number().min(0).max(1),
   timeoutMs: z.number().int().positive(),
+  /** HTTP faults (faults/http-faults.ts); absent means 0, as in configs from before them. */
+  serverErrorRate: z.number().min(0).max(1).optional(),
+  truncateRate: z.number().min(0).max(1).optional(),
+  slowResponseRate: z.number().min(0).max(1).optional(),
 });
 export type NetworkConfig = z.infer<typeof networkSchema>;
 
@@ -18,7 +23,9 @@ export type NetworkConfig = z.infer<typeof networkSchema>;
  * left out is 0, so replay files written before a fault module existed still load.
  */
 type RateKey = (typeof faultModules)[number]['rate'];
-export const faultRatesSchema = z.object(Object.fromEntries(faultModules.map((m) => [m.rate, z.number().min(0).max(1).default(0)])) as Record<RateKey, z.ZodDefault<z.ZodNumber>>);
+export const faultRatesSchema = z.object(Object.fromEntries(faultModules.map((m) => [m.rate, z.number().min(0).max(1)])) as Record<RateKey, z.ZodNumber>);
+/** In a run's config a rate absent (a replay file from before that fault existed) is 0. */
+const faultRatesWithDefaults = z.object(Object.fromEntries(faultModules.map((m) => [m.rate, z.number().min(0).max(1).default(0)])) as Record<RateKey, z.ZodDefault<z.ZodNumber>>);
 export type FaultRates = z.infer<typeof faultRatesSchema>;
 
 /** Relative weights of what a non-fault step does. */
@@ -59,7 +66,7 @@ export const simConfigSchema = z.object({
   bug: z.string().optional(),
   workload: workloadSchema,
   network: networkSchema,
-  faults: faultRatesSchema,
+  faults: faultRatesWithDefaults,
   /** Liveness bound: virtual ms the heal phase may take. */
   healBudgetMs: z.number().int().positive(),
   /** Most virtual ms one database statement takes (drawn per statement). */
@@ -70,6 +77,8 @@ export const simConfigSchema = z.object({
   simulation: z.object({ name: z.string(), version: z.number().int().positive(), file: z.string().optional(), export: z.string().optional() }).optional(),
   /** The clients' sync loop timing (default defaultSyncLoop). */
   syncLoop: syncLoopSchema.optional(),
+  /** Page and batch sizes, document sizes, failing, hostile and misbehaving work (wide-workload.ts); absent: the defaults. */
+  wide: wideWorkloadSchema.optional(),
 });
 export type SimConfig = z.infer<typeof simConfigSchema>;
 
@@ -79,7 +88,7 @@ export const quietNetwork: NetworkConfig = { latencyMs: [2, 40], reorderRate: 0,
 export const noFaults = Object.fromEntries(faultModules.map((m) => [m.rate, 0])) as FaultRates;
 const ratesOf = (p: Exclude<ProfileName, 'swarm' | 'none'>) => Object.fromEntries(faultModules.map((m) => [m.rate, m.rates[p]])) as FaultRates;
 
-export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkConfig; faults: FaultRates }> = {
+export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkConfig; faults: FaultRates; wide?: WideWorkload }> = {
   none: { network: quietNetwork, faults: noFaults },
   flaky: {
     network: { latencyMs: [2, 300], reorderRate: 0.1, dropRate: 0.05, lostAckRate: 0.08, duplicateRate: 0.05, timeoutMs: 3_000 },
@@ -94,29 +103,39 @@ export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkC
     faults: ratesOf('crashy'),
   },
   chaos: {
-    network: { latencyMs: [1, 400], reorderRate: 0.15, dropRate: 0.05, lostAckRate: 0.08, duplicateRate: 0.08, timeoutMs: 3_000 },
+    network: { latencyMs: [1, 400], reorderRate: 0.15, dropRate: 0.05, lostAckRate: 0.08, duplicateRate: 0.08, timeoutMs: 3_000, serverErrorRate: 0.02, truncateRate: 0.02, slowResponseRate: 0.01 },
     faults: ratesOf('chaos'),
+    // Paging and multi-request pushes in every run, and some of each kind of odd work.
+    wide: { pageSize: 25, pageBytes: 200_000, pushBatchSize: 8, maxPushBytes: 100_000, bigDocRate: 0.005, reshapeRate: 0.3, failingRate: 0.03, hostileRate: 0.02, intruderRate: 0.01 },
   },
 };
 
 /** TigerBeetle-VOPR-style swarm testing: every seed draws its own mix and intensities. */
-export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates; syncLoop: SyncLoopConfig } {
+export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates; wide: WideWorkload; syncLoop: SyncLoopConfig } {
   const on = (max: number) => (next() < 0.5 ? 0 : +(next() * max).toFixed(4));
   const hi = Math.round(5 + next() * 500);
   const network: NetworkConfig = { latencyMs: [1, hi], reorderRate: on(0.3), dropRate: on(0.1), lostAckRate: on(0.15), duplicateRate: on(0.15), timeoutMs: 3_000 };
   const faults = Object.fromEntries(faultModules.map((m) => [m.rate, on(m.rates.swarmMax)])) as FaultRates;
-  // Drawn last, so that the network and fault mix of a seed stay what they were before.
+  // Drawn after the older knobs, so that adding them left every seed's older draws as they were.
+  Object.assign(network, { serverErrorRate: on(0.05), truncateRate: on(0.05), slowResponseRate: on(0.03) });
+  const wide = drawWideWorkload(next, on);
+  // The sync loop's timing, drawn last for the same reason.
   const between = (lo: number, hi: number) => Math.round(lo + next() * (hi - lo));
   const backoffBaseMs = between(50, 1_000);
   const syncLoop = { intervalMs: between(500, 8_000), pokeDelayMs: between(1, 300), backoffBaseMs, backoffMaxMs: between(backoffBaseMs * 2, 10_000) };
-  return { network, faults, syncLoop };
+  return { network, faults, wide, syncLoop };
 }
 
 /** A seed's fault mix in one short line (non-zero rates only), for the per-seed report column. */
-export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { syncLoop?: SyncLoopConfig }): string {
+export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: WideWorkload; syncLoop?: SyncLoopConfig }): string {
   const n = c.network;
   const parts = [`latency ${n.latencyMs[0]}-${n.latencyMs[1]}`];
-  for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
+  for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, serverError: n.serverErrorRate ?? 0, truncate: n.truncateRate ?? 0, slow: n.slowResponseRate ?? 0, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
+  const w = c.wide;
+  if (w) {
+    parts.push(`page ${w.pageSize}/${w.pageBytes} B, push batch ${w.pushBatchSize}/${w.maxPushBytes} B`);
+    for (const [k, v] of Object.entries({ bigDoc: w.bigDocRate, reshape: w.reshapeRate, failing: w.failingRate, hostile: w.hostileRate, intruder: w.intruderRate })) if (v > 0) parts.push(`${k} ${v}`);
+  }
   if (c.syncLoop) parts.push(`loop every ${c.syncLoop.intervalMs}, poke +${c.syncLoop.pokeDelayMs}, backoff ${c.syncLoop.backoffBaseMs}-${c.syncLoop.backoffMaxMs}`);
   return parts.join(', ');
 }

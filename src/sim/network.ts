@@ -1,72 +1,159 @@
-import { pullResponseOKSchema, pushResponseOKSchema, type PushResponseOK, TransportError, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
+import { type PullRequest, type PushRequest } from '../protocol/index.ts';
 import type { Transport } from '../seams/index.ts';
-import { handlePull, handlePush, type HandlerResult } from '../server/handlers.ts';
-import { unwrapResult } from '../server/local-transport.ts';
+import { fetchTransport } from '../engine/transports/fetch-json.ts';
+import { GroupToken } from '../engine/transports/group-token.ts';
 import { Crash } from './scheduler.ts';
 import { exceptionViolation } from './findings.ts';
 import { isOffline } from './faults/offline.ts';
 import { isPartitioned } from './faults/partition.ts';
 import { drop, duplicate, latency, lostAck } from './faults/network-faults.ts';
+import { httpFate, injectedErrorAnswer, truncate } from './faults/http-faults.ts';
+import { apiState, simApi } from './sim-api.ts';
+import { moveToNewGroup } from './identity.ts';
 import type { SimClient, World } from './world-types.ts';
 
+const BASE = 'http://sim';
+type Kind = 'push' | 'pull' | 'register';
+interface Answer {
+  status: number;
+  text: string;
+}
+
 /**
- * The simulated network is the clients' Transport. A request is delivered to the server by a task
- * of the server's (so a client crash does not stop a request already on the wire, and a server
- * crash kills it), and the client waits for the response through the scheduler.
+ * The simulated network is the clients' Transport: the production fetch transport, whose `fetch`
+ * carries each request over the simulated network to the app's SyncApi (token auth, body limits,
+ * rate limits, JSON). A request is delivered to the server by a task of the server's (so a client
+ * crash does not stop a request already on the wire, and a server crash kills it), and the client
+ * waits for the response through the scheduler. The group's token comes from the production
+ * GroupToken (one registration in flight, backoff after a failure, a 401 registers again once, a
+ * 409 is a lost token: the client moves to a new group once), kept in the world's `kept` map as a
+ * browser keeps it in localStorage.
  */
 export function simTransport(world: World, c: SimClient): Transport {
-  const send = async (kind: 'push' | 'pull', body: PushRequest | PullRequest): Promise<unknown> => {
+  const f = simFetch(world, c);
+  // One engine uses this transport: its requests name its client group, and it keeps one token.
+  let keeper: GroupToken | undefined;
+  const keeperFor = (group: string) => (keeper ??= groupToken(world, c, group, f));
+  const inner = fetchTransport({ baseURL: BASE, token: () => keeper!.get(), fetch: f });
+  return {
+    push: (req: PushRequest) => keeperFor(req.clientGroupID).wrap(inner).push(req),
+    pull: (req: PullRequest) => keeperFor(req.clientGroupID).wrap(inner).pull(req),
+  };
+}
+
+function groupToken(world: World, c: SimClient, group: string, f: typeof fetch): GroupToken {
+  const kept = apiState(world).kept;
+  // The key is the group itself, so that a token-loss fault can clear it.
+  const storage = { getItem: (k: string) => kept.get(k) ?? null, setItem: (k: string, v: string) => void kept.set(k, v), removeItem: (k: string) => void kept.delete(k) };
+  const keeper = new GroupToken({
+    clientGroupID: group,
+    key: group,
+    storage,
+    // The client's own (possibly skewed) clock; only differences of it matter here.
+    clock: { now: () => world.sched.now + c.clockOffsetMs },
+    random: c.rng.fork(`token-${c.incarnation}-${c.generation}`),
+    register: async (g) => {
+      const res = await f(`${BASE}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID: g }) });
+      if (res.status === 200) world.sched.record(c.name, 'registered', g);
+      return res;
+    },
+    // 409: the group is bound to a token this client lost (a register whose answer was lost, or a
+    // token-loss fault); only a new client group gets a token. Called once per keeper.
+    onLost: () => {
+      world.sched.record(c.name, 'token-lost', group);
+      const engine = c.engine;
+      if (engine?.clientGroupID !== group) return;
+      world.sched.spawn('sim', `move ${c.name}`, async () => {
+        await moveToNewGroup(world, c, engine);
+        // The old engine's loop would otherwise run (and fail) forever: the move replaced it.
+        // Not awaited: its run belongs to the client's task (a bare await would stall the scheduler).
+        if (c.engine !== engine) void engine.stop();
+      });
+    },
+  });
+  return keeper;
+}
+
+/** A fetch over the simulated network to the SyncApi; network and HTTP faults happen here. */
+function simFetch(world: World, c: SimClient): typeof fetch {
+  return (async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const { sched } = world;
     const net = world.network;
+    const url = String(input);
+    const kind: Kind = url.endsWith('/push') ? 'push' : url.endsWith('/pull') ? 'pull' : 'register';
+    const wire = String(init?.body ?? '');
+    const headers = new Headers(init?.headers);
     const msg = ++c.messages;
     const rng = world.netRng.fork(`${c.name}/${msg}`);
     const label = `${kind}#${msg}`;
-    // Draw the message's whole fate first, in a fixed order.
-    const fate = { drop: drop(rng, net), there: latency(rng, net), dup: duplicate(rng, net), dupLatency: latency(rng, net), lostAck: lostAck(rng, net), back: latency(rng, net) };
+    // Draw the message's whole fate first, in a fixed order (the HTTP faults after the network's).
+    const fate = { drop: drop(rng, net), there: latency(rng, net), dup: duplicate(rng, net), dupLatency: latency(rng, net), lostAck: lostAck(rng, net), back: latency(rng, net), http: httpFate(rng, net) };
     if (kind === 'push') world.stats.pushes++;
-    else world.stats.pulls++;
+    else if (kind === 'pull') world.stats.pulls++;
     if (isOffline(world, c)) {
       await sched.yield();
       sched.record(c.name, `${kind}-offline`, label);
-      throw new TransportError('offline');
+      throw new TypeError('offline');
     }
-    sched.record(c.name, `${kind}-send`, `${label}${kind === 'push' ? ` ${(body as PushRequest).mutations.map((m) => m.id).join(',')}` : ` cookie ${(body as PullRequest).cookie === null ? null : JSON.stringify((body as PullRequest).cookie)}`}`);
-    const timeout = () => new TransportError(`${label} timed out`);
+    sched.record(c.name, `${kind}-send`, `${label}${describe(kind, wire)}`);
+    const timeout = () => new TypeError(`${label} timed out`);
     if (isPartitioned(world, c) || fate.drop) {
       world.countFault(isPartitioned(world, c) ? 'partition-timeout' : 'drop');
       sched.record(c.name, isPartitioned(world, c) ? 'partitioned' : 'drop', label);
       await sched.sleep(net.timeoutMs);
       throw timeout();
     }
-    const wire = JSON.stringify(body);
-    const response = sched.future<HandlerResult>();
+    const response = sched.future<Answer>();
+    const answer = (copy: string, a: Answer & { injected?: boolean; error?: string }) =>
+      world.answers.push({ lane: c.name, label: `${label}${copy}`, t: sched.now, status: a.status, injected: a.injected ?? false, ...(a.error ? { error: a.error } : {}) });
     const deliver = (delay: number, copy: string) =>
       sched.spawn('server', `${c.name} ${label}${copy}`, async () => {
         await sched.sleep(delay);
         if (!world.server.up) {
           sched.record('server', 'refused', `${c.name} ${label}${copy}`);
-          response.reject(new TransportError('connection refused: server down'));
+          response.reject(new TypeError('connection refused: server down'));
+          return;
+        }
+        // A proxy in front of the server answers 5xx without passing the request on.
+        if (fate.http.error === 'before' && !copy) {
+          world.countFault('injected-5xx');
+          sched.record('server', 'injected-5xx', `${c.name} ${label} (not processed)`);
+          answer(copy, { ...injectedErrorAnswer, injected: true });
+          response.resolve(injectedErrorAnswer);
           return;
         }
         sched.record('server', `${kind}-recv`, `${c.name} ${label}${copy}`);
+        let a: Answer;
         try {
-          const database = world.server.database;
-          const result = kind === 'push' ? await handlePush(database, JSON.parse(wire)) : await handlePull(database, JSON.parse(wire));
-          sched.record('server', `${kind}-done`, `${c.name} ${label}${copy} ${result.status}`);
-          world.answers.push({ lane: c.name, label: `${label}${copy}`, t: sched.now, status: result.status, injected: false, ...(result.status >= 500 ? { error: JSON.stringify(result.body).slice(0, 300) } : {}) });
-          response.resolve(JSON.parse(JSON.stringify(result)) as HandlerResult);
+          a = await serve(world, c, kind, wire, headers);
+          sched.record('server', `${kind}-done`, `${c.name} ${label}${copy} ${a.status}`);
+          answer(copy, { ...a, ...(a.status >= 500 ? { error: a.text.slice(0, 300) } : {}) });
         } catch (e) {
           if (e instanceof Crash) {
-            response.reject(new TransportError('connection reset: server crashed'));
+            response.reject(new TypeError('connection reset: server crashed'));
             throw e;
           }
-          // An unexpected server error is a 500 to the client, and worth a line in the trace.
+          // An unexpected server error is a 500 to the client (as srvx answers), and worth a line in the trace.
           world.stats.serverErrors++;
           const v = exceptionViolation(e, {}, 'server-error');
-          world.answers.push({ lane: c.name, label: `${label}${copy}`, t: sched.now, status: 500, injected: false, error: `${v.checker}: ${v.message}` });
           sched.record('server', 'error', `${c.name} ${label}${copy}: ${(e as Error).message}`);
-          response.resolve({ status: 500, body: { error: 'InternalError', message: (e as Error).message } });
+          a = { status: 500, text: JSON.stringify({ error: 'InternalError', message: (e as Error).message }) };
+          answer(copy, { ...a, error: `${v.checker}: ${v.message}` });
         }
+        if (copy) return;
+        if (fate.http.error === 'after') {
+          // The server processed it; the proxy's 5xx replaces the answer.
+          world.countFault('injected-5xx');
+          sched.record('server', 'injected-5xx', `${c.name} ${label} (processed)`);
+          answer(copy, { ...injectedErrorAnswer, injected: true });
+          a = injectedErrorAnswer;
+        }
+        if (fate.http.slowMs !== undefined) {
+          world.countFault('slow-response');
+          sched.record('server', 'slow-response', `${c.name} ${label} ${fate.http.slowMs} ms`);
+          await sched.sleep(fate.http.slowMs);
+        }
+        response.resolve(a);
       });
     deliver(fate.there, '');
     if (fate.dup) {
@@ -78,19 +165,37 @@ export function simTransport(world: World, c: SimClient): Transport {
       world.countFault('lost-ack');
       sched.record(c.name, 'lost-ack', label);
       await sched.sleep(fate.back);
-      throw new TransportError(`${label}: response lost`);
+      throw new TypeError(`${label}: response lost`);
     }
     await sched.sleep(fate.back);
     sched.record(c.name, `${kind}-recv`, `${label} ${result.status}`);
-    return unwrapResult(result);
-  };
-  return {
-    async push(req): Promise<PushResponseOK> {
-      return pushResponseOKSchema.parse(await send('push', req));
-    },
-    async pull(req): Promise<PullResponseOK> {
-      return pullResponseOKSchema.parse(await send('pull', req));
-    },
-  };
+    let text = result.text;
+    if (fate.http.truncateAt !== undefined && text.length > 0) {
+      world.countFault('truncated');
+      sched.record(c.name, 'truncated', label);
+      text = truncate(text, fate.http.truncateAt);
+    }
+    return new Response(text, { status: result.status, headers: { 'content-type': 'application/json' } });
+  }) as typeof fetch;
 }
 
+/** One request at the SyncApi, as the app's routes mount it; the client's address is its lane. */
+async function serve(world: World, c: SimClient, kind: Kind, wire: string, headers: Headers): Promise<Answer> {
+  const api = await simApi(world);
+  const path = kind === 'register' ? '/api/register' : `/api/replicache/${kind}`;
+  const request = new Request(`${BASE}${path}`, { method: 'POST', headers, body: wire });
+  Object.defineProperty(request, 'ip', { value: c.name });
+  const res = kind === 'push' ? await api.push(request) : kind === 'pull' ? await api.pull(request) : await api.register(request);
+  return { status: res.status, text: await res.text() };
+}
+
+function describe(kind: Kind, wire: string): string {
+  try {
+    const body = JSON.parse(wire) as PushRequest & PullRequest;
+    if (kind === 'push') return ` ${body.mutations.map((m) => m.id).join(',')}`;
+    if (kind === 'pull') return ` cookie ${body.cookie === null ? null : JSON.stringify(body.cookie)}`;
+    return '';
+  } catch {
+    return ' (unparsable)';
+  }
+}

@@ -17,6 +17,7 @@ import { resolveSimulation } from './app/load.ts';
 import { appWorkload } from './app/workload.ts';
 import { simulationCheckers } from './app/checkers.ts';
 import { workloadEvent } from './schedule.ts';
+import { isWideOp, runWideOp } from './wide-ops.ts';
 
 export interface RunStats {
   events: number;
@@ -266,6 +267,7 @@ async function runMutate(world: SimWorld, c: SimClient, e: Extract<ScheduleEvent
 
 async function runOp(world: SimWorld, c: SimClient, e: Extract<ScheduleEvent, { kind: 'op' }>): Promise<void> {
   const engine = c.engine!;
+  if (isWideOp(e)) return runWideOp(world, c, e, (op) => world.mutate(c, op));
   if (e.op === 'upsert') await world.mutate(c, () => engine.upsert(e.type, e.id, (e.data ?? {}) as never));
   else if (e.op === 'delete') await world.mutate(c, () => engine.delete(e.type, e.id));
   else await world.mutate(c, () => engine.increment(e.type, e.id, e.field ?? 'n', e.by ?? 1), { op: 'increment', type: e.type, id: e.id, by: e.by ?? 1 });
@@ -321,6 +323,9 @@ async function serverFinal(world: SimWorld): Promise<FinalState['server']> {
 
 /** Frees the run's schemas so that a long sweep on shared instances does not grow without bound. */
 async function dropSchemas(stores: Stores, prefix: string, clients: SimClient[]): Promise<void> {
+  // A planted bug's hand-written BEGIN (manual-begin-commit) can leave the shared session inside
+  // an aborted transaction when the run ends; without a rollback every later seed fails on it.
+  await stores.server.exec('ROLLBACK');
   await stores.server.exec(`DROP SCHEMA IF EXISTS "${prefix}_server" CASCADE`);
   const names = new Set<string>();
   for (const c of clients) for (let g = 0; g <= c.generation; g++) names.add(`"${prefix}_${c.name}_g${g}"`);

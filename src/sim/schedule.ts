@@ -3,6 +3,7 @@ import type { SimConfig } from './config.ts';
 import type { Rng } from './rng.ts';
 import { faultModules, type AnyFaultModule } from './faults/index.ts';
 import { mutateEventSchema, type MutateEvent } from './app/event.ts';
+import type { WideWorkload } from './wide-workload.ts';
 
 /**
  * A schedule is the explicit list of everything the chaos phase does, generated up front from the
@@ -13,12 +14,18 @@ export const opEventSchema = z.object({
   t: z.number().nonnegative(),
   kind: z.literal('op'),
   client: z.number().int().nonnegative(),
-  op: z.enum(['upsert', 'delete', 'increment']),
+  /** hostile and intrude: the wide workload (wide-ops.ts). */
+  op: z.enum(['upsert', 'delete', 'increment', 'hostile', 'intrude']),
   type: z.string(),
   id: z.string(),
   data: z.record(z.string(), z.unknown()).optional(),
   field: z.string().optional(),
   by: z.number().optional(),
+  /** An upsert's extra string field of this many bytes (big documents), made at run time. */
+  pad: z.number().int().nonnegative().optional(),
+  /** A hostile input the engine must refuse, or a misbehaving client's raw push. */
+  hostile: z.enum(['surrogate', 'nul', 'proto', 'oversized']).optional(),
+  how: z.enum(['skip', 'stale', 'foreign']).optional(),
 });
 export const syncEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('sync'), client: z.number().int().nonnegative() });
 
@@ -37,6 +44,8 @@ export const keySpace = {
 
 export function workloadEvent(rng: Rng, t: number, client: number, config: SimConfig): ScheduleEvent {
   const what = rng.weighted(config.workload);
+  const wide = config.wide ? wideEvent(rng, t, client, config.wide, what) : undefined;
+  if (wide) return wide;
   if (what === 'sync') return { t, kind: 'sync', client };
   if (what === 'increment') {
     if (rng.chance(0.5)) return { t, kind: 'op', client, op: 'increment', type: 'tally', id: rng.pick(keySpace.tally), field: 'n', by: rng.int(1, 5) };
@@ -71,4 +80,25 @@ export function generateSchedule(rng: Rng, config: SimConfig, workload?: (rng: R
     events.push(fault ?? (workload ? workload(rng, t, client, config, step) : workloadEvent(rng, t, client, config)));
   }
   return events;
+}
+
+/**
+ * The wide workload's events (only with config.wide, so other schedules draw as before): a
+ * misbehaving client's raw push, a hostile input, an increment that fails where the field holds
+ * a string, and upserts that are big or write another set of fields.
+ */
+function wideEvent(rng: Rng, t: number, client: number, w: WideWorkload, what: string): ScheduleEvent | undefined {
+  if (rng.chance(w.intruderRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: rng.pick(['skip', 'stale', 'foreign'] as const) };
+  if (rng.chance(w.hostileRate)) return { t, kind: 'op', client, op: 'hostile', type: 'comment', id: rng.pick(keySpace.comment), hostile: rng.pick(['surrogate', 'nul', 'proto', 'oversized'] as const) };
+  // Comment bodies are strings: the increment fails on the server (or is refused locally) where the comment exists.
+  if (rng.chance(w.failingRate)) return { t, kind: 'op', client, op: 'increment', type: 'comment', id: rng.pick(keySpace.comment), field: 'body', by: 1 };
+  if (what !== 'upsert') return undefined;
+  const big = rng.chance(w.bigDocRate);
+  const reshape = rng.chance(w.reshapeRate);
+  if (!big && !reshape) return undefined;
+  const id = rng.pick(keySpace.comment);
+  const fields = ['body', 'by', 'pinned', 'tags', 'edited', 'lang'].filter(() => rng.chance(0.5));
+  const values: Record<string, unknown> = { body: `note ${rng.int(0, 999)}`, by: `client${client}`, pinned: rng.chance(0.5), tags: ['a', 'b'].slice(0, rng.int(0, 2)), edited: rng.int(0, 9), lang: rng.pick(['en', 'de', 'fr']) };
+  const data = reshape ? Object.fromEntries(fields.map((f) => [f, values[f]])) : { body: values.body, by: values.by };
+  return { t, kind: 'op', client, op: 'upsert', type: 'comment', id, data, ...(big ? { pad: rng.int(10_000, 250_000) } : {}) };
 }

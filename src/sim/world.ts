@@ -22,6 +22,8 @@ import { exceptionViolation } from './findings.ts';
 import type { Simulation } from './app/types.ts';
 import { simulationCheckers } from './app/checkers.ts';
 import { runSetup } from './app/setup.ts';
+import { engineKnobs, serverKnobs } from './wide-workload.ts';
+import { watchEngine } from './identity.ts';
 
 /** Virtual time starts at a fixed epoch so that timestamps look real and replay identically. */
 export const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -60,6 +62,9 @@ export class SimWorld implements World {
   private readonly serverSchema: string;
   /** The app simulation whose mutators both sides register (undefined: the built-in workload only). */
   readonly app: Simulation | undefined;
+  private readonly idCounters = new Map<string, number>();
+  /** Every engine opened: the heal's end stops them all, so that none replaced but still looping (a move cut short by a crash) outlives the run. */
+  private readonly engines = new Set<PersistentSyncEngine>();
 
   private constructor(config: SimConfig, rng: Rng, stores: Stores, bug: BugVariant | undefined, prefix: string, app?: Simulation) {
     this.config = config;
@@ -135,7 +140,7 @@ export class SimWorld implements World {
     const clock = { now: () => EPOCH_MS + this.sched.now };
     // open() runs the idempotent migration, as a restarted server process would.
     const ids = { newId: (p: string) => `${p}-sim-${this.server.incarnation}` };
-    const database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema, mutators: this.app?.mutators }) as ServerDatabase;
+    const database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema, mutators: this.app?.mutators, ...serverKnobs(this.config.wide) }) as ServerDatabase;
     // A push that committed something pokes the other clients, as createSyncServer's onCommit does.
     const push = database.push.bind(database);
     database.push = async (req) => {
@@ -157,7 +162,8 @@ export class SimWorld implements World {
    */
   async openEngine(c: SimClient): Promise<PersistentSyncEngine> {
     c.schema = `${this.prefix}_${c.name}_g${c.generation}`;
-    let n = 0;
+    // Ids count on across restarts of a generation: an identity reset after a restart must not reuse an id.
+    const counter = `${c.name}/${c.generation}`;
     const generation = c.generation;
     const net = simTransport(this, c);
     // The loop's pulls: once one is applied (the next pull, or the loop's next wait), observe the client.
@@ -176,7 +182,11 @@ export class SimWorld implements World {
       schema: c.schema,
       transport,
       clock: { now: () => EPOCH_MS + this.sched.now + c.clockOffsetMs },
-      ids: { newId: (p) => `${p}-${c.name}-${generation}-${++n}` },
+      ids: { newId: (p) => {
+        const n = (this.idCounters.get(counter) ?? 0) + 1;
+        this.idCounters.set(counter, n);
+        return `${p}-${c.name}-${generation}-${n}`;
+      } },
       // The Timer is only the sync loop's: each wait follows a run or a poke.
       timer: {
         sleep: (ms, signal) => {
@@ -191,7 +201,10 @@ export class SimWorld implements World {
       random: c.rng.fork(`engine-${c.incarnation}`),
       mutators: this.app?.mutators,
       simulation: { createStore: this.bug?.createStore },
+      ...engineKnobs(this.config.wide),
     });
+    watchEngine(this, c, engine);
+    this.engines.add(engine);
     c.clientID = engine.clientID;
     engine.onSyncError((e) => this.syncError(c, engine, e));
     if (this.loopsRunning) this.startLoop(c, engine);
@@ -207,7 +220,7 @@ export class SimWorld implements World {
   /** Asks every loop to stop (the heal is over); their tasks end once the run in progress does. */
   stopLoops(): void {
     this.loopsRunning = false;
-    for (const c of this.clients) void c.engine?.stop();
+    for (const engine of this.engines) void engine.stop();
   }
 
   /** A future resolved when any client's loop next goes to sleep, i.e. a sync run ended. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db } from '../../db/types.ts';
+import { quoteIdent, type Db } from '../../db/types.ts';
 import type { Ids } from '../../seams/index.ts';
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -11,23 +11,28 @@ const hash = (token: string) => createHash('sha256').update(token).digest('hex')
 export class AuthStore {
   private readonly db: Db;
   private readonly ids: Ids;
+  /** The quoted `schema.auth` table name. */
+  private readonly table: string;
 
-  private constructor(db: Db, ids: Ids) {
+  private constructor(db: Db, ids: Ids, table: string) {
     this.db = db;
     this.ids = ids;
+    this.table = table;
   }
 
-  static async open(db: Db, ids: Ids): Promise<AuthStore> {
-    await db.exec(`CREATE SCHEMA IF NOT EXISTS lockstep;
-      CREATE TABLE IF NOT EXISTS lockstep.auth (client_group_id text PRIMARY KEY, token_hash text NOT NULL UNIQUE)`);
-    return new AuthStore(db, ids);
+  /** `schema` (default 'lockstep') holds the auth table, so that several servers can share one database. */
+  static async open(db: Db, ids: Ids, options: { schema?: string } = {}): Promise<AuthStore> {
+    const s = quoteIdent(options.schema ?? 'lockstep');
+    await db.exec(`CREATE SCHEMA IF NOT EXISTS ${s};
+      CREATE TABLE IF NOT EXISTS ${s}.auth (client_group_id text PRIMARY KEY, token_hash text NOT NULL UNIQUE)`);
+    return new AuthStore(db, ids, `${s}.auth`);
   }
 
   /** Issues a token for a new client group; undefined if the group is already bound to another token. */
   async register(clientGroupID: string): Promise<string | undefined> {
     const token = this.ids.newId('tok');
     const r = await this.db.query(
-      `INSERT INTO lockstep.auth (client_group_id, token_hash) VALUES ($1, $2) ON CONFLICT (client_group_id) DO NOTHING RETURNING client_group_id`,
+      `INSERT INTO ${this.table} (client_group_id, token_hash) VALUES ($1, $2) ON CONFLICT (client_group_id) DO NOTHING RETURNING client_group_id`,
       [clientGroupID, hash(token)],
     );
     return r.rows.length ? token : undefined;
@@ -35,7 +40,7 @@ export class AuthStore {
 
   /** The client group a token belongs to, if any. */
   async groupOf(token: string): Promise<string | undefined> {
-    const r = await this.db.query<{ client_group_id: string }>(`SELECT client_group_id FROM lockstep.auth WHERE token_hash = $1`, [hash(token)]);
+    const r = await this.db.query<{ client_group_id: string }>(`SELECT client_group_id FROM ${this.table} WHERE token_hash = $1`, [hash(token)]);
     return r.rows[0]?.client_group_id;
   }
 }

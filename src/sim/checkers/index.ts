@@ -12,6 +12,7 @@ import { rebase } from './rebase.ts';
 import { no5xx } from './no-5xx.ts';
 import { uniqueMutationIds } from './unique-mutation-ids.ts';
 import { model } from './model.ts';
+import { intruderRefused } from './intruder-refused.ts';
 
 export type { Checker, CheckerModule, FinalState, Violation, ClientFinal, LoopFinal, ObserveContext } from './types.ts';
 
@@ -34,6 +35,7 @@ export const checkerModules: readonly CheckerModule[] = [
   no5xx,
   uniqueMutationIds,
   model,
+  intruderRefused,
 ];
 
 /** The end-of-run hooks by name. */

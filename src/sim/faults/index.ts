@@ -8,6 +8,9 @@ import { storageWipe } from './storage-wipe.ts';
 import { compaction } from './compaction.ts';
 
 import { messageFaults } from './network-faults.ts';
+import { storageLoss } from './storage-loss.ts';
+import { backupRestore } from './backup-restore.ts';
+import { tokenLoss } from './token-loss.ts';
 
 export type { FaultModule } from './types.ts';
 
@@ -15,7 +18,7 @@ export type { FaultModule } from './types.ts';
  * The scheduled faults, in the order the generator tries them (and swarm draws their rates).
  * A new fault: one module, one line here. Per-message network faults live in network-faults.ts.
  */
-export const faultModules = [offline, partition, clientCrash, serverCrash, clockSkew, storageWipe, compaction] as const satisfies readonly FaultModule<any, any>[];
+export const faultModules = [offline, partition, clientCrash, serverCrash, clockSkew, storageWipe, compaction, storageLoss, backupRestore, tokenLoss] as const satisfies readonly FaultModule<any, any>[];
 
 /** A registry entry seen without its event type (the callers pass events of its kind). */
 export type AnyFaultModule = FaultModule<any, any>;

@@ -1,4 +1,5 @@
 import type { NetworkConfig } from '../config.ts';
+import { httpMessageFaults } from './http-faults.ts';
 import type { Rng } from '../rng.ts';
 
 /*
@@ -23,6 +24,7 @@ export const duplicate = (rng: Rng, net: NetworkConfig) => rng.chance(net.duplic
 
 /** The per-message faults' knobs (config.network rates): heal turns them off, the shrinker tries each at 0, the report draws them. */
 export const messageFaults = [
+  ...httpMessageFaults,
   { rate: 'duplicateRate', traceKinds: ['duplicate'], colour: '#e07b00', legend: 'duplicate' },
   { rate: 'lostAckRate', traceKinds: ['lost-ack'], colour: '#e07b00', legend: 'lost ack' },
   { rate: 'dropRate', traceKinds: ['drop'], colour: '#e07b00', legend: 'drop / timeout' },

@@ -17,9 +17,13 @@ export const storageWipe: FaultModule<typeof wipeEventSchema> = {
   arbitrary: (f, t, client) => f.record({ t, kind: f.constant('wipe' as const), client }),
   async apply(world, e) {
     const c = world.client(e.client);
-    if (c.clientID) world.wipedClientIDs.add(c.clientID);
+    // Cleared site data takes every client of the slot: the current engine's, and during a move to
+    // a new group also the new one's (opened already, so c.clientID names it). Only the newest
+    // store is dropped: a move still under way reads the old one (it goes on to a dead end).
+    const ids = [...new Set([c.engine?.clientID, c.clientID].filter((x): x is string => Boolean(x)))];
+    for (const id of ids) world.wipedClientIDs.add(id);
     killClient(world, c);
-    world.sched.record(c.name, 'wipe', c.clientID ?? undefined);
+    world.sched.record(c.name, 'wipe', ids.join(', ') || undefined);
     await world.clientDb.exec(`DROP SCHEMA IF EXISTS "${c.schema}" CASCADE`);
     c.generation++;
     c.engine = await world.openEngine(c);

@@ -37,6 +37,8 @@ export interface FaultModule<S extends z.ZodObject<any> = z.ZodObject<any>, E ex
   healServer?(world: World): Promise<void>;
   /** The shrinker's knob: a smaller version of the event (shorter, nearer zero), or undefined. */
   smaller?(event: E): E | undefined;
+  /** A defect this fault exposes that is not fixed yet: profiles leave it off and the property test skips it. */
+  knownDefect?: string;
   /** Report: the trace kinds it draws, their colour, a legend label, and whether a `detail` of "N ms" shades a period. */
   report: { traceKinds: string[]; colour: string; legend: string; period?: string };
 }

@@ -33,8 +33,15 @@ const periodKinds: Record<string, string> = faultReport.periods;
 function svgTimeline(tl: Timeline, index: number): string {
   const lanes = ['server', ...[...new Set(tl.trace.map((e) => e.lane).filter((l) => l !== 'server' && l !== 'sim'))].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))), 'sim'];
   // The axis spans the events, not the quiet time before the first one.
-  const tMin = Math.min(...tl.trace.map((e) => e.t), ...tl.violations.map((v) => v.t ?? Infinity));
-  const tMax = Math.max(tMin + 1, ...tl.trace.map((e) => e.t));
+  // A loop, not Math.min(...): a runaway seed's trace has hundreds of thousands of events (too many arguments).
+  let tMin = Infinity;
+  let tMax = -Infinity;
+  for (const e of tl.trace) {
+    tMin = Math.min(tMin, e.t);
+    tMax = Math.max(tMax, e.t);
+  }
+  for (const v of tl.violations) tMin = Math.min(tMin, v.t ?? Infinity);
+  tMax = Math.max(tMin + 1, tMax);
   const W = 1200, left = 70, laneH = 34, top = 24;
   const H = top + lanes.length * laneH + 20;
   const x = (t: number) => left + ((t - tMin) / (tMax - tMin)) * (W - left - 20);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { faultRatesSchema, networkSchema, simConfigSchema, syncLoopSchema } from '../config.ts';
+import { wideWorkloadSchema } from '../wide-workload.ts';
 
 export const violationSchema = z.object({
   checker: z.string(),
@@ -31,7 +32,7 @@ export const seedReportSchema = z.object({
     wallMs: z.number(),
   }),
   /** The seed's own network and fault rates (under --profile swarm every seed draws its own). */
-  mix: z.object({ network: networkSchema, faults: faultRatesSchema, syncLoop: syncLoopSchema.optional() }).optional(),
+  mix: z.object({ network: networkSchema, faults: faultRatesSchema, syncLoop: syncLoopSchema.optional(), wide: wideWorkloadSchema.optional() }).optional(),
   /** Set when --check-determinism ran the seed twice. */
   deterministic: z.boolean().optional(),
   replayFile: z.string().optional(),

@@ -1,0 +1,95 @@
+import type { PersistentSyncEngine } from '../engine/index.ts';
+import { MutationRejectedError } from '../engine/index.ts';
+import type { SimClient, World } from './world-types.ts';
+
+/*
+ * What the checkers must know when a client's identity changes: the engine's reset after
+ * ClientStateNotFound (it re-queues pending mutations under a new client id), and a move to a new
+ * client group after the group's token was lost. The world's `queued` records follow each
+ * mutation to its new (clientID, id), so no-lost-write and exactly-once look for it there.
+ */
+
+interface IdentityState {
+  /** Virtual times at which the server lost acknowledged writes on purpose (storage loss, restore). */
+  dataLoss: number[];
+}
+const states = new WeakMap<World, IdentityState>();
+function state(world: World): IdentityState {
+  let s = states.get(world);
+  if (!s) states.set(world, (s = { dataLoss: [] }));
+  return s;
+}
+
+/** A fault made the server forget acknowledged writes (clients that had them start over). */
+export function markServerDataLoss(world: World): void {
+  state(world).dataLoss.push(world.sched.now);
+}
+
+/** Called for every engine the world opens: its resets re-map the queued records. */
+export function watchEngine(world: World, c: SimClient, engine: PersistentSyncEngine): void {
+  engine.onReset((e) => {
+    const moved = followMapping(world, e.previousClientID, e.clientID, e.requeued);
+    world.sched.record(c.name, 'reset', `${e.previousClientID} -> ${e.clientID} (${e.reason}), ${moved} re-queued`);
+    // What the old id had acknowledged lived only in the lost database: legitimately gone. A reset
+    // with no such loss keeps the old id's writes checked (losing them would be a real defect).
+    if (state(world).dataLoss.length > 0) world.wipedClientIDs.add(e.previousClientID);
+  });
+}
+
+/** Moves each queued record of `from` to its new client id and mutation id; returns how many moved. */
+function followMapping(world: World, from: string, to: string, mapping: { from: number; to: number }[]): number {
+  const next = new Map(mapping.map((m) => [m.from, m.to]));
+  let moved = 0;
+  for (const q of world.queued) {
+    if (q.clientID !== from || !next.has(q.mutationID)) continue;
+    q.clientID = to;
+    q.mutationID = next.get(q.mutationID)!;
+    moved++;
+  }
+  return moved;
+}
+
+/**
+ * The client group is bound to a token this client no longer has (409 on register): as the demo
+ * does (src/app/demo/open-engine.ts), the client moves to a new client group in a fresh store and
+ * re-queues its pending mutations there as new mutations. Runs as its own task, like a reload.
+ * Known limit: a pending mutation whose push the server applied but whose answer was lost is
+ * applied again under the new client (without a token the client cannot ask which ones landed).
+ */
+const moving = new WeakSet<PersistentSyncEngine>();
+
+export async function moveToNewGroup(world: World, c: SimClient, old: PersistentSyncEngine): Promise<void> {
+  if (c.engine !== old || moving.has(old)) return; // already moving, moved, crashed or wiped
+  moving.add(old);
+  c.generation++;
+  const next = await world.openEngine(c);
+  const mapping: { from: number; to: number }[] = [];
+  const requeue = async () => {
+    const done = new Set(mapping.map((m) => m.from));
+    let n = 0;
+    for (const m of await old.pendingMutations()) {
+      if (done.has(m.id)) continue;
+      n++;
+      try {
+        const r = await next.mutate(m.name, m.args);
+        mapping.push({ from: m.id, to: r.id });
+      } catch (e) {
+        if (!(e instanceof MutationRejectedError)) throw e;
+        mapping.push({ from: m.id, to: -1 });
+        world.sched.record(c.name, 'requeue-refused', `${m.name} #${m.id}: ${e.message}`);
+      }
+    }
+    return n;
+  };
+  // Until the swap, new writes still land in the old store; move until a pass finds none new.
+  while ((await requeue()) > 0) {
+    /* again */
+  }
+  if (c.engine !== old) return;
+  c.engine = next;
+  // A write already under way in the old store when we swapped (a statement takes at most dbLatencyMs) follows.
+  await world.sched.sleep(1_000);
+  await requeue();
+  followMapping(world, old.clientID, next.clientID, mapping.filter((m) => m.to > 0));
+  world.sched.record(c.name, 'moved-group', `${old.clientGroupID} -> ${next.clientGroupID}, ${mapping.length} re-queued as ${next.clientID}`);
+}

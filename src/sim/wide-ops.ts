@@ -1,0 +1,89 @@
+import { MutationRejectedError } from '../engine/index.ts';
+import { defaultLimits, ProtocolError, TransportError, type PushRequest } from '../protocol/index.ts';
+import { Crash } from './scheduler.ts';
+import { simTransport } from './network.ts';
+import type { OpEvent } from './schedule.ts';
+import type { SimClient, World } from './world-types.ts';
+
+/** Whether an op needs the wide workload's runner (run.ts hands it over). */
+export function isWideOp(e: OpEvent): boolean {
+  return e.op === 'hostile' || e.op === 'intrude' || e.pad !== undefined || (e.op === 'increment' && e.field === 'body');
+}
+
+/** Marks the intruder's writes: the intruder checker fails if the log holds one. */
+export const INTRUDER_FIELD = 'intruder';
+
+/**
+ * Runs one wide-workload op. A write the engine refuses (MutationRejectedError: a hostile input,
+ * an increment of a string field) is a correct outcome, recorded as such and queuing nothing.
+ */
+export async function runWideOp(world: World, c: SimClient, e: OpEvent, mutate: (op: () => Promise<{ id: number; name: string; args: unknown; clientID: string }>) => Promise<void>): Promise<void> {
+  const engine = c.engine!;
+  if (e.op === 'intrude') return intrude(world, c, e);
+  try {
+    if (e.op === 'hostile') await mutate(() => engine.upsert(e.type, e.id, hostileData(e.hostile!) as never));
+    else if (e.op === 'increment') await mutate(() => engine.increment(e.type, e.id, e.field ?? 'n', e.by ?? 1));
+    else await mutate(() => engine.upsert(e.type, e.id, { ...(e.data ?? {}), pad: 'x'.repeat(e.pad ?? 0) } as never));
+    if (e.op === 'hostile') world.sched.record(c.name, 'hostile-accepted', e.hostile);
+  } catch (err) {
+    if (!(err instanceof MutationRejectedError)) throw err;
+    world.countFault(e.op === 'hostile' ? 'hostile-refused' : 'mutation-refused');
+    world.sched.record(c.name, 'refused', `${e.op === 'hostile' ? e.hostile : `${e.op} ${e.type}/${e.id}.${e.field ?? ''}`}: ${err.message.slice(0, 120)}`);
+  }
+}
+
+/** Inputs the database cannot store or the protocol forbids. */
+function hostileData(kind: 'surrogate' | 'nul' | 'proto' | 'oversized'): Record<string, unknown> {
+  if (kind === 'surrogate') return { body: 'half a pair: \ud800' };
+  if (kind === 'nul') return { body: 'nul \u0000 inside' };
+  if (kind === 'proto') return JSON.parse('{"body":"x","__proto__":{"polluted":true}}') as Record<string, unknown>;
+  return { body: 'x'.repeat(defaultLimits.maxDocumentBytes + 1) };
+}
+
+/**
+ * A misbehaving client: it bypasses the engine and sends a raw push with its group's token
+ * (skipped mutation ids, a stale id with other args, or another group's client id). The server
+ * must refuse it without harm to anyone; what it sends is never queued, so no-lost-write does not
+ * look for it, and the intruder checker fails if any of it reached the log.
+ */
+async function intrude(world: World, c: SimClient, e: OpEvent): Promise<void> {
+  const engine = c.engine!;
+  const meta = (await engine.store.readMeta())!;
+  // A client id the server knows (the other client had a write acknowledged): an unknown one would
+  // be a guess of a random id in production, and the server cannot tell it from a new client.
+  let other: typeof engine | undefined;
+  for (const x of world.clients) {
+    if (x === c || !x.engine || x.engine.clientGroupID === engine.clientGroupID) continue;
+    if (((await x.engine.store.readMeta())?.lastMutationID ?? 0) >= 1) {
+      other = x.engine;
+      break;
+    }
+  }
+  let clientID = engine.clientID;
+  let id: number;
+  // Far ahead: the client's view of its acknowledged id lags the server's, so +1 could be its real next one.
+  if (e.how === 'skip') id = meta.lastMutationID + 1_000;
+  else if (e.how === 'stale') {
+    // Only an id the server already has: resending id 1 before it arrived would be the client's own first write.
+    if (meta.lastMutationID < 1) return world.sched.record(c.name, 'intrude-skipped', 'stale: nothing acknowledged yet');
+    id = meta.lastMutationID;
+  } else {
+    if (!other) return world.sched.record(c.name, 'intrude-skipped', 'foreign: no other group');
+    clientID = other.clientID;
+    id = 1;
+  }
+  const req: PushRequest = {
+    pushVersion: 1, clientGroupID: engine.clientGroupID, profileID: engine.clientGroupID, schemaVersion: '1',
+    mutations: [{ clientID, id, name: 'upsert', args: { type: e.type, id: e.id, data: { [INTRUDER_FIELD]: `${c.name} ${e.how}` } }, timestamp: world.sched.now }],
+  };
+  world.countFault(`intrude-${e.how}`);
+  world.sched.record(c.name, 'intrude', `${e.how} ${clientID}#${id}`);
+  try {
+    const r = await simTransport(world, c).push(req);
+    world.sched.record(c.name, 'intrude-answer', JSON.stringify(r).slice(0, 200));
+  } catch (err) {
+    if (err instanceof Crash) throw err;
+    if (!(err instanceof ProtocolError || err instanceof TransportError)) throw err;
+    world.sched.record(c.name, 'intrude-refused', err.message.slice(0, 200));
+  }
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/**
+ * The workload knobs beyond the op mix, drawn per seed under swarm: page and batch sizes (so that
+ * paging and multi-request pushes run), document sizes up to near the limit, upserts that change a
+ * document's set of fields, mutations that fail on the server, hostile inputs the engine must
+ * refuse, and a misbehaving client that bypasses the engine. Absent (fixed profiles, old replay
+ * files) means the production defaults and none of the extra work.
+ */
+export const wideWorkloadSchema = z.object({
+  /** The server's pull page: most log rows (1..500) and bytes per page. */
+  pageSize: z.number().int().min(1).max(500),
+  pageBytes: z.number().int().positive(),
+  /** The engine's push batch: most mutations and bytes per push request. */
+  pushBatchSize: z.number().int().min(1).max(1000),
+  maxPushBytes: z.number().int().positive(),
+  /** Chance an upsert carries a big document (up to near the 256 KiB limit); kept low, they are slow. */
+  bigDocRate: z.number().min(0).max(1),
+  /** Chance an upsert writes a different set of fields from the usual one. */
+  reshapeRate: z.number().min(0).max(1),
+  /** Chance an op is one that the server refuses (increment of a non-numeric field). */
+  failingRate: z.number().min(0).max(1),
+  /** Chance an op is a hostile input the engine must refuse (MutationRejectedError). */
+  hostileRate: z.number().min(0).max(1),
+  /** Chance an op is a raw push from a misbehaving client (skipped ids, stale ids, another group's client). */
+  intruderRate: z.number().min(0).max(1),
+});
+export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
+
+/** One seed's draw; `on(max)` is 0 for half the seeds, else up to max. */
+export function drawWideWorkload(next: () => number, on: (max: number) => number): WideWorkload {
+  const pick = (lo: number, hi: number) => Math.floor(lo + next() * (hi - lo + 1));
+  // Small pages in most seeds (a run has ~200 mutations), the production 500 now and then.
+  const pageSize = next() < 0.8 ? pick(1, 60) : 500;
+  const pageBytes = next() < 0.3 ? pick(2_000, 300_000) : 4 * 1024 * 1024;
+  const pushBatchSize = next() < 0.7 ? pick(1, 20) : 100;
+  const maxPushBytes = next() < 0.3 ? pick(1_000, 300_000) : 512 * 1024;
+  return { pageSize, pageBytes, pushBatchSize, maxPushBytes, bigDocRate: on(0.02), reshapeRate: on(0.5), failingRate: on(0.05), hostileRate: on(0.03), intruderRate: on(0.02) };
+}
+
+/** The engine options the knobs set (spread into PersistentSyncEngine.open). */
+export function engineKnobs(w: WideWorkload | undefined): { pushBatchSize?: number; maxPushBytes?: number } {
+  return w ? { pushBatchSize: w.pushBatchSize, maxPushBytes: w.maxPushBytes } : {};
+}
+
+/** The server options the knobs set (spread into ServerDatabase.open). */
+export function serverKnobs(w: WideWorkload | undefined): { pageSize?: number; pageBytes?: number } {
+  return w ? { pageSize: w.pageSize, pageBytes: w.pageBytes } : {};
+}
