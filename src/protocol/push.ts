@@ -27,6 +27,11 @@ export type Origin = z.infer<typeof originSchema>;
  */
 const originsSchema = z.array(originSchema).max(maxOriginsPerMutation, `at most ${maxOriginsPerMutation} origins per mutation (maxOriginsPerMutation)`).optional();
 
+/** A mutation's origins once it is re-queued under a new identity: its current one added last, the oldest dropped past the cap. */
+export function requeuedOrigins(m: { clientID: string; id: number; origins?: readonly Origin[] }): Origin[] {
+  return [...(m.origins ?? []), { clientID: m.clientID, id: m.id }].slice(-maxOriginsPerMutation);
+}
+
 /** A mutation as a client makes it: every field checked. */
 export const mutationSchema = z.object({
   clientID: safeString,
