@@ -42,6 +42,7 @@ function followMapping(world: World, from: string, to: string, mapping: { from: 
   let moved = 0;
   for (const q of world.queued) {
     if (q.clientID !== from || !next.has(q.mutationID)) continue;
+    (q.formerIDs ??= []).push(`${q.clientID}#${q.mutationID}`);
     q.clientID = to;
     q.mutationID = next.get(q.mutationID)!;
     moved++;
@@ -52,9 +53,9 @@ function followMapping(world: World, from: string, to: string, mapping: { from: 
 /**
  * The client group is bound to a token this client no longer has (409 on register): as the demo
  * does (src/app/demo/open-engine.ts), the client moves to a new client group in a fresh store and
- * re-queues its pending mutations there as new mutations. Runs as its own task, like a reload.
- * Known limit: a pending mutation whose push the server applied but whose answer was lost is
- * applied again under the new client (without a token the client cannot ask which ones landed).
+ * re-queues its pending mutations there (engine.adopt: each carries its earlier identities as
+ * origins, so one the server applied but whose answer was lost is not applied again). Runs as
+ * its own task, like a reload.
  */
 const moving = new WeakSet<PersistentSyncEngine>();
 
@@ -71,7 +72,7 @@ export async function moveToNewGroup(world: World, c: SimClient, old: Persistent
       if (done.has(m.id)) continue;
       n++;
       try {
-        const r = await next.mutate(m.name, m.args);
+        const r = await next.adopt(m);
         mapping.push({ from: m.id, to: r.id });
       } catch (e) {
         if (!(e instanceof MutationRejectedError)) throw e;
