@@ -145,7 +145,8 @@ async function plan(
     const applied = raw.origins?.find((o) => (lmid.get(o.clientID) ?? 0) >= o.id);
     if (applied) {
       p.duplicates++;
-      record(checked.mutation, [], duplicateError(applied), 0, true);
+      // Args stored as null, like a failure's: the log replays to no effects (the copy applied holds them).
+      record({ ...checked.mutation, args: null }, [], duplicateError(applied), 0, true);
       continue;
     }
     if (forced && forced.clientID === raw.clientID && forced.id === raw.id) {

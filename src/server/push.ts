@@ -129,7 +129,8 @@ export async function processMutation(
   const version = await nextVersion(tx, s);
   const duplicate = await processedOrigin(tx, s, m);
   const outcome: MutatorOutcome = duplicate ? { effects: [], error: duplicateError(duplicate) } : await runServerMutator(tx, s, registry, m);
-  await commitMutation(tx, s, m, version, outcome, now);
+  // A duplicate's args are stored as null, like a failure's: the log replays to no effects.
+  await commitMutation(tx, s, duplicate ? { ...m, args: null } : m, version, outcome, now);
   await fenceOrigins(tx, s, m, version, now);
   return { kind: 'applied', version, effects: outcome.effects, error: outcome.error };
 }
