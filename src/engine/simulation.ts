@@ -48,12 +48,9 @@ export async function expectedVisible(store: ClientDatabase, db: Db = store.db):
   return (await rebaseCheck(store, db)).expected;
 }
 
-/** The confirmed snapshot with the cookie (and the server database's epoch) it belongs to, read in one transaction. */
-export async function snapshotWithCookie(store: ClientDatabase, db: Db = store.db): Promise<{ cookie: number | null; epoch: string | null; snapshot: Map<string, EntityData> }> {
-  return db.transaction(async (tx) => {
-    const meta = (await store.readMeta(tx))!;
-    return { cookie: meta.cookie, epoch: meta.epoch, snapshot: await store.snapshotMap(tx) };
-  });
+/** The confirmed snapshot with the cookie it belongs to, read in one transaction. */
+export async function snapshotWithCookie(store: ClientDatabase, db: Db = store.db): Promise<{ cookie: number | null; snapshot: Map<string, EntityData> }> {
+  return db.transaction(async (tx) => ({ cookie: (await store.readMeta(tx))!.cookie, snapshot: await store.snapshotMap(tx) }));
 }
 
 /** The engine's loop, read through private fields: only the simulator looks inside it. */

@@ -106,7 +106,6 @@ export class Observer {
         const base = await this.serverDb.inner.query<{ key: string; value: EntityData }>(`SELECT key, value FROM ${s}.log_base`);
         return [{ version: horizon, effects: base.rows.map((b): PatchOp => ({ op: 'put', key: b.key, value: b.value })) } as LogEntry, ...rows];
       },
-      serverEpoch: async () => (await this.serverDb.inner.query<{ epoch: string | null }>(`SELECT epoch FROM "${this.serverSchema}".meta WHERE id = 1`)).rows[0]?.epoch ?? null,
       sample: () => this.rng.chance(this.rate),
     };
     for (const m of this.modules) {

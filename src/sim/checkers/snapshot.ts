@@ -13,10 +13,8 @@ export const snapshot: CheckerModule = {
   name: 'snapshot',
   async observe(o) {
     if (!o.sample()) return [];
-    const { cookie, epoch, snapshot: snap } = await snapshotWithCookie(o.store);
+    const { cookie, snapshot: snap } = await snapshotWithCookie(o.store);
     if (cookie === null) return [];
-    // A pull answered by a database lost since (storage loss, restore): its history is not this log's.
-    if (epoch !== null && epoch !== (await o.serverEpoch())) return [];
     const fold = foldLog(await o.serverLog(cookie));
     const key = firstDifference(fold, snap);
     if (key === undefined) return [];

@@ -71,8 +71,6 @@ export interface ObserveContext {
   store: ClientDatabase;
   /** The server's replication log up to a version, on the real database. */
   serverLog(upTo: number): Promise<LogEntry[]>;
-  /** The epoch of the server database now (a storage loss or a restore gives it a new one). */
-  serverEpoch(): Promise<string | null>;
   /** Whether a sampled (costly) check runs this time, at the config's rebaseCheckRate. */
   sample(): boolean;
 }
