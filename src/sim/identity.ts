@@ -92,5 +92,8 @@ export async function moveToNewGroup(world: World, c: SimClient, old: Persistent
   await world.sched.sleep(1_000);
   await requeue();
   followMapping(world, old.clientID, next.clientID, mapping.filter((m) => m.to > 0));
+  // As for a reset: what the old id had acknowledged may have lived only in a database lost since
+  // (a move can come before the reset that would have said so); its re-queued writes stay checked.
+  if (state(world).dataLoss.length > 0) world.wipedClientIDs.add(old.clientID);
   world.sched.record(c.name, 'moved-group', `${old.clientGroupID} -> ${next.clientGroupID}, ${mapping.length} re-queued as ${next.clientID}`);
 }
