@@ -28,6 +28,8 @@ export function markServerDataLoss(world: World): void {
 /** Called for every engine the world opens: its resets re-map the queued records. */
 export function watchEngine(world: World, c: SimClient, engine: PersistentSyncEngine): void {
   engine.onReset((e) => {
+    // The world's record of the client's id follows (a storage wipe while the client is down excuses c.clientID).
+    if (c.engine === engine || c.clientID === e.previousClientID) c.clientID = e.clientID;
     const moved = followMapping(world, e.previousClientID, e.clientID, e.requeued);
     world.sched.record(c.name, 'reset', `${e.previousClientID} -> ${e.clientID} (${e.reason}), ${moved} re-queued`);
     // What the old id had acknowledged lived only in the lost database: legitimately gone. A reset
