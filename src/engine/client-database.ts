@@ -1,4 +1,4 @@
-import { defaultLimits, runMutator, valueProblem, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type PatchOp, type JSONValue } from '../protocol/index.ts';
+import { defaultLimits, maxOriginsPerMutation, runMutator, valueProblem, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type Origin, type PatchOp, type JSONValue } from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 
 export interface ClientMeta {
@@ -110,6 +110,8 @@ export class ClientDatabase {
           args jsonb NOT NULL,
           timestamp double precision NOT NULL
         );
+        -- A re-queued mutation's earlier identities (see origins in protocol/push.ts); NULL for most.
+        ALTER TABLE ${s}.pending ADD COLUMN IF NOT EXISTS origins jsonb;
       `);
       const existing = await this.readMeta(tx);
       if (existing) return existing;
@@ -169,9 +171,10 @@ export class ClientDatabase {
    * Runs a mutator optimistically and queues it durably, in one transaction. A mutator that
    * throws queues nothing and its error is rethrown, as in Replicache. Args and written
    * documents are checked against the limits first: a write the server would refuse forever
-   * must never enter the queue (it would be retried on every sync).
+   * must never enter the queue (it would be retried on every sync). `origins`: the earlier
+   * identities of a mutation adopted from another client (a move to a new client group).
    */
-  async mutate(name: string, args: unknown, timestamp: number): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
+  async mutate(name: string, args: unknown, timestamp: number, origins?: Origin[]): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
     const problem = valueProblem(args ?? null, this.limits.maxArgsBytes, this.limits.maxDepth);
     if (problem) throw new MutationRejectedError(`mutation "${name}" refused, nothing queued: args ${problem}`);
     return this.db.transaction(async (tx) => {
@@ -181,12 +184,12 @@ export class ClientDatabase {
       const outcome = await runMutator(this.registry, { name, args, clientID: meta.clientID, mutationID: id }, 'client', this.reader(tx), { limits: this.limits });
       if (outcome.error !== undefined) throw new MutationRejectedError(outcome.error);
       await tx.query(
-        `WITH p AS (INSERT INTO ${this.s}.pending (mutation_id, name, args, timestamp) VALUES ($1, $2, $3::jsonb, $4))
+        `WITH p AS (INSERT INTO ${this.s}.pending (mutation_id, name, args, timestamp, origins) VALUES ($1, $2, $3::jsonb, $4, $5::jsonb))
          UPDATE ${this.s}.meta SET next_mutation_id = $1 + 1 WHERE id = 1`,
-        [id, name, JSON.stringify(args ?? null), timestamp],
+        [id, name, JSON.stringify(args ?? null), timestamp, origins?.length ? JSON.stringify(origins) : null],
       );
       await this.applyToVisible(tx, outcome.effects);
-      const mutation: Mutation = { clientID: meta.clientID, id, name, args: (args ?? null) as JSONValue, timestamp };
+      const mutation: Mutation = { clientID: meta.clientID, id, name, args: (args ?? null) as JSONValue, timestamp, ...(origins?.length ? { origins } : {}) };
       return { mutation, changes: outcome.effects.map(toChange) };
     });
   }
@@ -194,18 +197,23 @@ export class ClientDatabase {
   /** Pending mutations in id order, those with id > afterID, at most limit of them. */
   async pendingMutations(limit = 1_000_000, q: Queryable = this.db, afterID = 0): Promise<Mutation[]> {
     const meta = await this.readMeta(q);
-    const r = await q.query<{ mutation_id: number; name: string; args: JSONValue; timestamp: number }>(
-      `SELECT mutation_id, name, args, timestamp FROM ${this.s}.pending WHERE mutation_id > $2 ORDER BY mutation_id LIMIT $1`,
+    const r = await q.query<{ mutation_id: number; name: string; args: JSONValue; timestamp: number; origins: Origin[] | null }>(
+      `SELECT mutation_id, name, args, timestamp, origins FROM ${this.s}.pending WHERE mutation_id > $2 ORDER BY mutation_id LIMIT $1`,
       [limit, afterID],
     );
-    return r.rows.map((row) => ({ clientID: meta!.clientID, id: Number(row.mutation_id), name: row.name, args: row.args, timestamp: Number(row.timestamp) }));
+    return r.rows.map((row) => ({
+      clientID: meta!.clientID, id: Number(row.mutation_id), name: row.name, args: row.args, timestamp: Number(row.timestamp),
+      ...(row.origins?.length ? { origins: row.origins } : {}),
+    }));
   }
 
   /**
    * The server lost this client's state (wiped or restored): take a new client id in the same
    * group, as Replicache does, in one transaction so a crash leaves the old or the new identity.
    * Pending mutations are kept, in order, renumbered 1..n under the new id, to be re-sent: the
-   * lost database may have applied them, the new one does not have them. The cookie is reset;
+   * lost database may have applied them, the new one may or may not have them (a restored backup,
+   * or a push that crossed the loss). Each keeps its old identity as an origin (the latest
+   * maxOriginsPerMutation), so the server applies it only if no earlier copy was. The cookie is reset;
    * the old snapshot is dropped by the first pull of the new database (a null base cookie
    * replaces the snapshot), and until then the old visible state stays as it was, so the app
    * never sees a state mixing two databases.
@@ -216,8 +224,14 @@ export class ClientDatabase {
       const meta = await this.readMeta(tx);
       if (!meta) throw new Error('client database is not open');
       const ids = (await tx.query<{ mutation_id: number }>(`SELECT mutation_id FROM ${s}.pending ORDER BY mutation_id`)).rows.map((r) => Number(r.mutation_id));
-      // Two steps: the primary key is checked row by row, so renumber through negative ids.
-      await tx.query(`UPDATE ${s}.pending SET mutation_id = -mutation_id`);
+      // Two steps: the primary key is checked row by row, so renumber through negative ids. The
+      // old identity joins the origins (oldest first, at most maxOriginsPerMutation kept).
+      await tx.query(
+        `UPDATE ${s}.pending SET mutation_id = -mutation_id,
+           origins = (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(coalesce(origins, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('clientID', $1::text, 'id', mutation_id))) WITH ORDINALITY AS t(e, i)
+                       WHERE i > jsonb_array_length(coalesce(origins, '[]'::jsonb)) + 1 - $2::int)`,
+        [meta.clientID, maxOriginsPerMutation],
+      );
       await tx.query(
         `UPDATE ${s}.pending p SET mutation_id = r.n
            FROM (SELECT mutation_id, row_number() OVER (ORDER BY mutation_id DESC) AS n FROM ${s}.pending) r

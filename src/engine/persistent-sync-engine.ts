@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createRegistry, defaultLimits, encodedBytes, ProtocolError, type EntityData, type JSONValue, type Limits, type Mutation, type MutatorRegistry, type PushRequest } from '../protocol/index.ts';
+import { createRegistry, defaultLimits, encodedBytes, ProtocolError, requeuedOrigins, type EntityData, type JSONValue, type Limits, type Mutation, type MutatorRegistry, type PushRequest } from '../protocol/index.ts';
 import type { Db } from '../db/types.ts';
 import { ClientDatabase, type ClientMeta, type EntityChange, type EntityRow, type IdentityReset, type QuerySpec } from './client-database.ts';
 import type { SimulationHooks } from './simulation.ts';
@@ -178,6 +178,22 @@ export class PersistentSyncEngine {
   async mutate(name: string, args: JSONValue): Promise<Mutation> {
     this.assertOpen();
     const { mutation, changes } = await this.store.mutate(name, args, this.clock.now());
+    for (const c of changes) this.entityListeners.emit(c);
+    await this.emitState();
+    this.loop.poke();
+    return mutation;
+  }
+
+  /**
+   * Re-queues another client's pending mutation as this client's (a move to a new client group
+   * after the old group's token was lost): run locally and queued like mutate, carrying the
+   * mutation's earlier identities as origins, so the server applies it only if no earlier copy
+   * was applied (a push whose answer was lost), and never applies a late earlier copy after it.
+   * Throws MutationRejectedError, queuing nothing, as mutate does.
+   */
+  async adopt(m: Mutation): Promise<Mutation> {
+    this.assertOpen();
+    const { mutation, changes } = await this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m));
     for (const c of changes) this.entityListeners.emit(c);
     await this.emitState();
     this.loop.poke();

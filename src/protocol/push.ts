@@ -1,6 +1,37 @@
 import { z } from 'zod';
 import { jsonValueSchema, safeString } from './json.ts';
 
+/**
+ * Most earlier identities one mutation carries (the latest are kept). A mutation takes a new
+ * identity only when its client starts over (a reset) or moves to a new client group, so a
+ * client's pending mutations share the same few identities: 8 covers 8 starts-over in a row.
+ */
+export const maxOriginsPerMutation = 8;
+/** Most distinct client ids the origins of one push request may name (a bound on the rows a push locks). */
+export const maxOriginClientsPerPush = 64;
+
+/**
+ * An identity a re-queued mutation had before: the client id and mutation id under which an
+ * earlier copy of it may have reached the server (see origins below).
+ */
+export const originSchema = z.object({ clientID: safeString, id: z.number().int().positive() });
+export type Origin = z.infer<typeof originSchema>;
+
+/**
+ * `origins`: the identities this mutation had before it was re-queued under its current one,
+ * oldest first (a client that started over after ClientStateNotFound, or moved to a new client
+ * group, re-sends its pending mutations under new ids; an earlier copy may already be applied).
+ * The server applies the mutation only if no origin is already applied in its database, and then
+ * fences the origins so a late copy under an old identity is a duplicate. Optional: stock
+ * Replicache clients do not send it.
+ */
+const originsSchema = z.array(originSchema).max(maxOriginsPerMutation, `at most ${maxOriginsPerMutation} origins per mutation (maxOriginsPerMutation)`).optional();
+
+/** A mutation's origins once it is re-queued under a new identity: its current one added last, the oldest dropped past the cap. */
+export function requeuedOrigins(m: { clientID: string; id: number; origins?: readonly Origin[] }): Origin[] {
+  return [...(m.origins ?? []), { clientID: m.clientID, id: m.id }].slice(-maxOriginsPerMutation);
+}
+
 /** A mutation as a client makes it: every field checked. */
 export const mutationSchema = z.object({
   clientID: safeString,
@@ -8,6 +39,7 @@ export const mutationSchema = z.object({
   name: safeString,
   args: jsonValueSchema,
   timestamp: z.number().finite(),
+  origins: originsSchema,
 });
 export type Mutation = z.infer<typeof mutationSchema>;
 
@@ -22,6 +54,8 @@ export const pushedMutationSchema = z.object({
   name: z.unknown(),
   args: z.unknown(),
   timestamp: z.unknown(),
+  // Checked with the envelope: origins decide whether the mutation is applied at all.
+  origins: originsSchema,
 });
 export type PushedMutation = z.infer<typeof pushedMutationSchema>;
 
@@ -35,7 +69,10 @@ export const maxMutationsPerRequest = 1000;
 export const pushRequestSchema = z.object({
   pushVersion: z.literal(1),
   clientGroupID: safeString,
-  mutations: z.array(pushedMutationSchema).max(maxMutationsPerRequest),
+  mutations: z.array(pushedMutationSchema).max(maxMutationsPerRequest).refine(
+    (ms) => new Set(ms.flatMap((m) => (m.origins ?? []).map((o) => o.clientID))).size <= maxOriginClientsPerPush,
+    `the mutations' origins name more than ${maxOriginClientsPerPush} client ids (maxOriginClientsPerPush)`,
+  ),
   profileID: z.string().max(256),
   schemaVersion: z.string().max(256),
 });

@@ -1,4 +1,4 @@
-import { encodedBytes, ProtocolError, type EntityData, type Mutation, type MutatorOutcome, type PatchOp, type PushedMutation } from '../protocol/index.ts';
+import { encodedBytes, ProtocolError, type EntityData, type Mutation, type MutatorOutcome, type Origin, type PatchOp, type PushedMutation } from '../protocol/index.ts';
 import type { Queryable } from '../db/types.ts';
 import type { ServerLimits } from './limits.ts';
 import { checkEffects, checkMutation } from './validate.ts';
@@ -27,6 +27,22 @@ export interface BatchResult {
   version: number;
   lastMutationIDs: Record<string, number>;
   failed: { clientID: string; id: number; error: string }[];
+  /** Mutations of this push recorded as duplicates: an earlier identity of theirs (an origin) was already applied. */
+  duplicates?: number;
+}
+
+/**
+ * The error a duplicate's log row records: the mutation is a re-queued copy of one this database
+ * already processed (under the origin named), so it has no effects. Not a failure: it is not in
+ * the push's `failed` list.
+ */
+export function duplicateError(o: Origin): string {
+  return `duplicate: already processed as ${o.clientID}#${o.id}`;
+}
+
+/** The client ids a push's origins name, for the lock set. */
+export function originClientIDs(mutations: readonly { origins?: readonly Origin[] }[]): string[] {
+  return mutations.flatMap((m) => (m.origins ?? []).map((o) => o.clientID));
 }
 
 interface LogRow {
@@ -72,20 +88,30 @@ const needsRead = Symbol('needsRead');
 interface Plan {
   logRows: LogRow[];
   entities: { key: string; value: EntityData | null; ord: number }[];
-  /** Every client of the push: the last id the plan assumed (prev) and, if it advanced, its new one. */
+  /**
+   * Every client of the push and every origin client: the last id the plan assumed (prev) and,
+   * if it advanced (a mutation of its own, or a fence), its new one.
+   */
   clients: { client_id: string; prev: number; lmid: number | null; ord: number | null }[];
   lastMutationIDs: Record<string, number>;
   failed: BatchResult['failed'];
+  duplicates: number;
 }
 
 /**
  * Runs the push's new mutations in order against an overlay of the entities (reads cached,
  * earlier mutations of the batch visible to later ones), checking each, within the budget.
  * Pure but for `read`: no writes; the caller writes the plan with one call.
+ * `last` holds the last mutation id of every locked client: the push's own (`pushers`) and the
+ * clients its mutations' origins name. A mutation with an origin this database already processed
+ * (its client's last id is at or past the origin's id) is a duplicate: recorded, no effects.
+ * Any other processed mutation fences its origins (raises their clients' last ids to the origin
+ * ids), so a late push of an earlier copy is skipped as already known.
  */
 async function plan(
   ctx: BatchContext, todo: readonly PushedMutation[], last: ReadonlyMap<string, number>, budget: PushBudget,
   read: (key: string) => Promise<EntityData | null | undefined>, forced?: { clientID: string; id: number; error: string },
+  pushers: ReadonlySet<string> = new Set(last.keys()),
 ): Promise<Plan> {
   const { limits } = ctx;
   const overlay = new Map<string, EntityData | null>();
@@ -93,22 +119,36 @@ async function plan(
     if (!overlay.has(key)) overlay.set(key, (await read(key)) ?? null);
     return overlay.get(key) ?? undefined;
   };
-  const p: Plan = { logRows: [], entities: [], clients: [], lastMutationIDs: Object.fromEntries(last), failed: [] };
+  const p: Plan = { logRows: [], entities: [], clients: [], lastMutationIDs: {}, failed: [], duplicates: 0 };
+  const lmid = new Map(last); // client -> last mutation id as of the plan so far
   const written = new Map<string, number>(); // key -> ord of its last write in this push
-  const advanced = new Map<string, number>(); // client -> ord of its last mutation in this push
+  const advanced = new Map<string, number>(); // client -> ord of its last mutation (or fence) in this push
   for (const raw of todo) {
     if (budget.mutations <= 0) break;
     const ord = p.logRows.length + 1;
-    const record = (m: Mutation, effects: PatchOp[], error: string | null, bytes: number) => {
+    const record = (m: Mutation, effects: PatchOp[], error: string | null, bytes: number, duplicate = false) => {
       p.logRows.push({ ord, client_id: m.clientID, mutation_id: m.id, name: m.name, args: m.args, effects, error, bytes });
-      if (error !== null) p.failed.push({ clientID: m.clientID, id: m.id, error });
-      p.lastMutationIDs[m.clientID] = m.id;
+      if (error !== null && !duplicate) p.failed.push({ clientID: m.clientID, id: m.id, error });
+      lmid.set(m.clientID, m.id);
       advanced.set(m.clientID, ord);
+      // Processed (applied, failed or a duplicate): no earlier copy may be applied after this.
+      for (const o of raw.origins ?? []) {
+        if ((lmid.get(o.clientID) ?? 0) >= o.id) continue;
+        lmid.set(o.clientID, o.id);
+        advanced.set(o.clientID, ord);
+      }
       budget.mutations--;
     };
     // A failed mutation's args are stored as null when replaying them would not give the recorded failure.
     const fail = (m: Mutation, error: string) => record({ ...m, args: null }, [], error, 0);
     const checked = checkMutation(raw, limits);
+    const applied = raw.origins?.find((o) => (lmid.get(o.clientID) ?? 0) >= o.id);
+    if (applied) {
+      p.duplicates++;
+      // Args stored as null, like a failure's: the log replays to no effects (the copy applied holds them).
+      record({ ...checked.mutation, args: null }, [], duplicateError(applied), 0, true);
+      continue;
+    }
     if (forced && forced.clientID === raw.clientID && forced.id === raw.id) {
       fail(checked.mutation, forced.error);
       continue;
@@ -154,28 +194,36 @@ async function plan(
   p.entities = [...written].map(([key, ord]) => ({ key, value: overlay.get(key) ?? null, ord }));
   p.clients = [...last].map(([client_id, prev]) => {
     const ord = advanced.get(client_id);
-    return { client_id, prev, lmid: ord === undefined ? null : p.lastMutationIDs[client_id]!, ord: ord ?? null };
+    return { client_id, prev, lmid: ord === undefined ? null : lmid.get(client_id)!, ord: ord ?? null };
   });
+  // Only the push's own clients: an origin client's last id is not the pusher's to learn.
+  for (const id of pushers) p.lastMutationIDs[id] = lmid.get(id)!;
   return p;
 }
 
 const planParams = (p: Plan, now: number) => [p.logRows.length, JSON.stringify(p.logRows), JSON.stringify(p.entities), JSON.stringify(p.clients), now];
 
 function resultOf(p: Plan, base: number, skipped: number): BatchResult {
-  return { processed: p.logRows.length, skipped, version: p.logRows.length ? base + p.logRows.length : 0, lastMutationIDs: p.lastMutationIDs, failed: p.failed };
+  return {
+    processed: p.logRows.length, skipped, version: p.logRows.length ? base + p.logRows.length : 0, lastMutationIDs: p.lastMutationIDs, failed: p.failed,
+    ...(p.duplicates ? { duplicates: p.duplicates } : {}),
+  };
 }
 
 /**
  * The common case in one statement, no explicit transaction: when the push's mutators read
  * nothing (upsert, delete) and each client's first mutation follows the id it is assumed to
  * have, plan without the database and let push_fast (schema.ts) check that assumption under
- * the client row locks and write, or write nothing. Undefined: take the locked path.
+ * the client row locks and write, or write nothing. Undefined: take the locked path, which
+ * also takes every push with origins (rare: re-sent after a reset or a move; they need the
+ * origin clients' rows locked and read).
  */
 export async function tryFastPush(
   q: Queryable, ctx: BatchContext, clientGroupID: string, mutations: readonly PushedMutation[], budget: PushBudget, assumed: ReadonlyMap<string, number>,
 ): Promise<BatchResult | undefined> {
   const last = new Map<string, number>();
   for (const m of mutations) {
+    if (m.origins?.length) return undefined;
     if (last.has(m.clientID)) continue; // later ids of a client are consecutive (checked by the handler)
     const prev = assumed.get(m.clientID) ?? m.id - 1;
     // Already known, or a gap: the locked path skips it or answers ClientStateNotFound.
@@ -200,8 +248,15 @@ export async function tryFastPush(
 
 /**
  * One push in one transaction (the caller's). Lock order, the same for every push so that
- * PostgreSQL cannot deadlock: the push's client rows (sorted), then the version row, then entity
- * rows. Ownership and id order are checked for the whole batch before anything is written.
+ * PostgreSQL cannot deadlock: the client rows of the push and of its mutations' origins (sorted
+ * together), then the version row, then entity rows. Ownership (of the push's own clients) and
+ * id order are checked for the whole batch before anything is written.
+ * Origins (see plan) may name clients of other groups: a client that lost its group's token
+ * moved to a new group and re-sends its mutations there. A push can only make its own mutation
+ * a duplicate; fencing another group's client (so that its mutations up to the origin id count
+ * as processed) needs that client's id, a random id that no pull or push answer gives to another
+ * group. An origin client this database does not know is registered in the pusher's group (a
+ * late push of the earlier copy from another group is then refused with 403, never applied).
  * Mutators run in order against an in-memory overlay of the entities (see plan); the version
  * row is locked before the first read, so no read can see a state another push is about to
  * change. Then effects, log rows (each with its own version) and last mutation ids go out in
@@ -213,10 +268,14 @@ export async function pushBatch(
   forced?: { clientID: string; id: number; error: string },
 ): Promise<BatchResult> {
   const { s } = ctx;
-  const ids = [...new Set(mutations.map((m) => m.clientID))].sort();
+  const pushers = new Set(mutations.map((m) => m.clientID));
+  const ids = [...new Set([...pushers, ...originClientIDs(mutations)])].sort();
   const locked = await lockClients(tx, s, clientGroupID, ids, ctx.now);
   const last = new Map<string, number>();
+  const all = new Map<string, number>();
   for (const row of locked) {
+    all.set(row.client_id, Number(row.last_mutation_id));
+    if (!pushers.has(row.client_id)) continue;
     if (row.client_group_id !== clientGroupID) {
       throw new ProtocolError(403, { error: 'BadRequest', message: `clientID ${row.client_id} belongs to another client group` });
     }
@@ -249,7 +308,7 @@ export async function pushBatch(
     const r = await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.entities WHERE key = $1 AND NOT deleted`, [key]);
     return r.rows[0]?.data;
   };
-  const p = await plan(ctx, todo, last, budget, read, forced);
+  const p = await plan(ctx, todo, all, budget, read, forced, pushers);
   if (p.logRows.length === 0) return empty;
   const w = await tx.query<{ base: number }>(`SELECT ${s}.write_push($1, $2, $3, $4, $5) AS base`, planParams(p, ctx.now));
   return resultOf(p, Number(w.rows[0]!.base), skipped);

@@ -1,5 +1,6 @@
-import { ProtocolError, runMutator, type EntityData, type Mutation, type MutatorOutcome, type MutatorRegistry, type PatchOp } from '../protocol/index.ts';
+import { ProtocolError, runMutator, type EntityData, type Mutation, type MutatorOutcome, type MutatorRegistry, type Origin, type PatchOp } from '../protocol/index.ts';
 import type { Queryable } from '../db/types.ts';
+import { duplicateError } from './batch.ts';
 
 export type MutationResult =
   | { kind: 'skipped'; lastMutationID: number }
@@ -11,16 +12,21 @@ export type MutationResult =
  * composition. The real push is pushBatch (batch.ts): one transaction per push.
  */
 
-/** Registers the client on first sight and locks its row (DO UPDATE takes the row lock and returns it). */
+/**
+ * Registers the client on first sight and locks its row (DO UPDATE takes the row lock and returns
+ * it); with origins, their clients' rows too, all in client id order (the batch path's lock order).
+ * Returns the pushing client's last mutation id.
+ */
 export async function lockClient(tx: Queryable, s: string, clientGroupID: string, m: Mutation, now: number): Promise<number> {
-  const { rows } = await tx.query<{ client_group_id: string; last_mutation_id: number }>(
+  const ids = [...new Set([m.clientID, ...(m.origins ?? []).map((o) => o.clientID)])].sort();
+  const { rows } = await tx.query<{ client_id: string; client_group_id: string; last_mutation_id: number }>(
     `INSERT INTO ${s}.clients (client_id, client_group_id, last_mutation_id, last_modified_version, updated_at)
-     VALUES ($1, $2, 0, 0, $3)
+     SELECT id, $2, 0, 0, $3 FROM unnest($1::text[]) AS t(id) ORDER BY id
      ON CONFLICT (client_id) DO UPDATE SET client_id = EXCLUDED.client_id
-     RETURNING client_group_id, last_mutation_id`,
-    [m.clientID, clientGroupID, now],
+     RETURNING client_id, client_group_id, last_mutation_id`,
+    [ids, clientGroupID, now],
   );
-  const client = rows[0]!;
+  const client = rows.find((r) => r.client_id === m.clientID)!;
   if (client.client_group_id !== clientGroupID) {
     throw new ProtocolError(403, { error: 'BadRequest', message: `clientID ${m.clientID} belongs to another client group` });
   }
@@ -86,10 +92,34 @@ export async function advanceClient(q: Queryable, s: string, m: Mutation, versio
   await q.query(`UPDATE ${s}.clients SET last_mutation_id = $2, last_modified_version = $3, updated_at = $4 WHERE client_id = $1`, [m.clientID, m.id, version, now]);
 }
 
+/** The first of the mutation's origins this database already processed (their rows locked by lockClient), if any. */
+export async function processedOrigin(tx: Queryable, s: string, m: Mutation): Promise<Origin | undefined> {
+  if (!m.origins?.length) return undefined;
+  const r = await tx.query<{ client_id: string; last_mutation_id: number }>(
+    `SELECT client_id, last_mutation_id FROM ${s}.clients WHERE client_id = ANY($1::text[])`,
+    [m.origins.map((o) => o.clientID)],
+  );
+  const last = new Map(r.rows.map((row) => [row.client_id, Number(row.last_mutation_id)]));
+  return m.origins.find((o) => (last.get(o.clientID) ?? 0) >= o.id);
+}
+
+/** Raises each origin's client to the origin's id: a late push of an earlier copy is then already known. */
+export async function fenceOrigins(tx: Queryable, s: string, m: Mutation, version: number, now: number): Promise<void> {
+  if (!m.origins?.length) return;
+  await tx.query(
+    `UPDATE ${s}.clients c SET last_mutation_id = o.id, last_modified_version = $2, updated_at = $3
+       FROM json_to_recordset($1::json) AS o("clientID" text, id bigint)
+      WHERE c.client_id = o."clientID" AND c.last_mutation_id < o.id`,
+    [JSON.stringify(m.origins), version, now],
+  );
+}
+
 /**
- * One mutation, inside the caller's transaction. Lock order is always client row, then the
- * global version row, so concurrent pushes on PostgreSQL serialise without deadlocks, and every
- * read the mutator makes happens after the version lock: no lost update under READ COMMITTED.
+ * One mutation, inside the caller's transaction. Lock order is always client rows (sorted), then
+ * the global version row, so concurrent pushes on PostgreSQL serialise without deadlocks, and
+ * every read the mutator makes happens after the version lock: no lost update under READ
+ * COMMITTED. A re-queued copy of a mutation already processed (see origins in protocol/push.ts)
+ * is recorded as a duplicate, without effects.
  */
 export async function processMutation(
   tx: Queryable, s: string, registry: MutatorRegistry, clientGroupID: string, m: Mutation, now: number,
@@ -97,7 +127,10 @@ export async function processMutation(
   const last = await lockClient(tx, s, clientGroupID, m, now);
   if (checkOrder(m, last) === 'skip') return { kind: 'skipped', lastMutationID: last };
   const version = await nextVersion(tx, s);
-  const outcome = await runServerMutator(tx, s, registry, m);
-  await commitMutation(tx, s, m, version, outcome, now);
+  const duplicate = await processedOrigin(tx, s, m);
+  const outcome: MutatorOutcome = duplicate ? { effects: [], error: duplicateError(duplicate) } : await runServerMutator(tx, s, registry, m);
+  // A duplicate's args are stored as null, like a failure's: the log replays to no effects.
+  await commitMutation(tx, s, duplicate ? { ...m, args: null } : m, version, outcome, now);
+  await fenceOrigins(tx, s, m, version, now);
   return { kind: 'applied', version, effects: outcome.effects, error: outcome.error };
 }

@@ -24,7 +24,7 @@ export function checkMutation(m: PushedMutation, limits: ServerLimits): CheckedM
   if (m.args === undefined) return failed('invalid args: missing');
   const p = valueProblem(m.args, limits.maxArgsBytes, limits.maxDepth);
   if (p) return failed(`invalid args: ${p}`);
-  return { ok: true, mutation: { clientID: m.clientID, id: m.id, name: m.name as string, args: m.args as JSONValue, timestamp: m.timestamp } };
+  return { ok: true, mutation: { clientID: m.clientID, id: m.id, name: m.name as string, args: m.args as JSONValue, timestamp: m.timestamp, ...(m.origins?.length ? { origins: m.origins } : {}) } };
 }
 
 /** Why a mutator's effects cannot be stored (bad key, document too big or not storable JSON), and their encoded size. */

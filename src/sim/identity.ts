@@ -28,6 +28,8 @@ export function markServerDataLoss(world: World): void {
 /** Called for every engine the world opens: its resets re-map the queued records. */
 export function watchEngine(world: World, c: SimClient, engine: PersistentSyncEngine): void {
   engine.onReset((e) => {
+    // The world's record of the client's id follows (a storage wipe while the client is down excuses c.clientID).
+    if (c.engine === engine || c.clientID === e.previousClientID) c.clientID = e.clientID;
     const moved = followMapping(world, e.previousClientID, e.clientID, e.requeued);
     world.sched.record(c.name, 'reset', `${e.previousClientID} -> ${e.clientID} (${e.reason}), ${moved} re-queued`);
     // What the old id had acknowledged lived only in the lost database: legitimately gone. A reset
@@ -42,6 +44,7 @@ function followMapping(world: World, from: string, to: string, mapping: { from: 
   let moved = 0;
   for (const q of world.queued) {
     if (q.clientID !== from || !next.has(q.mutationID)) continue;
+    (q.formerIDs ??= []).push(`${q.clientID}#${q.mutationID}`);
     q.clientID = to;
     q.mutationID = next.get(q.mutationID)!;
     moved++;
@@ -52,9 +55,9 @@ function followMapping(world: World, from: string, to: string, mapping: { from: 
 /**
  * The client group is bound to a token this client no longer has (409 on register): as the demo
  * does (src/app/demo/open-engine.ts), the client moves to a new client group in a fresh store and
- * re-queues its pending mutations there as new mutations. Runs as its own task, like a reload.
- * Known limit: a pending mutation whose push the server applied but whose answer was lost is
- * applied again under the new client (without a token the client cannot ask which ones landed).
+ * re-queues its pending mutations there (engine.adopt: each carries its earlier identities as
+ * origins, so one the server applied but whose answer was lost is not applied again). Runs as
+ * its own task, like a reload.
  */
 const moving = new WeakSet<PersistentSyncEngine>();
 
@@ -71,7 +74,7 @@ export async function moveToNewGroup(world: World, c: SimClient, old: Persistent
       if (done.has(m.id)) continue;
       n++;
       try {
-        const r = await next.mutate(m.name, m.args);
+        const r = await next.adopt(m);
         mapping.push({ from: m.id, to: r.id });
       } catch (e) {
         if (!(e instanceof MutationRejectedError)) throw e;
@@ -91,5 +94,8 @@ export async function moveToNewGroup(world: World, c: SimClient, old: Persistent
   await world.sched.sleep(1_000);
   await requeue();
   followMapping(world, old.clientID, next.clientID, mapping.filter((m) => m.to > 0));
+  // As for a reset: what the old id had acknowledged may have lived only in a database lost since
+  // (a move can come before the reset that would have said so); its re-queued writes stay checked.
+  if (state(world).dataLoss.length > 0) world.wipedClientIDs.add(old.clientID);
   world.sched.record(c.name, 'moved-group', `${old.clientGroupID} -> ${next.clientGroupID}, ${mapping.length} re-queued as ${next.clientID}`);
 }

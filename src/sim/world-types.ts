@@ -49,6 +49,8 @@ export interface QueuedMutation {
   t: number;
   /** What the workload asked for (the counters checker needs it even if the engine sent something else). */
   intent?: { op: string; type: string; id: string; by: number };
+  /** Earlier identities (`clientID#id`) of a mutation re-queued by a reset or a group move (identity.ts): any of them may be the one the server applied. */
+  formerIDs?: string[];
 }
 
 export interface Observation {

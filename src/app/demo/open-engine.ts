@@ -27,8 +27,8 @@ async function activeSchema(db: Db): Promise<string> {
  * Opens the browser engine: PGlite persisted to IndexedDB, a transport with the client group's
  * token (see TokenKeeper), the sync loop with a slow poll, and pokes from the server's event
  * stream. When the group's token is lost for good (409 on register), the session moves to a new
- * client group in a fresh schema, re-queues the old client's pending mutations there, and drops
- * the old schema.
+ * client group in a fresh schema, re-queues the old client's pending mutations there (adopt, with
+ * their origins), and drops the old schema.
  */
 export async function openBrowserEngine(): Promise<BrowserSession> {
   const db = await PGliteDb.open(DB_NAME);
@@ -95,8 +95,10 @@ export async function openBrowserEngine(): Promise<BrowserSession> {
       await old.close();
       const schema = `lockstep_${Date.now().toString(36)}`;
       const next = await PersistentSyncEngine.open({ db, schema, transport: { push: async () => ({}), pull: async () => { throw new Error('unused'); } } });
-      // Re-queue what the old client had not had acknowledged, as new mutations of the new client.
-      for (const m of pending) await next.mutate(m.name, m.args);
+      // Re-queue what the old client had not had acknowledged, as the new client's mutations that
+      // remember their old identities (origins): one the server applied but whose answer was
+      // lost is then skipped, not applied twice.
+      for (const m of pending) await next.adopt(m);
       await next.close();
       await db.transaction(async (tx) => {
         await tx.query(`INSERT INTO demo.active (one, schema) VALUES (1, $1) ON CONFLICT (one) DO UPDATE SET schema = $1`, [schema]);

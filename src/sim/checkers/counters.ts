@@ -10,7 +10,8 @@ export const counters: Checker = (s) => {
   for (const q of s.queued) {
     const intent = q.intent;
     if (!intent || intent.type !== 'tally') continue;
-    if (!logged.has(`${q.clientID}#${q.mutationID}`)) continue;
+    // A re-queued mutation counts once, under whichever identity the server applied it.
+    if (!logged.has(`${q.clientID}#${q.mutationID}`) && !q.formerIDs?.some((id) => logged.has(id))) continue;
     const key = `${intent.type}/${intent.id}`;
     expected.set(key, (expected.get(key) ?? 0) + intent.by);
   }
