@@ -180,25 +180,46 @@ export class ClientDatabase {
       const id = meta.nextMutationID;
       const outcome = await runMutator(this.registry, { name, args, clientID: meta.clientID, mutationID: id }, 'client', this.reader(tx), { limits: this.limits });
       if (outcome.error !== undefined) throw new MutationRejectedError(outcome.error);
-      await tx.query(
-        `WITH p AS (INSERT INTO ${this.s}.pending (mutation_id, name, args, timestamp) VALUES ($1, $2, $3::jsonb, $4))
-         UPDATE ${this.s}.meta SET next_mutation_id = $1 + 1 WHERE id = 1`,
-        [id, name, JSON.stringify(args ?? null), timestamp],
-      );
-      await this.applyToVisible(tx, outcome.effects);
+      await this.queueAndApply(tx, { id, name, args: args ?? null, timestamp }, outcome.effects);
       const mutation: Mutation = { clientID: meta.clientID, id, name, args: (args ?? null) as JSONValue, timestamp };
       return { mutation, changes: outcome.effects.map(toChange) };
     });
   }
 
+  /**
+   * A local write in one statement: queue the mutation, advance the next id and apply its
+   * effects to the visible state (a statement per step cost three round trips into the
+   * database per write). The effects come from one mutator run, one per key, so the deleted
+   * and the put keys are disjoint and the sub-statements never touch the same row.
+   */
+  protected async queueAndApply(tx: Queryable, m: { id: number; name: string; args: unknown; timestamp: number }, effects: readonly PatchOp[]): Promise<void> {
+    const s = this.s;
+    const puts: { key: string; data: EntityData }[] = [];
+    const dels: string[] = [];
+    for (const e of effects) {
+      if (e.op === 'put') puts.push({ key: e.key, data: e.value });
+      else if (e.op === 'del') dels.push(e.key);
+    }
+    await tx.query(
+      `WITH p AS (INSERT INTO ${s}.pending (mutation_id, name, args, timestamp) VALUES ($1, $2, $3::jsonb, $4)),
+            d AS (DELETE FROM ${s}.visible WHERE key = ANY($6::text[])),
+            u AS (INSERT INTO ${s}.visible (key, type, id, data)
+                  SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM json_to_recordset($5::json) AS r(key text, data jsonb)
+                  ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data)
+       UPDATE ${s}.meta SET next_mutation_id = $1 + 1 WHERE id = 1`,
+      [m.id, m.name, JSON.stringify(m.args), m.timestamp, JSON.stringify(puts), dels],
+    );
+  }
+
   /** Pending mutations in id order, those with id > afterID, at most limit of them. */
   async pendingMutations(limit = 1_000_000, q: Queryable = this.db, afterID = 0): Promise<Mutation[]> {
-    const meta = await this.readMeta(q);
-    const r = await q.query<{ mutation_id: number; name: string; args: JSONValue; timestamp: number }>(
-      `SELECT mutation_id, name, args, timestamp FROM ${this.s}.pending WHERE mutation_id > $2 ORDER BY mutation_id LIMIT $1`,
+    // The client id comes with the rows: a separate read of meta was a second statement per call.
+    const r = await q.query<{ mutation_id: number; name: string; args: JSONValue; timestamp: number; client_id: string }>(
+      `SELECT p.mutation_id, p.name, p.args, p.timestamp, m.client_id FROM ${this.s}.pending p CROSS JOIN ${this.s}.meta m
+        WHERE m.id = 1 AND p.mutation_id > $2 ORDER BY p.mutation_id LIMIT $1`,
       [limit, afterID],
     );
-    return r.rows.map((row) => ({ clientID: meta!.clientID, id: Number(row.mutation_id), name: row.name, args: row.args, timestamp: Number(row.timestamp) }));
+    return r.rows.map((row) => ({ clientID: row.client_id, id: Number(row.mutation_id), name: row.name, args: row.args, timestamp: Number(row.timestamp) }));
   }
 
   /**
