@@ -8,4 +8,5 @@ export * from '../protocol/index.ts';
 export { PGliteDb, PostgresDb } from '../db/index.ts';
 export type { Db, Queryable, TransactionOptions } from '../db/types.ts';
 export { fetchTransport, registerClientGroup, type FetchTransportOptions } from '../engine/transports/fetch-json.ts';
+export { GroupToken, LostTokenError, type GroupTokenOptions } from '../engine/transports/group-token.ts';
 export { serverFnTransport } from '../engine/transports/server-fn.ts';

@@ -1,6 +1,7 @@
-import { ProtocolError, TransportError, type PullRequest, type PushRequest } from '../protocol/index.ts';
+import { type PullRequest, type PushRequest } from '../protocol/index.ts';
 import type { Transport } from '../seams/index.ts';
 import { fetchTransport } from '../engine/transports/fetch-json.ts';
+import { GroupToken } from '../engine/transports/group-token.ts';
 import { Crash } from './scheduler.ts';
 import { exceptionViolation } from './findings.ts';
 import { isOffline } from './faults/offline.ts';
@@ -23,80 +24,54 @@ interface Answer {
  * carries each request over the simulated network to the app's SyncApi (token auth, body limits,
  * rate limits, JSON). A request is delivered to the server by a task of the server's (so a client
  * crash does not stop a request already on the wire, and a server crash kills it), and the client
- * waits for the response through the scheduler. Each client group registers on its first request
- * and keeps its token (as a browser keeps it in localStorage); a 401 registers again once.
+ * waits for the response through the scheduler. The group's token comes from the production
+ * GroupToken (one registration in flight, backoff after a failure, a 401 registers again once, a
+ * 409 is a lost token: the client moves to a new group once), kept in the world's `kept` map as a
+ * browser keeps it in localStorage.
  */
 export function simTransport(world: World, c: SimClient): Transport {
   const f = simFetch(world, c);
-  // One engine uses this transport: its requests name its client group.
-  let group = '';
-  const inner = fetchTransport({ baseURL: BASE, token: () => tokenOf(world, c, group, f), fetch: f });
-  const retrying = async <T>(clientGroupID: string, call: () => Promise<T>): Promise<T> => {
-    group = clientGroupID;
-    try {
-      return await call();
-    } catch (e) {
-      // The server lost or never had our token (a lost or restored database): register again, once.
-      if (!(e instanceof ProtocolError && e.status === 401)) throw e;
-      apiState(world).kept.delete(clientGroupID);
-      return call();
-    }
-  };
+  // One engine uses this transport: its requests name its client group, and it keeps one token.
+  let keeper: GroupToken | undefined;
+  const keeperFor = (group: string) => (keeper ??= groupToken(world, c, group, f));
+  const inner = fetchTransport({ baseURL: BASE, token: () => keeper!.get(), fetch: f });
   return {
-    push: (req: PushRequest) => retrying(req.clientGroupID, () => inner.push(req)),
-    pull: (req: PullRequest) => retrying(req.clientGroupID, () => inner.pull(req)),
+    push: (req: PushRequest) => keeperFor(req.clientGroupID).wrap(inner).push(req),
+    pull: (req: PullRequest) => keeperFor(req.clientGroupID).wrap(inner).pull(req),
   };
 }
 
-/**
- * The group's kept token, registering it first (POST /api/register over the same network). One
- * registration at a time per group: two racing ones would bind the group to the first token and
- * answer the other 409, which looks exactly like a lost token.
- */
-async function tokenOf(world: World, c: SimClient, group: string, f: typeof fetch): Promise<string> {
-  const s = apiState(world);
-  const token = s.kept.get(group);
-  if (token) return token;
-  const pending = s.registering.get(group);
-  // Waiting goes through the scheduler (a bare await on another task's promise would stall the run).
-  if (pending) return world.sched.waitFor(pending, world.network.timeoutMs * 2, () => new TransportError('register: timed out waiting for another registration'));
-  const done = world.sched.future<string>();
-  s.registering.set(group, done);
-  try {
-    const t = await register(world, c, group, f);
-    done.resolve(t);
-    return t;
-  } catch (e) {
-    // A crash of this task is not the waiters' crash: they see a failed registration.
-    done.reject(e instanceof Crash ? new TransportError('register: the registering task crashed') : (e as Error));
-    throw e;
-  } finally {
-    s.registering.delete(group);
-  }
-}
-
-async function register(world: World, c: SimClient, group: string, f: typeof fetch): Promise<string> {
+function groupToken(world: World, c: SimClient, group: string, f: typeof fetch): GroupToken {
   const kept = apiState(world).kept;
-  let res: Response;
-  try {
-    res = await f(`${BASE}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID: group }) });
-  } catch (e) {
-    throw new TransportError(`register: ${(e as Error).message}`);
-  }
-  const body = (await res.json().catch(() => null)) as { token?: string } | null;
-  if (res.status === 200 && body?.token) {
-    kept.set(group, body.token);
-    world.sched.record(c.name, 'registered', group);
-    return body.token;
-  }
-  // 409: the group is bound to a token this client lost (a register whose answer was lost, or a
-  // token-loss fault); only a new client group gets a token.
-  if (res.status === 409) {
-    world.sched.record(c.name, 'token-lost', group);
-    const engine = c.engine;
-    if (engine?.clientGroupID === group) world.sched.spawn('sim', `move ${c.name}`, () => moveToNewGroup(world, c, engine));
-  }
-  throw new TransportError(`register failed (${res.status})`);
+  // The key is the group itself, so that a token-loss fault can clear it.
+  const storage = { getItem: (k: string) => kept.get(k) ?? null, setItem: (k: string, v: string) => void kept.set(k, v), removeItem: (k: string) => void kept.delete(k) };
+  const keeper = new GroupToken({
+    clientGroupID: group,
+    key: group,
+    storage,
+    // The client's own (possibly skewed) clock; only differences of it matter here.
+    clock: { now: () => world.sched.now + c.clockOffsetMs },
+    random: c.rng.fork(`token-${c.incarnation}-${c.generation}`),
+    register: async (g) => {
+      const res = await f(`${BASE}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID: g }) });
+      if (res.status === 200) world.sched.record(c.name, 'registered', g);
+      return res;
+    },
+    // 409: the group is bound to a token this client lost (a register whose answer was lost, or a
+    // token-loss fault); only a new client group gets a token. Called once per keeper.
+    onLost: () => {
+      world.sched.record(c.name, 'token-lost', group);
+      const engine = c.engine;
+      if (engine?.clientGroupID !== group) return;
+      world.sched.spawn('sim', `move ${c.name}`, async () => {
+        await moveToNewGroup(world, c, engine);
+        // The old engine's loop would otherwise run (and fail) forever: the move replaced it.
+        // Not awaited: its run belongs to the client's task (a bare await would stall the scheduler).
+        if (c.engine !== engine) void engine.stop();
+      });
+    },
+  });
+  return keeper;
 }
 
 /** A fetch over the simulated network to the SyncApi; network and HTTP faults happen here. */

@@ -92,6 +92,11 @@ export class Observer {
       clientID: meta.clientID,
       t: r.t,
       store,
+      clientEpoch: meta.epoch,
+      serverEpoch: async () => {
+        const e = await this.serverDb.inner.query<{ epoch: string | null }>(`SELECT epoch FROM "${this.serverSchema}".meta WHERE id = 1`);
+        return e.rows[0]?.epoch ?? null;
+      },
       serverLog: async (upTo) => {
         // After a compaction: at or past the horizon, the compacted base (as one entry at the
         // horizon) and the log above it; below it, the entries the compaction fault archived.

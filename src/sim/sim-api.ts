@@ -3,7 +3,6 @@ import { handlePull, handlePush } from '../server/handlers.ts';
 import { AuthStore } from '../server/http/auth.ts';
 import { SyncApi } from '../server/http/api.ts';
 import type { World } from './world-types.ts';
-import type { Future } from './scheduler.ts';
 
 /** Virtual time starts here (the same epoch as the world's clocks). */
 const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -16,8 +15,6 @@ interface ApiState {
   tokens: number;
   /** Each client group's token as the client keeps it (localStorage: survives crashes, not a token loss). */
   kept: Map<string, string>;
-  /** Registrations under way, per group (one at a time). */
-  registering: Map<string, Future<string>>;
   listeners: Set<(version: number) => void>;
 }
 
@@ -25,7 +22,7 @@ const states = new WeakMap<World, ApiState>();
 
 export function apiState(world: World): ApiState {
   let s = states.get(world);
-  if (!s) states.set(world, (s = { database: null, api: null, tokens: 0, kept: new Map(), registering: new Map(), listeners: new Set() }));
+  if (!s) states.set(world, (s = { database: null, api: null, tokens: 0, kept: new Map(), listeners: new Set() }));
   return s;
 }
 

@@ -63,6 +63,8 @@ export class SimWorld implements World {
   /** The app simulation whose mutators both sides register (undefined: the built-in workload only). */
   readonly app: Simulation | undefined;
   private readonly idCounters = new Map<string, number>();
+  /** Every engine opened: the heal's end stops them all, so that none replaced but still looping (a move cut short by a crash) outlives the run. */
+  private readonly engines = new Set<PersistentSyncEngine>();
 
   private constructor(config: SimConfig, rng: Rng, stores: Stores, bug: BugVariant | undefined, prefix: string, app?: Simulation) {
     this.config = config;
@@ -202,6 +204,7 @@ export class SimWorld implements World {
       ...engineKnobs(this.config.wide),
     });
     watchEngine(this, c, engine);
+    this.engines.add(engine);
     c.clientID = engine.clientID;
     engine.onSyncError((e) => this.syncError(c, engine, e));
     if (this.loopsRunning) this.startLoop(c, engine);
@@ -217,7 +220,7 @@ export class SimWorld implements World {
   /** Asks every loop to stop (the heal is over); their tasks end once the run in progress does. */
   stopLoops(): void {
     this.loopsRunning = false;
-    for (const c of this.clients) void c.engine?.stop();
+    for (const engine of this.engines) void engine.stop();
   }
 
   /** A future resolved when any client's loop next goes to sleep, i.e. a sync run ended. */

@@ -69,6 +69,10 @@ export interface ObserveContext {
   t: number;
   /** The client's store (the same class the engine uses) on the real database. */
   store: ClientDatabase;
+  /** The epoch of the server database that answered the client's last pull (its cookie's). */
+  clientEpoch: string | null;
+  /** The epoch of the server's current database (another one after a storage loss or restore). */
+  serverEpoch(): Promise<string | null>;
   /** The server's replication log up to a version, on the real database. */
   serverLog(upTo: number): Promise<LogEntry[]>;
   /** Whether a sampled (costly) check runs this time, at the config's rebaseCheckRate. */

@@ -13,18 +13,18 @@ const backups = new WeakMap<World, Set<string>>();
  * An operator restores an earlier backup: the server schema's tables are copied (one consistent
  * snapshot) at the event's time and, restoreAfterMs later, put back while the server is down.
  * Writes acknowledged after the backup are legitimately gone. With `epoch: 'same'` the restored
- * database keeps the backup's epoch: a client whose cookie points into the lost history but is not
- * ahead of the restored server's version cannot tell, and silently diverges (a known defect of
- * such a restore, shown by faults.test.ts). Generated restores follow the safe procedure
- * (`reset`, the default): the epoch is cleared before the server starts, so it takes a new one
- * and every client starts over.
+ * database keeps the backup's epoch: a client whose cookie points into the lost history is told
+ * by the cookie's fingerprint (the mutation at that version differs, or the version is ahead) and
+ * starts over (faults.test.ts). Generated restores follow the usual procedure (`reset`, the
+ * default): the epoch is cleared before the server starts, so it takes a new one and every client
+ * starts over.
  */
 export const backupRestore: FaultModule<typeof backupRestoreEventSchema> = {
   kind: 'backup-restore',
   rate: 'backupRestore',
   // Off in every profile until the known defects below are fixed (a scenario can turn it on).
   rates: { flaky: 0, 'offline-heavy': 0, crashy: 0, chaos: 0, swarmMax: 0 },
-  knownDefect: 'same epoch: clients in the lost history diverge; new epoch: mutations applied before the backup but not acknowledged are re-queued and applied twice',
+  knownDefect: 'a mutation the restored database had applied (before the backup) but never acknowledged is re-queued by the reset and applied twice',
   schema: backupRestoreEventSchema,
   generate: (rng, t) => ({ t, kind: 'backup-restore', restoreAfterMs: rng.int(200, 6_000), epoch: 'reset' }),
   arbitrary: (f, t) => f.record({ t, kind: f.constant('backup-restore' as const), restoreAfterMs: f.integer({ min: 0, max: 5000 }), epoch: f.constant('reset' as const) }),

@@ -12,6 +12,23 @@ export function killClient(world: World, c: SimClient): void {
 }
 
 /**
+ * Brings a crashed client back (its restart task, or the heal): one engine per incarnation. The
+ * restart and the heal may both find the client down; opening takes virtual time, so without the
+ * lock both would open an engine, and the one overwritten would sync on forever unowned.
+ */
+export async function restartClient(world: World, c: SimClient, incarnation = c.incarnation): Promise<boolean> {
+  const lock = `open ${c.name}`;
+  await world.sched.lock(lock);
+  try {
+    if (c.engine || c.incarnation !== incarnation) return false;
+    c.engine = await world.openEngine(c);
+    return true;
+  } finally {
+    world.sched.unlock(lock);
+  }
+}
+
+/**
  * A client crash at any point: in-flight requests and in-memory state are gone; after the
  * downtime it restarts from what its PGlite committed (same schema, same identity).
  */
@@ -29,14 +46,12 @@ export const clientCrash: FaultModule<typeof crashEventSchema> = {
     world.sched.record(c.name, 'crash', `down ${e.downMs} ms`);
     const incarnation = c.incarnation;
     world.sched.spawn(c.name, 'restart', async () => {
-      if (c.incarnation !== incarnation || c.engine) return;
-      c.engine = await world.openEngine(c);
-      world.sched.record(c.name, 'restart', c.clientID ?? undefined);
+      if (await restartClient(world, c, incarnation)) world.sched.record(c.name, 'restart', c.clientID ?? undefined);
     }, e.downMs);
   },
   /** Every client is up for the quiet phase (a wiped one too: the same restart). */
   async heal(world, c) {
-    if (!c.engine) c.engine = await world.openEngine(c);
+    await restartClient(world, c);
   },
   smaller: (e) => (e.downMs > 0 ? { ...e, downMs: Math.floor(e.downMs / 2) } : undefined),
   report: { traceKinds: ['crash', 'restart'], colour: '#b5179e', legend: 'crash / restart' },

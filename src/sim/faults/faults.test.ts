@@ -9,6 +9,8 @@ import { drop, duplicate, latency, lostAck } from './network-faults.ts';
 import { clockSkew } from './clock-skew.ts';
 import { quietNetwork } from '../config.ts';
 import { useSimStores } from '../../../test/support/sim-stores.ts';
+import { readReplayFile } from '../replay-file.ts';
+import { join } from 'node:path';
 
 const getStores = useSimStores();
 let stores: Stores;
@@ -31,9 +33,10 @@ describe('fault modules', () => {
   it('offline: requests fail at once while offline, and the queue goes through after', async () => {
     // Offline 10..1010; the app asks for a sync at 1500; the run goes on to 2000 before the heal.
     const { r, at } = await run([{ t: 10, kind: 'offline', client: 0, durationMs: 1000 }, up(20, 0), sync(1500, 0), up(2000, 1, 'c1')]);
-    // The group registers on its first request (POST /api/register through the SyncApi), so that is what fails first.
+    // The loop's first run sent the group's registration at 0, before the offline period began.
+    expect(at('c0', 'register-send')[0]).toBeLessThan(10);
     const offline = [...at('c0', 'register-offline'), ...at('c0', 'push-offline'), ...at('c0', 'pull-offline')];
-    expect(at('c0', 'register-offline').length).toBeGreaterThan(0);
+    expect(offline.length).toBeGreaterThan(0);
     expect(offline.every((t) => t >= 10 && t < 1010)).toBe(true);
     // At once: each failed run's error is at the moment of its last attempt.
     for (const t of at('c0', 'sync-error')) expect(offline).toContain(t);
@@ -159,20 +162,41 @@ describe('fault modules', () => {
     expect(r.verdict).toBe('converged');
   });
 
-  it('backup and restore: with a new epoch clients start over; keeping the epoch diverges (known defect)', async () => {
+  it('backup and restore: clients start over, with a new epoch and also with the same one (the cookie fingerprint tells the restored history)', async () => {
     const schedule = (epoch: 'same' | 'reset') => [...base, { t: 250, kind: 'backup-restore', restoreAfterMs: 400, epoch } as ScheduleEvent, up(700, 0, 'c1'), sync(800, 0), sync(900, 1)];
-    const reset = await run(schedule('reset'));
-    expect(reset.kinds('server')).toContain('restore');
-    expect(reset.r.verdict).toBe('converged');
-    const same = await run(schedule('same'));
-    expect(same.r.violations.map((v) => v.checker)).toContain('convergence');
+    for (const epoch of ['reset', 'same'] as const) {
+      const { r, kinds } = await run(schedule(epoch));
+      expect(kinds('server')).toContain('restore');
+      // c0's cookie (version 2, after c1's increment) lies in the lost history: it starts over.
+      expect(kinds('c0')).toContain('reset');
+      expect(r.verdict, epoch).toBe('converged');
+    }
   });
 
   it('token loss: the group is bound to the lost token, so the client moves to a new group with its pending writes', async () => {
-    const { r, at } = await run([up(10, 0), sync(20, 0), { t: 300, kind: 'op', client: 0, op: 'increment', type: 'tally', id: 't0', field: 'n', by: 2 }, { t: 400, kind: 'token-loss', client: 0, downMs: 100 }, sync(900, 0)]);
+    // Offline from 250, so that the increment at 300 is still pending when the token is lost at 400.
+    const { r, at } = await run([up(10, 0), sync(20, 0), { t: 250, kind: 'offline', client: 0, durationMs: 1000 }, { t: 300, kind: 'op', client: 0, op: 'increment', type: 'tally', id: 't0', field: 'n', by: 2 }, { t: 400, kind: 'token-loss', client: 0, downMs: 100 }, sync(900, 0)]);
     expect(at('c0', 'token-lost')).toHaveLength(1);
+    expect(r.trace.filter((e) => e.kind === 'moved-group')).toHaveLength(1);
     expect(r.trace.find((e) => e.kind === 'moved-group')?.detail).toMatch(/1 re-queued/);
+    // The restarted client's registration failed (offline): until its backoff ends, asking again sends nothing.
+    expect(at('c0', 'register-offline')).toHaveLength(1);
+    expect(r.trace.some((e) => e.lane === 'c0' && e.kind === 'sync-error' && e.detail?.includes('register: backing off'))).toBe(true);
     expect(r.verdict).toBe('converged');
+  });
+
+  it('token loss while the heal restarts the client: one engine, one registration at a time, one move, and the run ends', async () => {
+    // The restart and the heal both found the client down and opened two engines; the one
+    // overwritten registered the lost group again (409) every backoff until the time limit.
+    const replay = readReplayFile(join('scenarios', 'regressions', 'token-loss-restart-during-heal-registration-loop.json'));
+    const r = await runSimulation(replay.config, stores, { schedule: replay.schedule });
+    const count = (kind: string) => r.trace.filter((e) => e.kind === kind).length;
+    expect(r.violations.map((v) => v.checker)).not.toContain('sim-error');
+    expect(count('token-lost')).toBe(1);
+    expect(count('moved-group')).toBe(1);
+    // The first registration, the lost group's one 409, the new group's.
+    expect(count('register-send')).toBe(3);
+    expect(r.stats.virtualMs).toBeLessThan(replay.config.healBudgetMs);
   });
 
   it('a misbehaving client (skipped ids, a stale id, another group\'s client id) is refused without harm', async () => {

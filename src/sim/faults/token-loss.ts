@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FaultModule } from './types.ts';
-import { killClient } from './client-crash.ts';
+import { killClient, restartClient } from './client-crash.ts';
 import { apiState } from '../sim-api.ts';
 
 export const tokenLossEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('token-loss'), client: z.number().int().nonnegative(), downMs: z.number().int().nonnegative() });
@@ -27,9 +27,7 @@ export const tokenLoss: FaultModule<typeof tokenLossEventSchema> = {
     world.sched.record(c.name, 'token-loss', `down ${e.downMs} ms`);
     const incarnation = c.incarnation;
     world.sched.spawn(c.name, 'restart', async () => {
-      if (c.incarnation !== incarnation || c.engine) return;
-      c.engine = await world.openEngine(c);
-      world.sched.record(c.name, 'restart', c.clientID ?? undefined);
+      if (await restartClient(world, c, incarnation)) world.sched.record(c.name, 'restart', c.clientID ?? undefined);
     }, e.downMs);
   },
   smaller: (e) => (e.downMs > 0 ? { ...e, downMs: Math.floor(e.downMs / 2) } : undefined),

@@ -1,0 +1,60 @@
+/**
+ * The demo's token keeper: the sync loop's transport and the poke stream ask for the token at
+ * the same time when the page opens. Two registrations then race: the server binds the group to
+ * the first token and answers the second 409, which the demo took for a lost token and moved to
+ * a new client group for nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import { LostTokenError, TokenKeeper } from './token-keeper.ts';
+
+class MemoryStorage {
+  readonly map = new Map<string, string>();
+  getItem(k: string) {
+    return this.map.get(k) ?? null;
+  }
+  setItem(k: string, v: string) {
+    this.map.set(k, v);
+  }
+  removeItem(k: string) {
+    this.map.delete(k);
+  }
+}
+
+/** /api/register as the server answers it: the first registration of a group binds it, later ones get 409. */
+function server() {
+  const bound = new Set<string>();
+  const s = {
+    requests: 0,
+    register: async (group: string) => {
+      s.requests++;
+      await new Promise((r) => setTimeout(r, 5));
+      if (bound.has(group)) return Response.json({ error: 'Conflict', message: 'taken' }, { status: 409 });
+      bound.add(group);
+      return Response.json({ token: `token-of-${group}` });
+    },
+  };
+  return s;
+}
+
+describe('demo TokenKeeper', () => {
+  it('the transport and the poke stream opening at once register once and do not move the group', async () => {
+    const s = server();
+    let moves = 0;
+    const keeper = new TokenKeeper('g-open', () => moves++, s.register, new MemoryStorage());
+    const [forSync, forPokes] = await Promise.all([keeper.get(), keeper.get()]);
+    expect(forSync).toBe('token-of-g-open');
+    expect(forPokes).toBe(forSync);
+    expect(s.requests).toBe(1);
+    expect(moves).toBe(0);
+  });
+
+  it('a lost token moves the group once, however often the loop and the poke stream ask again', async () => {
+    const s = server();
+    await new TokenKeeper('g-lost', () => {}, s.register, new MemoryStorage()).get();
+    let moves = 0;
+    const keeper = new TokenKeeper('g-lost', () => moves++, s.register, new MemoryStorage());
+    for (let i = 0; i < 5; i++) await expect(keeper.get()).rejects.toBeInstanceOf(LostTokenError);
+    expect(moves).toBe(1);
+    expect(s.requests).toBe(2);
+  });
+});

@@ -1,0 +1,142 @@
+import { ProtocolError, TransportError } from '../../protocol/index.ts';
+import { mathRandom, systemClock, type Clock, type Random, type Transport } from '../../seams/index.ts';
+
+/** Thrown when the server holds this client group under a token we no longer have (409 on register). */
+export class LostTokenError extends TransportError {
+  override name = 'LostTokenError';
+}
+
+/** POST /api/register {clientGroupID}, as the app sends it (a fetch, or the simulated network). */
+export type RegisterRequest = (clientGroupID: string) => Promise<Response>;
+/** Where the token survives a reload (localStorage in a browser). */
+export type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+
+export interface GroupTokenOptions {
+  clientGroupID: string;
+  register: RegisterRequest;
+  storage: TokenStorage;
+  /** Called once when the group is bound to a token we lost (409): only a new client group can get a token. */
+  onLost: () => void;
+  /** Storage key (default `lockstep-token:<clientGroupID>`). */
+  key?: string;
+  clock?: Clock;
+  random?: Random;
+  /** Wait after a failed registration before the next: base * 2^(failures-1), capped, times 0.5..1 (jitter). */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+}
+
+export const defaultRegisterBackoff = { backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
+
+/**
+ * A client group's bearer token. Registers when it has none, with at most one registration in
+ * flight (the sync loop's push and pull and the poke stream all ask for the token: two racing
+ * registrations bind the group to the first token and answer the second 409, which looks exactly
+ * like a lost token). After a failed registration, asking again within the backoff fails at once
+ * without a request. A 409 is final for this group: `onLost` is called once, and every later
+ * request fails with LostTokenError without registering again (the app moves to a new group).
+ */
+export class GroupToken {
+  readonly clientGroupID: string;
+  private readonly o: Required<Omit<GroupTokenOptions, 'clientGroupID'>>;
+  private token: string | undefined;
+  private inFlight: Promise<string> | null = null;
+  private failures = 0;
+  private retryAt = 0;
+  private lastFailure = '';
+  private lost = false;
+
+  constructor(options: GroupTokenOptions) {
+    this.clientGroupID = options.clientGroupID;
+    this.o = { key: `lockstep-token:${options.clientGroupID}`, clock: systemClock, random: mathRandom, ...defaultRegisterBackoff, ...options };
+  }
+
+  /** True once the server answered 409: this group will never get a token here again. */
+  get isLost(): boolean {
+    return this.lost;
+  }
+
+  /** The token, registering the group first if none is stored (one registration at a time). */
+  async get(): Promise<string> {
+    this.token ??= this.o.storage.getItem(this.o.key) ?? undefined;
+    if (this.token) return this.token;
+    if (this.lost) throw this.lostError();
+    if (this.inFlight) return this.inFlight;
+    const wait = this.retryAt - this.o.clock.now();
+    // A clock that jumped back must not stretch the wait past the cap.
+    if (wait > 0 && wait <= this.o.backoffMaxMs) throw new TransportError(`register: backing off ${wait} ms after ${this.lastFailure}`);
+    return this.registerOnce(false);
+  }
+
+  /**
+   * Registers again after the engine started over (ClientStateNotFound): a server that lost our
+   * state usually lost our token with it. A 409 here means it still knows the group: keep the token.
+   */
+  async refresh(): Promise<void> {
+    if (this.lost) return;
+    await (this.inFlight ?? this.registerOnce(true)).catch(() => undefined);
+  }
+
+  /** Forgets the token the server refused (401). The next get() registers again. */
+  forget(): void {
+    this.token = undefined;
+    this.o.storage.removeItem(this.o.key);
+  }
+
+  /** A transport that, on a 401, forgets the token, registers again and retries the request once. */
+  wrap(inner: Transport): Transport {
+    const retry = async <T>(fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof ProtocolError && e.status === 401)) throw e;
+        this.forget();
+        return fn();
+      }
+    };
+    return { push: (req) => retry(() => inner.push(req)), pull: (req) => retry(() => inner.pull(req)) };
+  }
+
+  private registerOnce(refreshing: boolean): Promise<string> {
+    const p = this.attempt(refreshing).finally(() => {
+      if (this.inFlight === p) this.inFlight = null;
+    });
+    this.inFlight = p;
+    return p;
+  }
+
+  private async attempt(refreshing: boolean): Promise<string> {
+    let res: Response;
+    let body: { token?: string; message?: string };
+    try {
+      res = await this.o.register(this.clientGroupID);
+      body = res.status === 409 ? {} : ((await res.json().catch(() => ({}))) as typeof body);
+    } catch (e) {
+      throw this.failed(`register failed: ${(e as Error).message}`);
+    }
+    if (res.status === 409) {
+      if (refreshing && this.token) return this.token;
+      this.lost = true;
+      this.o.onLost();
+      throw this.lostError();
+    }
+    if (!res.ok || !body.token) throw this.failed(`register failed (${res.status}): ${body.message ?? 'no token'}`);
+    this.failures = 0;
+    this.retryAt = 0;
+    this.token = body.token;
+    this.o.storage.setItem(this.o.key, body.token);
+    return body.token;
+  }
+
+  private failed(message: string): TransportError {
+    this.failures++;
+    const exp = Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** Math.min(this.failures - 1, 20));
+    this.retryAt = this.o.clock.now() + Math.round(exp * (0.5 + this.o.random.next() / 2));
+    this.lastFailure = message;
+    return new TransportError(message);
+  }
+
+  private lostError(): LostTokenError {
+    return new LostTokenError(`client group ${this.clientGroupID} is registered under a token this client no longer has; moving to a new client group`);
+  }
+}
