@@ -1,7 +1,7 @@
 import { ClientDatabase } from '../engine/client-database.ts';
 import { defaultLimits, createRegistry, type EntityData, type MutatorRegistry, type PatchOp } from '../protocol/index.ts';
 import type { LogEntry } from '../server/types.ts';
-import { quoteIdent, type Queryable } from '../db/types.ts';
+import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 import type { BugVariant } from './bugs/types.ts';
 import type { CheckerModule, ObserveContext, Violation } from './checkers/types.ts';
 import { exceptionViolation } from './findings.ts';
@@ -43,6 +43,8 @@ export class Observer {
   /** How many times each checker's observe hook ran (the sweep's checker coverage). */
   readonly counts: Record<string, number> = {};
   private readonly log: LogCache;
+  /** The client database as the checkers read it (see readOnlyView). */
+  private readonly readDb: Db;
 
   constructor(o: { sched: Scheduler; clientDb: SimDb; serverDb: SimDb; serverSchema: string; compactedLog?: readonly LogEntry[]; rng: Rng; rate: number; modules: readonly CheckerModule[]; bug: BugVariant | undefined; mutators?: MutatorRegistry }) {
     this.sched = o.sched;
@@ -56,6 +58,7 @@ export class Observer {
     this.bug = o.bug;
     this.mutators = o.mutators;
     this.log = new LogCache(o.serverDb.inner, o.serverSchema);
+    this.readDb = readOnlyView(o.clientDb.inner);
   }
 
   /** After a pull: observe this client when the databases are next free. */
@@ -83,7 +86,7 @@ export class Observer {
 
   private async observe(r: Request): Promise<void> {
     const create = this.bug?.createStore ?? ((db, schema, registry, limits) => new ClientDatabase(db, schema, registry, limits));
-    const store = create(this.clientDb.inner, r.schema, createRegistry(this.mutators), defaultLimits);
+    const store = create(this.readDb, r.schema, createRegistry(this.mutators), defaultLimits);
     const meta = await store.readMeta();
     if (!meta) return;
     this.observations.push({ clientID: meta.clientID, lane: r.client.name, t: r.t, cookie: meta.cookie, lastMutationID: meta.lastMutationID });
@@ -122,6 +125,22 @@ export class Observer {
       }
     }
   }
+}
+
+/**
+ * The real database for observation reads, whose "transaction" runs its reads without BEGIN and
+ * COMMIT: observation runs only while no task is inside a statement or transaction and no task
+ * runs until it ends, so consecutive reads already see one state; BEGIN and COMMIT were two
+ * more round trips into PGlite per sampled check. Checkers only read.
+ */
+function readOnlyView(db: Db): Db {
+  return {
+    dialect: db.dialect,
+    query: (sql, params) => db.query(sql, params),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) => fn(db),
+    close: async () => {},
+  };
 }
 
 /**
