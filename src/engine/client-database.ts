@@ -50,6 +50,11 @@ export class MutationRejectedError extends Error {
   override name = 'MutationRejectedError';
 }
 
+/** A local write found the stored identity or next id moved (nothing was written). */
+class StaleWriter extends Error {
+  override name = 'StaleWriter';
+}
+
 /** What a reset of the client's identity did (the server lost this client's state). */
 export interface IdentityReset {
   previousClientID: string;
@@ -76,6 +81,11 @@ export class ClientDatabase {
   readonly registry: MutatorRegistry;
   readonly limits: Limits;
   protected readonly s: string;
+  /**
+   * The client id and next mutation id as this instance last wrote them, so that a local write
+   * need not read meta first; the write checks them in its own statement (see queueAndApply).
+   */
+  private writer: { clientID: string; nextMutationID: number } | undefined;
 
   constructor(db: Db, schema: string, registry: MutatorRegistry, limits: Limits = defaultLimits) {
     this.db = db;
@@ -174,14 +184,34 @@ export class ClientDatabase {
   async mutate(name: string, args: unknown, timestamp: number): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
     const problem = valueProblem(args ?? null, this.limits.maxArgsBytes, this.limits.maxDepth);
     if (problem) throw new MutationRejectedError(`mutation "${name}" refused, nothing queued: args ${problem}`);
+    try {
+      return await this.mutateOnce(name, args, timestamp, true);
+    } catch (e) {
+      if (!(e instanceof StaleWriter)) throw e;
+      // The identity or the next id moved under the remembered one (a reset, another instance):
+      // nothing was written; once more from the stored meta.
+      return this.mutateOnce(name, args, timestamp, false);
+    }
+  }
+
+  private async mutateOnce(name: string, args: unknown, timestamp: number, useKnown: boolean): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
     return this.db.transaction(async (tx) => {
-      const meta = await this.readMeta(tx);
-      if (!meta) throw new Error('client database is not open');
-      const id = meta.nextMutationID;
-      const outcome = await runMutator(this.registry, { name, args, clientID: meta.clientID, mutationID: id }, 'client', this.reader(tx), { limits: this.limits });
+      let writer = useKnown ? this.writer : undefined;
+      if (!writer) {
+        const meta = await this.readMeta(tx);
+        if (!meta) throw new Error('client database is not open');
+        writer = { clientID: meta.clientID, nextMutationID: meta.nextMutationID };
+      }
+      const id = writer.nextMutationID;
+      const outcome = await runMutator(this.registry, { name, args, clientID: writer.clientID, mutationID: id }, 'client', this.reader(tx), { limits: this.limits });
       if (outcome.error !== undefined) throw new MutationRejectedError(outcome.error);
-      await this.queueAndApply(tx, { id, name, args: args ?? null, timestamp }, outcome.effects);
-      const mutation: Mutation = { clientID: meta.clientID, id, name, args: (args ?? null) as JSONValue, timestamp };
+      if (!(await this.queueAndApply(tx, { clientID: writer.clientID, id, name, args: args ?? null, timestamp }, outcome.effects))) {
+        this.writer = undefined;
+        throw new StaleWriter();
+      }
+      // Remembered before COMMIT: if that fails, the next write's check finds it stale.
+      this.writer = { clientID: writer.clientID, nextMutationID: id + 1 };
+      const mutation: Mutation = { clientID: writer.clientID, id, name, args: (args ?? null) as JSONValue, timestamp };
       return { mutation, changes: outcome.effects.map(toChange) };
     });
   }
@@ -189,10 +219,12 @@ export class ClientDatabase {
   /**
    * A local write in one statement: queue the mutation, advance the next id and apply its
    * effects to the visible state (a statement per step cost three round trips into the
-   * database per write). The effects come from one mutator run, one per key, so the deleted
-   * and the put keys are disjoint and the sub-statements never touch the same row.
+   * database per write), if the stored client id and next id are still the ones the write was
+   * made with (else nothing is written and this returns false). The effects come from one
+   * mutator run, one per key, so the deleted and the put keys are disjoint and the
+   * sub-statements never touch the same row.
    */
-  protected async queueAndApply(tx: Queryable, m: { id: number; name: string; args: unknown; timestamp: number }, effects: readonly PatchOp[]): Promise<void> {
+  protected async queueAndApply(tx: Queryable, m: { clientID: string; id: number; name: string; args: unknown; timestamp: number }, effects: readonly PatchOp[]): Promise<boolean> {
     const s = this.s;
     const puts: { key: string; data: EntityData }[] = [];
     const dels: string[] = [];
@@ -200,15 +232,18 @@ export class ClientDatabase {
       if (e.op === 'put') puts.push({ key: e.key, data: e.value });
       else if (e.op === 'del') dels.push(e.key);
     }
-    await tx.query(
-      `WITH p AS (INSERT INTO ${s}.pending (mutation_id, name, args, timestamp) VALUES ($1, $2, $3::jsonb, $4)),
-            d AS (DELETE FROM ${s}.visible WHERE key = ANY($6::text[])),
+    const r = await tx.query(
+      `WITH ok AS (SELECT 1 FROM ${s}.meta WHERE id = 1 AND client_id = $7 AND next_mutation_id = $1),
+            p AS (INSERT INTO ${s}.pending (mutation_id, name, args, timestamp) SELECT $1, $2, $3::jsonb, $4 FROM ok),
+            d AS (DELETE FROM ${s}.visible WHERE key = ANY($6::text[]) AND EXISTS (SELECT 1 FROM ok)),
             u AS (INSERT INTO ${s}.visible (key, type, id, data)
                   SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM json_to_recordset($5::json) AS r(key text, data jsonb)
+                   WHERE EXISTS (SELECT 1 FROM ok)
                   ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data)
-       UPDATE ${s}.meta SET next_mutation_id = $1 + 1 WHERE id = 1`,
-      [m.id, m.name, JSON.stringify(m.args), m.timestamp, JSON.stringify(puts), dels],
+       UPDATE ${s}.meta SET next_mutation_id = $1 + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM ok) RETURNING 1`,
+      [m.id, m.name, JSON.stringify(m.args), m.timestamp, JSON.stringify(puts), dels, m.clientID],
     );
+    return r.rows.length === 1;
   }
 
   /** Pending mutations in id order, those with id > afterID, at most limit of them. */
