@@ -10,7 +10,8 @@
  * second; "sim/raw wall" is the same ratio by the clock). The statement counts are exact; they
  * cover what the simulated engine and server issue (BEGIN and COMMIT included), not the
  * checkers' observation reads, which cost CPU too. "cpu ms/step" is the cost of the run's work
- * (a step of the schedule), the figure to compare when a change cuts statements per operation.
+ * (a step of the schedule), the figure to compare when a change cuts statements per operation;
+ * "raw upserts/step" is that CPU in bare upserts measured in the same process.
  */
 import { execFileSync } from 'node:child_process';
 import { PGliteDb } from '../src/db/pglite.ts';
@@ -66,6 +67,8 @@ async function one(clients: number) {
     // Work-normalised: the same config before and after a change that issues fewer statements
     // per operation (which moves statements/cpu-s either way, as statements get fewer but larger).
     'cpu ms/step': +((cpuSecs * 1000) / steps).toFixed(1),
+    // The same in bare upserts of this process (machine speed under load cancels out).
+    'raw upserts/step': Math.round((cpuSecs * raw.cpu) / steps),
     'peak RSS MB': Math.round(peakRss / 1024),
   };
   process.stdout.write(JSON.stringify(row) + '\n');
