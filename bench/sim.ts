@@ -81,12 +81,14 @@ async function swarm(seeds: number) {
   const stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
   const base = buildConfig({ seed: '1', profile: 'swarm' });
   await runSimulation(buildConfig({ seed: 'warm-up', profile: 'chaos', clients: 4, steps: 100 }), stores);
+  const before = await rawStatementRate();
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   let converged = 0;
   for (let i = 1; i <= seeds; i++) if ((await runSimulation(configForSeed(base, String(i)), stores)).verdict === 'converged') converged++;
   const cpuSecs = cpuMs(c0) / 1000;
   const secs = (performance.now() - t0) / 1000;
+  const rawCpu = (before.cpu + (await rawStatementRate()).cpu) / 2;
   const row = {
     'swarm seeds': seeds,
     converged,
@@ -95,6 +97,8 @@ async function swarm(seeds: number) {
     'cpu s/seed': +(cpuSecs / seeds).toFixed(2),
     'wall s/seed': +(secs / seeds).toFixed(2),
     'seeds/hour on one core': Math.round((3600 * seeds) / cpuSecs),
+    // A seed's CPU in bare upserts of this process: comparable across machine load.
+    'raw upserts/seed': Math.round((cpuSecs * rawCpu) / seeds),
     'peak RSS MB': Math.round(process.resourceUsage().maxRSS / 1024),
   };
   process.stdout.write(JSON.stringify(row) + '\n');
