@@ -7,7 +7,11 @@
  * bench:sim [sizes...] [--swarm-seeds n]. Rates are given per CPU second as well as per wall
  * second: the simulator and PGlite share one thread, so CPU time is what a core does, while wall
  * time on a shared machine moves with everyone else's load (the "sim/raw" ratio is per CPU
- * second; "sim/raw wall" is the same ratio by the clock). The statement counts are exact.
+ * second; "sim/raw wall" is the same ratio by the clock). The statement counts are exact; they
+ * cover what the simulated engine and server issue (BEGIN and COMMIT included), not the
+ * checkers' observation reads, which cost CPU too. "cpu ms/step" is the cost of the run's work
+ * (a step of the schedule), the figure to compare when a change cuts statements per operation;
+ * "raw upserts/step" is that CPU in bare upserts measured in the same process.
  */
 import { execFileSync } from 'node:child_process';
 import { PGliteDb } from '../src/db/pglite.ts';
@@ -60,6 +64,11 @@ async function one(clients: number) {
     'raw stmts/cpu-s': Math.round(raw.cpu),
     'sim/raw': +(r.stats.statements / cpuSecs / raw.cpu).toFixed(2),
     'sim/raw wall': +(r.stats.statements / secs / raw.wall).toFixed(2),
+    // Work-normalised: the same config before and after a change that issues fewer statements
+    // per operation (which moves statements/cpu-s either way, as statements get fewer but larger).
+    'cpu ms/step': +((cpuSecs * 1000) / steps).toFixed(1),
+    // The same in bare upserts of this process (machine speed under load cancels out).
+    'raw upserts/step': Math.round((cpuSecs * raw.cpu) / steps),
     'peak RSS MB': Math.round(peakRss / 1024),
   };
   process.stdout.write(JSON.stringify(row) + '\n');
@@ -72,12 +81,14 @@ async function swarm(seeds: number) {
   const stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
   const base = buildConfig({ seed: '1', profile: 'swarm' });
   await runSimulation(buildConfig({ seed: 'warm-up', profile: 'chaos', clients: 4, steps: 100 }), stores);
+  const before = await rawStatementRate();
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   let converged = 0;
   for (let i = 1; i <= seeds; i++) if ((await runSimulation(configForSeed(base, String(i)), stores)).verdict === 'converged') converged++;
   const cpuSecs = cpuMs(c0) / 1000;
   const secs = (performance.now() - t0) / 1000;
+  const rawCpu = (before.cpu + (await rawStatementRate()).cpu) / 2;
   const row = {
     'swarm seeds': seeds,
     converged,
@@ -86,6 +97,8 @@ async function swarm(seeds: number) {
     'cpu s/seed': +(cpuSecs / seeds).toFixed(2),
     'wall s/seed': +(secs / seeds).toFixed(2),
     'seeds/hour on one core': Math.round((3600 * seeds) / cpuSecs),
+    // A seed's CPU in bare upserts of this process: comparable across machine load.
+    'raw upserts/seed': Math.round((cpuSecs * rawCpu) / seeds),
     'peak RSS MB': Math.round(process.resourceUsage().maxRSS / 1024),
   };
   process.stdout.write(JSON.stringify(row) + '\n');

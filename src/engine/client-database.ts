@@ -50,6 +50,11 @@ export class MutationRejectedError extends Error {
   override name = 'MutationRejectedError';
 }
 
+/** A local write found the stored identity or next id moved (nothing was written). */
+class StaleWriter extends Error {
+  override name = 'StaleWriter';
+}
+
 /** What a reset of the client's identity did (the server lost this client's state). */
 export interface IdentityReset {
   previousClientID: string;
@@ -76,6 +81,11 @@ export class ClientDatabase {
   readonly registry: MutatorRegistry;
   readonly limits: Limits;
   protected readonly s: string;
+  /**
+   * The client id and next mutation id as this instance last wrote them, so that a local write
+   * need not read meta first; the write checks them in its own statement (see queueAndApply).
+   */
+  private writer: { clientID: string; nextMutationID: number } | undefined;
 
   constructor(db: Db, schema: string, registry: MutatorRegistry, limits: Limits = defaultLimits) {
     this.db = db;
@@ -177,32 +187,78 @@ export class ClientDatabase {
   async mutate(name: string, args: unknown, timestamp: number, origins?: Origin[]): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
     const problem = valueProblem(args ?? null, this.limits.maxArgsBytes, this.limits.maxDepth);
     if (problem) throw new MutationRejectedError(`mutation "${name}" refused, nothing queued: args ${problem}`);
+    try {
+      return await this.mutateOnce(name, args, timestamp, true, origins);
+    } catch (e) {
+      if (!(e instanceof StaleWriter)) throw e;
+      // The identity or the next id moved under the remembered one (a reset, another instance):
+      // nothing was written; once more from the stored meta.
+      return this.mutateOnce(name, args, timestamp, false, origins);
+    }
+  }
+
+  private async mutateOnce(name: string, args: unknown, timestamp: number, useKnown: boolean, origins?: Origin[]): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
     return this.db.transaction(async (tx) => {
-      const meta = await this.readMeta(tx);
-      if (!meta) throw new Error('client database is not open');
-      const id = meta.nextMutationID;
-      const outcome = await runMutator(this.registry, { name, args, clientID: meta.clientID, mutationID: id }, 'client', this.reader(tx), { limits: this.limits });
+      let writer = useKnown ? this.writer : undefined;
+      if (!writer) {
+        const meta = await this.readMeta(tx);
+        if (!meta) throw new Error('client database is not open');
+        writer = { clientID: meta.clientID, nextMutationID: meta.nextMutationID };
+      }
+      const id = writer.nextMutationID;
+      const outcome = await runMutator(this.registry, { name, args, clientID: writer.clientID, mutationID: id }, 'client', this.reader(tx), { limits: this.limits });
       if (outcome.error !== undefined) throw new MutationRejectedError(outcome.error);
-      await tx.query(
-        `WITH p AS (INSERT INTO ${this.s}.pending (mutation_id, name, args, timestamp, origins) VALUES ($1, $2, $3::jsonb, $4, $5::jsonb))
-         UPDATE ${this.s}.meta SET next_mutation_id = $1 + 1 WHERE id = 1`,
-        [id, name, JSON.stringify(args ?? null), timestamp, origins?.length ? JSON.stringify(origins) : null],
-      );
-      await this.applyToVisible(tx, outcome.effects);
-      const mutation: Mutation = { clientID: meta.clientID, id, name, args: (args ?? null) as JSONValue, timestamp, ...(origins?.length ? { origins } : {}) };
+      if (!(await this.queueAndApply(tx, { clientID: writer.clientID, id, name, args: args ?? null, timestamp, origins }, outcome.effects))) {
+        this.writer = undefined;
+        throw new StaleWriter();
+      }
+      // Remembered before COMMIT: if that fails, the next write's check finds it stale.
+      this.writer = { clientID: writer.clientID, nextMutationID: id + 1 };
+      const mutation: Mutation = { clientID: writer.clientID, id, name, args: (args ?? null) as JSONValue, timestamp, ...(origins?.length ? { origins } : {}) };
       return { mutation, changes: outcome.effects.map(toChange) };
     });
   }
 
+  /**
+   * A local write in one statement: queue the mutation, advance the next id and apply its
+   * effects to the visible state (a statement per step cost three round trips into the
+   * database per write), if the stored client id and next id are still the ones the write was
+   * made with (else nothing is written and this returns false). The effects come from one
+   * mutator run, one per key, so the deleted and the put keys are disjoint and the
+   * sub-statements never touch the same row.
+   */
+  protected async queueAndApply(tx: Queryable, m: { clientID: string; id: number; name: string; args: unknown; timestamp: number; origins?: Origin[] }, effects: readonly PatchOp[]): Promise<boolean> {
+    const s = this.s;
+    const puts: { key: string; data: EntityData }[] = [];
+    const dels: string[] = [];
+    for (const e of effects) {
+      if (e.op === 'put') puts.push({ key: e.key, data: e.value });
+      else if (e.op === 'del') dels.push(e.key);
+    }
+    const r = await tx.query(
+      `WITH ok AS (SELECT 1 FROM ${s}.meta WHERE id = 1 AND client_id = $7 AND next_mutation_id = $1),
+            p AS (INSERT INTO ${s}.pending (mutation_id, name, args, timestamp, origins) SELECT $1, $2, $3::jsonb, $4, $8::jsonb FROM ok),
+            d AS (DELETE FROM ${s}.visible WHERE key = ANY($6::text[]) AND EXISTS (SELECT 1 FROM ok)),
+            u AS (INSERT INTO ${s}.visible (key, type, id, data)
+                  SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM json_to_recordset($5::json) AS r(key text, data jsonb)
+                   WHERE EXISTS (SELECT 1 FROM ok)
+                  ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data)
+       UPDATE ${s}.meta SET next_mutation_id = $1 + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM ok) RETURNING 1`,
+      [m.id, m.name, JSON.stringify(m.args), m.timestamp, JSON.stringify(puts), dels, m.clientID, m.origins?.length ? JSON.stringify(m.origins) : null],
+    );
+    return r.rows.length === 1;
+  }
+
   /** Pending mutations in id order, those with id > afterID, at most limit of them. */
   async pendingMutations(limit = 1_000_000, q: Queryable = this.db, afterID = 0): Promise<Mutation[]> {
-    const meta = await this.readMeta(q);
-    const r = await q.query<{ mutation_id: number; name: string; args: JSONValue; timestamp: number; origins: Origin[] | null }>(
-      `SELECT mutation_id, name, args, timestamp, origins FROM ${this.s}.pending WHERE mutation_id > $2 ORDER BY mutation_id LIMIT $1`,
+    // The client id comes with the rows: a separate read of meta was a second statement per call.
+    const r = await q.query<{ mutation_id: number; name: string; args: JSONValue; timestamp: number; origins: Origin[] | null; client_id: string }>(
+      `SELECT p.mutation_id, p.name, p.args, p.timestamp, p.origins, m.client_id FROM ${this.s}.pending p CROSS JOIN ${this.s}.meta m
+        WHERE m.id = 1 AND p.mutation_id > $2 ORDER BY p.mutation_id LIMIT $1`,
       [limit, afterID],
     );
     return r.rows.map((row) => ({
-      clientID: meta!.clientID, id: Number(row.mutation_id), name: row.name, args: row.args, timestamp: Number(row.timestamp),
+      clientID: row.client_id, id: Number(row.mutation_id), name: row.name, args: row.args, timestamp: Number(row.timestamp),
       ...(row.origins?.length ? { origins: row.origins } : {}),
     }));
   }

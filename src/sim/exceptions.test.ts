@@ -25,9 +25,10 @@ beforeAll(() => {
 /** Throws from inside the client's mutation transaction on the 7th local write of a store. */
 class ThrowingStore extends ClientDatabase {
   private writes = 0;
-  protected override async applyToVisible(q: Queryable, effects: readonly PatchOp[]): Promise<void> {
-    await super.applyToVisible(q, effects);
+  protected override async queueAndApply(q: Queryable, m: Parameters<ClientDatabase['queueAndApply']>[1], effects: readonly PatchOp[]): Promise<boolean> {
+    const written = await super.queueAndApply(q, m, effects);
     if (effects.length && ++this.writes === 7) throw new Error('duplicate key value violates unique constraint "pending_pkey" (planted)');
+    return written;
   }
 }
 const throwing: BugVariant = { name: 'throwing-store', description: 'test only', createStore: (db, schema, registry) => new ThrowingStore(db, schema, registry) };

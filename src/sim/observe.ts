@@ -1,7 +1,7 @@
-import { ClientDatabase } from '../engine/client-database.ts';
+import { ClientDatabase, type ClientMeta } from '../engine/client-database.ts';
 import { defaultLimits, createRegistry, type EntityData, type MutatorRegistry, type PatchOp } from '../protocol/index.ts';
 import type { LogEntry } from '../server/types.ts';
-import { quoteIdent, type Queryable } from '../db/types.ts';
+import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 import type { BugVariant } from './bugs/types.ts';
 import type { CheckerModule, ObserveContext, Violation } from './checkers/types.ts';
 import { exceptionViolation } from './findings.ts';
@@ -43,6 +43,8 @@ export class Observer {
   /** How many times each checker's observe hook ran (the sweep's checker coverage). */
   readonly counts: Record<string, number> = {};
   private readonly log: LogCache;
+  /** The client database as the checkers read it (see readOnlyView). */
+  private readonly readDb: Db;
 
   constructor(o: { sched: Scheduler; clientDb: SimDb; serverDb: SimDb; serverSchema: string; compactedLog?: readonly LogEntry[]; rng: Rng; rate: number; modules: readonly CheckerModule[]; bug: BugVariant | undefined; mutators?: MutatorRegistry }) {
     this.sched = o.sched;
@@ -56,6 +58,7 @@ export class Observer {
     this.bug = o.bug;
     this.mutators = o.mutators;
     this.log = new LogCache(o.serverDb.inner, o.serverSchema);
+    this.readDb = readOnlyView(o.clientDb.inner);
   }
 
   /** After a pull: observe this client when the databases are next free. */
@@ -83,9 +86,16 @@ export class Observer {
 
   private async observe(r: Request): Promise<void> {
     const create = this.bug?.createStore ?? ((db, schema, registry, limits) => new ClientDatabase(db, schema, registry, limits));
-    const store = create(this.clientDb.inner, r.schema, createRegistry(this.mutators), defaultLimits);
+    const store = create(this.readDb, r.schema, createRegistry(this.mutators), defaultLimits);
     const meta = await store.readMeta();
     if (!meta) return;
+    servedOnce(store, meta);
+    // The server's meta row, read once and only if a checker asks (epoch and horizon).
+    let serverMeta: Promise<{ epoch: string | null; horizon: number }> | undefined;
+    const readServerMeta = () =>
+      (serverMeta ??= this.serverDb.inner
+        .query<{ epoch: string | null; horizon: number | null }>(`SELECT epoch, horizon FROM "${this.serverSchema}".meta WHERE id = 1`)
+        .then((e) => ({ epoch: e.rows[0]?.epoch ?? null, horizon: Number(e.rows[0]?.horizon ?? 0) })));
     this.observations.push({ clientID: meta.clientID, lane: r.client.name, t: r.t, cookie: meta.cookie, lastMutationID: meta.lastMutationID });
     const ctx: ObserveContext = {
       lane: r.client.name,
@@ -93,16 +103,12 @@ export class Observer {
       t: r.t,
       store,
       clientEpoch: meta.epoch,
-      serverEpoch: async () => {
-        const e = await this.serverDb.inner.query<{ epoch: string | null }>(`SELECT epoch FROM "${this.serverSchema}".meta WHERE id = 1`);
-        return e.rows[0]?.epoch ?? null;
-      },
+      serverEpoch: async () => (await readServerMeta()).epoch,
       serverLog: async (upTo) => {
         // After a compaction: at or past the horizon, the compacted base (as one entry at the
         // horizon) and the log above it; below it, the entries the compaction fault archived.
         const s = `"${this.serverSchema}"`;
-        const h = await this.serverDb.inner.query<{ horizon: number }>(`SELECT horizon FROM ${s}.meta WHERE id = 1`);
-        const horizon = Number(h.rows[0]?.horizon ?? 0);
+        const { horizon } = await readServerMeta();
         // Before any compaction the incremental cache serves (the common case, and the costly one).
         if (horizon === 0) return this.log.upTo(upTo);
         if (upTo < horizon) return this.compactedLog.filter((e) => e.version <= upTo);
@@ -122,6 +128,34 @@ export class Observer {
       }
     }
   }
+}
+
+/**
+ * Nothing changes while an observation runs, so the checkers' reads of the client's meta and
+ * snapshot (the rebase and snapshot checks each read both) are served from one read each. The
+ * snapshot comes back as a fresh copy: a checker may fold into it.
+ */
+function servedOnce(store: ClientDatabase, meta: ClientMeta): void {
+  const readSnapshot = store.snapshotMap.bind(store);
+  let snapshot: Promise<Map<string, EntityData>> | undefined;
+  store.readMeta = async () => ({ ...meta });
+  store.snapshotMap = async () => new Map(await (snapshot ??= readSnapshot()));
+}
+
+/**
+ * The real database for observation reads, whose "transaction" runs its reads without BEGIN and
+ * COMMIT: observation runs only while no task is inside a statement or transaction and no task
+ * runs until it ends, so consecutive reads already see one state; BEGIN and COMMIT were two
+ * more round trips into PGlite per sampled check. Checkers only read.
+ */
+function readOnlyView(db: Db): Db {
+  return {
+    dialect: db.dialect,
+    query: (sql, params) => db.query(sql, params),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) => fn(db),
+    close: async () => {},
+  };
 }
 
 /**
