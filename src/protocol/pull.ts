@@ -17,6 +17,12 @@ export const cookieObjectSchema = z.object({
    * Optional: cookies from before it are accepted unchecked.
    */
   fp: z.string().min(1).max(32).optional(),
+  /**
+   * Mid-bootstrap (src/server/pull.ts): the client holds, staged and not yet shown, the state at
+   * version `order` up to this key; the next page continues after it. Absent: a state the client
+   * may show.
+   */
+  stage: z.string().max(1024).optional(),
 });
 export type CookieObject = z.infer<typeof cookieObjectSchema>;
 /** null before the first pull; a bare number is a cookie from before epochs (answered ClientStateNotFound). */

@@ -80,23 +80,39 @@ for (const kind of storeKinds) {
       for (const v of boundaries) {
         const state = stateAt(v);
         let cookie: unknown = { order: v, epoch: s.epoch, fp: fpAt(v) };
+        let staged: PatchOp[] = [];
+        let stagedPages = 0;
         for (let page = 0; ; page++) {
           const res = await handlePull(s, pull(cookie));
           expect(res.status).toBe(200);
           const body = res.body as PullResponseOK;
-          // Behind the horizon: a full resync, one page of the current state.
-          if (v < r.horizon && page === 0) expect(body.patch[0]).toEqual({ op: 'clear' });
-          apply(state, body.patch);
+          // Behind the horizon: a full resync, staged in pages of the base at the horizon (4 rows each).
+          if (v < r.horizon && page === 0) {
+            expect(body.patch[0]).toEqual({ op: 'clear' });
+            expect(body.cookie.order).toBe(r.horizon);
+          }
+          if (body.cookie.stage !== undefined) {
+            expect(body.cookie.order).toBe(r.horizon);
+            expect(body.patch.filter((op) => op.op === 'put').length).toBeLessThanOrEqual(4);
+            staged.push(...body.patch);
+            stagedPages++;
+            cookie = body.cookie;
+            continue;
+          }
+          apply(state, [...staged, ...body.patch]);
+          staged = [];
           // Every page leaves the client at a state the server had at the page's cookie.
           expect(state).toEqual(stateAt(body.cookie.order));
-          if (body.cookie.order === (cookie as { order: number }).order) break;
+          if (body.cookie.order === (cookie as { order: number }).order && (cookie as { stage?: string }).stage === undefined) break;
           expect(body.cookie.fp).toBe(fpAt(body.cookie.order));
           cookie = body.cookie;
         }
+        if (v < r.horizon) expect(stagedPages).toBeGreaterThan(0);
         expect(state).toEqual(await s.readEntities());
       }
-      // A new client after compaction gets the whole state at once.
-      const fresh0 = (await handlePull(s, pull(null))).body as PullResponseOK;
+      // A new client after compaction gets the whole state at once when it fits a page.
+      const big = await ServerDatabase.open(db, { clock, schema: s.schema, pageSize: 1000 });
+      const fresh0 = (await handlePull(big, pull(null))).body as PullResponseOK;
       expect(fresh0.cookie).toEqual({ order: version, epoch: s.epoch, fp: fpAt(version) });
       const st = new Map();
       apply(st, fresh0.patch);
