@@ -70,6 +70,8 @@ export const simConfigSchema = z.object({
   simulation: z.object({ name: z.string(), version: z.number().int().positive(), file: z.string().optional(), export: z.string().optional() }).optional(),
   /** The clients' sync loop timing (default defaultSyncLoop). */
   syncLoop: syncLoopSchema.optional(),
+  /** The server's pull page bound in bytes (default: the server's); swarm draws small ones so bootstraps take several pages. */
+  pageBytes: z.number().int().positive().optional(),
 });
 export type SimConfig = z.infer<typeof simConfigSchema>;
 
@@ -100,7 +102,7 @@ export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkC
 };
 
 /** TigerBeetle-VOPR-style swarm testing: every seed draws its own mix and intensities. */
-export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates; syncLoop: SyncLoopConfig } {
+export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates; syncLoop: SyncLoopConfig; pageBytes?: number } {
   const on = (max: number) => (next() < 0.5 ? 0 : +(next() * max).toFixed(4));
   const hi = Math.round(5 + next() * 500);
   const network: NetworkConfig = { latencyMs: [1, hi], reorderRate: on(0.3), dropRate: on(0.1), lostAckRate: on(0.15), duplicateRate: on(0.15), timeoutMs: 3_000 };
@@ -109,14 +111,17 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   const between = (lo: number, hi: number) => Math.round(lo + next() * (hi - lo));
   const backoffBaseMs = between(50, 1_000);
   const syncLoop = { intervalMs: between(500, 8_000), pokeDelayMs: between(1, 300), backoffBaseMs, backoffMaxMs: between(backoffBaseMs * 2, 10_000) };
-  return { network, faults, syncLoop };
+  // After the loop timing, for the same reason: half the seeds page pulls by a few hundred bytes.
+  const pageBytes = next() < 0.5 ? undefined : between(40, 1_500);
+  return { network, faults, syncLoop, ...(pageBytes === undefined ? {} : { pageBytes }) };
 }
 
 /** A seed's fault mix in one short line (non-zero rates only), for the per-seed report column. */
-export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { syncLoop?: SyncLoopConfig }): string {
+export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { syncLoop?: SyncLoopConfig; pageBytes?: number }): string {
   const n = c.network;
   const parts = [`latency ${n.latencyMs[0]}-${n.latencyMs[1]}`];
   for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
   if (c.syncLoop) parts.push(`loop every ${c.syncLoop.intervalMs}, poke +${c.syncLoop.pokeDelayMs}, backoff ${c.syncLoop.backoffBaseMs}-${c.syncLoop.backoffMaxMs}`);
+  if (c.pageBytes !== undefined) parts.push(`pages of ${c.pageBytes} bytes`);
   return parts.join(', ');
 }

@@ -73,6 +73,7 @@ export function buildConfig(input: ConfigInput): SimConfig {
     rebaseCheckRate: 0.5,
     ...(input.simulation ? { simulation: input.simulation } : {}),
     syncLoop: 'syncLoop' in swarm ? swarm.syncLoop : defaultSyncLoop,
+    ...('pageBytes' in swarm && swarm.pageBytes !== undefined ? { pageBytes: swarm.pageBytes } : {}),
   };
   const parsed = simConfigSchema.safeParse(config);
   if (!parsed.success) throw new UsageError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -88,5 +89,9 @@ export function configForSeed(base: SimConfig, seed: string, scenario?: Scenario
   // The same draw as buildConfig's, so a seed run alone and in a sweep has the same mix.
   const rng = new Rng(seed).fork('swarm');
   const mix = swarmProfile(() => rng.next());
-  return { ...base, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } as SimConfig['faults'], syncLoop: mix.syncLoop };
+  const { pageBytes: _, ...rest } = base;
+  return {
+    ...rest, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } as SimConfig['faults'], syncLoop: mix.syncLoop,
+    ...(mix.pageBytes === undefined ? {} : { pageBytes: mix.pageBytes }),
+  };
 }

@@ -135,7 +135,7 @@ export class SimWorld implements World {
     const clock = { now: () => EPOCH_MS + this.sched.now };
     // open() runs the idempotent migration, as a restarted server process would.
     const ids = { newId: (p: string) => `${p}-sim-${this.server.incarnation}` };
-    const database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema, mutators: this.app?.mutators }) as ServerDatabase;
+    const database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema, mutators: this.app?.mutators, pageBytes: this.config.pageBytes }) as ServerDatabase;
     // A push that committed something pokes the other clients, as createSyncServer's onCommit does.
     const push = database.push.bind(database);
     database.push = async (req) => {

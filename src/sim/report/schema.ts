@@ -31,7 +31,7 @@ export const seedReportSchema = z.object({
     wallMs: z.number(),
   }),
   /** The seed's own network and fault rates (under --profile swarm every seed draws its own). */
-  mix: z.object({ network: networkSchema, faults: faultRatesSchema, syncLoop: syncLoopSchema.optional() }).optional(),
+  mix: z.object({ network: networkSchema, faults: faultRatesSchema, syncLoop: syncLoopSchema.optional(), pageBytes: z.number().int().positive().optional() }).optional(),
   /** Set when --check-determinism ran the seed twice. */
   deterministic: z.boolean().optional(),
   replayFile: z.string().optional(),
