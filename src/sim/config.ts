@@ -112,7 +112,7 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   const backoffBaseMs = between(50, 1_000);
   const syncLoop = { intervalMs: between(500, 8_000), pokeDelayMs: between(1, 300), backoffBaseMs, backoffMaxMs: between(backoffBaseMs * 2, 10_000) };
   // After the loop timing, for the same reason: half the seeds page pulls by a few hundred bytes.
-  const pageBytes = next() < 0.5 ? undefined : between(40, 1_500);
+  const pageBytes = next() < 0.5 ? undefined : between(20, 300);
   return { network, faults, syncLoop, ...(pageBytes === undefined ? {} : { pageBytes }) };
 }
 
