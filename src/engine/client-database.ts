@@ -310,13 +310,23 @@ export class ClientDatabase {
       // Rebase. The keys where the visible state differs from the old snapshot are among those
       // the pending mutations wrote when replayed on it.
       const oldOverlay = await this.replay(tx, pendingBefore);
-      await this.applyToSnapshot(tx, patch, fromStage);
-      if (baseStage !== undefined) await tx.query(`DELETE FROM ${s}.staged`);
-      const newOverlay = await this.replay(tx, await this.pendingMutations(1_000_000, tx));
       const cleared = patch.some((op) => op.op === 'clear');
+      // The remaining pending mutations replayed on the new snapshot before it is written (a
+      // key the patch decides reads its value; others the old snapshot, or after a clear the
+      // staged rows or nothing), so that one statement can write each patch document to both
+      // the snapshot and, unless a pending mutation overlays it, the visible state.
+      const known = putValues(patch);
+      const decided = lastOps(patch);
+      const newOverlay = await this.replay(tx, await this.pendingMutations(1_000_000, tx), async (key) => {
+        if (decided.has(key)) return decided.get(key) ?? undefined;
+        if (!cleared) return (await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.snapshot WHERE key = $1`, [key])).rows[0]?.data;
+        return fromStage ? (await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.staged WHERE key = $1`, [key])).rows[0]?.data : undefined;
+      });
+      const written = await this.applyToSnapshot(tx, patch, fromStage, fromStage ? undefined : new Set(newOverlay.keys()));
+      if (baseStage !== undefined) await tx.query(`DELETE FROM ${s}.staged`);
       const candidates = cleared ? null : [...new Set([...patch.map((op) => (op as { key: string }).key), ...oldOverlay.keys()])];
       // With staged rows the patch is not the whole snapshot: copy it from the snapshot.
-      const changes = await this.syncVisible(tx, candidates, newOverlay, fromStage ? new Map() : putValues(patch), fromStage);
+      const changes = await this.syncVisible(tx, candidates, newOverlay, fromStage ? new Map() : known, fromStage, written);
       return { applied: true, changes, droppedPending: dropped };
     });
   }
@@ -347,10 +357,11 @@ export class ClientDatabase {
   }
 
   /** Pending mutations replayed in order over the snapshot: the documents they write (null: deleted). */
-  protected async replay(q: Queryable, pending: readonly Mutation[]): Promise<Map<string, EntityData | null>> {
+  protected async replay(q: Queryable, pending: readonly Mutation[], base?: (key: string) => Promise<EntityData | undefined>): Promise<Map<string, EntityData | null>> {
     const overlay = new Map<string, EntityData | null>();
     const read = async (key: string) => {
       if (overlay.has(key)) return overlay.get(key) ?? undefined;
+      if (base) return base(key);
       const r = await q.query<{ data: EntityData }>(`SELECT data FROM ${this.s}.snapshot WHERE key = $1`, [key]);
       return r.rows[0]?.data;
     };
@@ -375,11 +386,14 @@ export class ClientDatabase {
    */
   protected async syncVisible(
     q: Queryable, candidates: string[] | null, overlay: Map<string, EntityData | null>, known: Map<string, EntityData> = new Map(), copyAll = false,
+    written?: string[],
   ): Promise<EntityChange[]> {
     const s = this.s;
     const own = [...overlay.keys()];
     const changes: EntityChange[] = [];
-    const fromPatch = [...known].filter(([k]) => !overlay.has(k)).map(([key, data]) => ({ key, data }));
+    // The patch documents applyToSnapshot already wrote to the visible state (the keys that changed).
+    if (written) for (const key of written) changes.push({ key, ...splitKey(key), data: known.get(key)! });
+    const fromPatch = written ? [] : [...known].filter(([k]) => !overlay.has(k)).map(([key, data]) => ({ key, data }));
     if (fromPatch.length) {
       // The changed keys come back as one JSON array: a row per key costs more than the insert.
       const up = await q.query<{ keys: string[] }>(
@@ -453,8 +467,13 @@ export class ClientDatabase {
     return r.rows.length;
   }
 
-  /** Applies a patch to the snapshot; `staged`: the staged rows come right after the patch's clear. */
-  protected async applyToSnapshot(q: Queryable, patch: readonly PatchOp[], staged = false): Promise<void> {
+  /**
+   * Applies a patch to the snapshot; `staged`: the staged rows come right after the patch's
+   * clear. With `visibleExcept`, the same statement writes each put document to the visible
+   * state too, unless its key is in visibleExcept (the pending overlay), and the keys whose
+   * visible document changed are returned: the page's JSON is sent and parsed once.
+   */
+  protected async applyToSnapshot(q: Queryable, patch: readonly PatchOp[], staged = false, visibleExcept?: ReadonlySet<string>): Promise<string[] | undefined> {
     const s = this.s;
     // Collapse to the last op per key after the last clear, so set-based statements see unique keys.
     let start = 0;
@@ -468,6 +487,20 @@ export class ClientDatabase {
     const puts = [...last.values()].filter((o): o is Extract<PatchOp, { op: 'put' }> => o.op === 'put').map((o) => ({ key: o.key, data: o.value }));
     const dels = [...last.values()].filter((o) => o.op === 'del').map((o) => (o as { key: string }).key);
     if (dels.length) await q.query(`DELETE FROM ${s}.snapshot WHERE key = ANY($1::text[])`, [dels]);
+    if (puts.length && visibleExcept) {
+      const r = await q.query<{ keys: string[] }>(
+        `WITH r AS MATERIALIZED (SELECT key, data, visible FROM json_to_recordset($1::json) AS r(key text, data jsonb, visible boolean)),
+         snap AS (INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM r ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data),
+         up AS (
+           INSERT INTO ${s}.visible AS v (key, type, id, data)
+           SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM r WHERE visible
+           ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data WHERE v.data IS DISTINCT FROM EXCLUDED.data
+           RETURNING key)
+         SELECT coalesce(json_agg(key), '[]') AS keys FROM up`,
+        [JSON.stringify(puts.map((p) => ({ ...p, visible: !visibleExcept.has(p.key) })))],
+      );
+      return r.rows[0]!.keys;
+    }
     if (puts.length) {
       await q.query(
         `INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM json_to_recordset($1::json) AS r(key text, data jsonb)
@@ -475,6 +508,7 @@ export class ClientDatabase {
         [JSON.stringify(puts)],
       );
     }
+    return visibleExcept ? [] : undefined;
   }
 
   async visibleMap(q: Queryable = this.db): Promise<Map<string, EntityData>> {
@@ -519,6 +553,17 @@ function putValues(patch: readonly PatchOp[]): Map<string, EntityData> {
   for (const op of patch) {
     if (op.op === 'put') m.set(op.key, op.value);
     else if (op.op === 'del') m.delete(op.key);
+    else m.clear();
+  }
+  return m;
+}
+
+/** The last op per key after the patch's last clear: the document (null: deleted) it leaves. */
+function lastOps(patch: readonly PatchOp[]): Map<string, EntityData | null> {
+  const m = new Map<string, EntityData | null>();
+  for (const op of patch) {
+    if (op.op === 'put') m.set(op.key, op.value);
+    else if (op.op === 'del') m.set(op.key, null);
     else m.clear();
   }
   return m;
