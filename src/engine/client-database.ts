@@ -318,7 +318,8 @@ export class ClientDatabase {
       const known = putValues(patch);
       const decided = lastOps(patch);
       const newOverlay = await this.replay(tx, await this.pendingMutations(1_000_000, tx), async (key) => {
-        if (decided.has(key)) return decided.get(key) ?? undefined;
+        // A copy: a mutator may change what it read in place, and this document is the patch's, still to be written.
+        if (decided.has(key)) return structuredClone(decided.get(key) ?? undefined);
         if (!cleared) return (await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.snapshot WHERE key = $1`, [key])).rows[0]?.data;
         return fromStage ? (await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.staged WHERE key = $1`, [key])).rows[0]?.data : undefined;
       });
