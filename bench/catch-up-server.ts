@@ -31,6 +31,8 @@ async function listen(server: SyncServer) {
   const api = new SyncApi(server, await AuthStore.open(server.db, cryptoIds), { limits: generous });
   const http = serve({
     port: 0, hostname: '127.0.0.1', silent: true, gracefulShutdown: false,
+    // An idle keep-alive socket closed by the server (Node's 5 s default) fails the client's next request under load.
+    node: { keepAliveTimeout: 10 * 60_000 },
     fetch: async (req) => {
       const url = new URL(req.url);
       if (url.pathname === '/api/register') return api.register(req);

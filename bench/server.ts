@@ -14,11 +14,13 @@ const clock = { now: () => 1_700_000_000_000 };
 let schemaN = 0;
 const schemaName = (p: string) => `bench_${p}_${process.pid}_${++schemaN}`;
 
-const pushBody = (group: string, client: string, from: number, n: number) => ({
+const pushBody = (group: string, client: string, from: number, n: number, name: 'upsert' | 'increment' = 'upsert') => ({
   pushVersion: 1, clientGroupID: group, profileID: 'p', schemaVersion: '1',
   mutations: Array.from({ length: n }, (_, i) => ({
-    clientID: client, id: from + i, name: 'upsert', timestamp: from + i,
-    args: { type: 'item', id: `k${(from + i) % 200}`, data: { n: from + i, text: 'some text of a comment' } },
+    clientID: client, id: from + i, name, timestamp: from + i,
+    args: name === 'upsert'
+      ? { type: 'item', id: `k${(from + i) % 200}`, data: { n: from + i, text: 'some text of a comment' } }
+      : { type: 'item', id: `k${(from + i) % 200}`, field: 'n', by: 1 },
   })),
 });
 
@@ -35,17 +37,17 @@ interface Workload {
   cleanup(): Promise<void>;
 }
 
-async function pushWorkload(db: Db, size: number, pushesPerChunk: number): Promise<Workload> {
+async function pushWorkload(db: Db, size: number, pushesPerChunk: number, name: 'upsert' | 'increment' = 'upsert'): Promise<Workload> {
   const schema = schemaName('push');
   const s = await ServerDatabase.open(db, { clock, schema });
   const next = [1, 1, 1, 1];
   let i = 0;
   return {
-    name: `pushes of ${size}`, units: 0, ms: 0,
+    name: `pushes of ${size} ${name}s`, units: 0, ms: 0,
     async chunk() {
       for (let k = 0; k < pushesPerChunk; k++, i++) {
         const c = i % 4;
-        const r = await handlePush(s, pushBody('g', `c${c}`, next[c]!, size));
+        const r = await handlePush(s, pushBody('g', `c${c}`, next[c]!, size, name));
         if (r.status !== 200) throw new Error(`push failed: ${JSON.stringify(r.body)}`);
         next[c]! += size;
       }
@@ -80,7 +82,10 @@ async function bareWorkload(db: Db, perChunk: number): Promise<Workload> {
 
 async function measure(db: Db) {
   const perChunk = Math.max(10, Math.round(pushes / 10));
-  const ws = [await bareWorkload(db, perChunk), await pushWorkload(db, 1, perChunk), await pushWorkload(db, 20, Math.max(2, Math.round(perChunk / 5)))];
+  const ws = [
+    await bareWorkload(db, perChunk), await pushWorkload(db, 1, perChunk), await pushWorkload(db, 20, Math.max(2, Math.round(perChunk / 5))),
+    await pushWorkload(db, 1, perChunk, 'increment'),
+  ];
   for (let round = 0; round < 13; round++) {
     for (const w of ws) {
       const t0 = performance.now();
@@ -151,8 +156,8 @@ async function boundedWork(db: Db) {
 }
 
 async function run(name: string, db: Db) {
-  const [bare, one, twenty] = (await measure(db)) as [number, number, number];
-  console.log(`${name}: bare transaction ${bare.toFixed(0)}/s | single-mutation pushes ${one.toFixed(0)} mutations/s (${(one / bare).toFixed(2)}x bare) | pushes of 20 ${twenty.toFixed(0)} mutations/s (${(twenty / bare).toFixed(2)}x bare)`);
+  const [bare, one, twenty, incs] = (await measure(db)) as [number, number, number, number];
+  console.log(`${name}: bare transaction ${bare.toFixed(0)}/s | single-mutation pushes ${one.toFixed(0)} mutations/s (${(one / bare).toFixed(2)}x bare) | pushes of 20 ${twenty.toFixed(0)} mutations/s (${(twenty / bare).toFixed(2)}x bare) | single increments ${incs.toFixed(0)} mutations/s (${(incs / bare).toFixed(2)}x bare)`);
   if (!process.argv.includes('--no-limits')) await boundedWork(db);
   await db.close();
 }

@@ -122,6 +122,10 @@ export class ClientDatabase {
         );
         -- A re-queued mutation's earlier identities (see origins in protocol/push.ts); NULL for most.
         ALTER TABLE ${s}.pending ADD COLUMN IF NOT EXISTS origins jsonb;
+        -- A staged bootstrap (src/server/pull.ts basePage): pages of a full state kept apart until
+        -- the last one arrives, and the cookie to continue with, for the client id that asked.
+        CREATE TABLE IF NOT EXISTS ${s}.staged (key text PRIMARY KEY, data jsonb NOT NULL);
+        CREATE TABLE IF NOT EXISTS ${s}.stage (id int PRIMARY KEY CHECK (id = 1), client_id text NOT NULL, cookie jsonb NOT NULL);
       `);
       const existing = await this.readMeta(tx);
       if (existing) return existing;
@@ -149,6 +153,16 @@ export class ClientDatabase {
       nextMutationID: Number(m.next_mutation_id),
       lastMutationID: Number(m.last_mutation_id),
     };
+  }
+
+  /**
+   * The cookie of a staged bootstrap under way for this client id (null: none). One staged for
+   * another id (the identity was reset since) is ignored and dropped by the next pull.
+   */
+  async readStage(clientID: string, q: Queryable = this.db): Promise<CookieObject | null> {
+    const r = await q.query<{ client_id: string; cookie: CookieObject }>(`SELECT client_id, cookie FROM ${this.s}.stage WHERE id = 1`);
+    const row = r.rows[0];
+    return row && row.client_id === clientID ? row.cookie : null;
   }
 
   protected reader(q: Queryable) {
@@ -315,8 +329,14 @@ export class ClientDatabase {
    * Memory holds the page, the pending queue and what it writes, never the whole state: only
    * keys the patch or the pending mutations touch can change, and SQL returns just the rows
    * that did.
+   *
+   * A page whose cookie has a `stage` is part of a staged bootstrap: it goes to the staging
+   * table and nothing visible changes; the page after the last staged one (`baseStage` is the
+   * stage the request carried) applies the staged rows and itself as one full state.
    */
-  async applyPull(baseCookie: number | null, wire: { cookie: CookieObject; lastMutationIDChanges: Record<string, number>; patch: PatchOp[] }, baseClientID?: string): Promise<PullApplyResult> {
+  async applyPull(
+    baseCookie: number | null, wire: { cookie: CookieObject; lastMutationIDChanges: Record<string, number>; patch: PatchOp[] }, baseClientID?: string, baseStage?: string,
+  ): Promise<PullApplyResult> {
     const resp = { ...wire, cookie: wire.cookie.order };
     const s = this.s;
     return this.db.transaction(async (tx) => {
@@ -324,6 +344,7 @@ export class ClientDatabase {
       if (!meta) throw new Error('client database is not open');
       if (meta.cookie !== baseCookie) return { applied: false, changes: [], droppedPending: 0 };
       if (baseClientID !== undefined && meta.clientID !== baseClientID) return { applied: false, changes: [], droppedPending: 0 };
+      if ((await this.readStage(meta.clientID, tx))?.stage !== baseStage) return { applied: false, changes: [], droppedPending: 0 };
       if (baseCookie !== null && meta.epoch !== wire.cookie.epoch) {
         throw new Error(`server answered from database ${wire.cookie.epoch} to a pull from ${meta.epoch}`);
       }
@@ -338,6 +359,13 @@ export class ClientDatabase {
       if (newLast >= meta.nextMutationID) {
         throw new Error(`server acknowledged mutation ${newLast} of ${meta.clientID}, which this client never created (next is ${meta.nextMutationID})`);
       }
+      if (wire.cookie.stage !== undefined) {
+        await this.stagePage(tx, meta.clientID, wire.cookie, wire.patch, baseStage === undefined);
+        return { applied: true, changes: [], droppedPending: 0 };
+      }
+      // The last page of a staged bootstrap: the staged rows come first, unless it starts over.
+      const fromStage = baseStage !== undefined && !wire.patch.some((op) => op.op === 'clear');
+      if (baseStage !== undefined) await tx.query(`DELETE FROM ${s}.stage`);
       const pendingBefore = await this.pendingMutations(1_000_000, tx);
       const dropped = newLast > meta.lastMutationID ? await this.dropAcknowledged(tx, newLast) : 0;
       const fp = wire.cookie.fp ?? null;
@@ -346,26 +374,65 @@ export class ClientDatabase {
       }
       // From no cookie the response is a whole state: whatever snapshot is left (a reset
       // identity keeps the old database's until now) goes, even if the server sent no clear.
-      const patch: PatchOp[] = baseCookie === null ? [{ op: 'clear' }, ...resp.patch] : resp.patch;
+      const patch: PatchOp[] = baseCookie === null || baseStage !== undefined ? [{ op: 'clear' }, ...resp.patch] : resp.patch;
       if (patch.length === 0 && dropped === 0) return { applied: true, changes: [], droppedPending: 0 };
 
       // Rebase. The keys where the visible state differs from the old snapshot are among those
       // the pending mutations wrote when replayed on it.
       const oldOverlay = await this.replay(tx, pendingBefore);
-      await this.applyToSnapshot(tx, patch);
-      const newOverlay = await this.replay(tx, await this.pendingMutations(1_000_000, tx));
       const cleared = patch.some((op) => op.op === 'clear');
+      // The remaining pending mutations replayed on the new snapshot before it is written (a
+      // key the patch decides reads its value; others the old snapshot, or after a clear the
+      // staged rows or nothing), so that one statement can write each patch document to both
+      // the snapshot and, unless a pending mutation overlays it, the visible state.
+      const known = putValues(patch);
+      const decided = lastOps(patch);
+      const newOverlay = await this.replay(tx, await this.pendingMutations(1_000_000, tx), async (key) => {
+        // A copy: a mutator may change what it read in place, and this document is the patch's, still to be written.
+        if (decided.has(key)) return structuredClone(decided.get(key) ?? undefined);
+        if (!cleared) return (await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.snapshot WHERE key = $1`, [key])).rows[0]?.data;
+        return fromStage ? (await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.staged WHERE key = $1`, [key])).rows[0]?.data : undefined;
+      });
+      const written = await this.applyToSnapshot(tx, patch, fromStage, fromStage ? undefined : new Set(newOverlay.keys()));
+      if (baseStage !== undefined) await tx.query(`DELETE FROM ${s}.staged`);
       const candidates = cleared ? null : [...new Set([...patch.map((op) => (op as { key: string }).key), ...oldOverlay.keys()])];
-      const changes = await this.syncVisible(tx, candidates, newOverlay, putValues(patch));
+      // With staged rows the patch is not the whole snapshot: copy it from the snapshot.
+      const changes = await this.syncVisible(tx, candidates, newOverlay, fromStage ? new Map() : known, fromStage, written);
       return { applied: true, changes, droppedPending: dropped };
     });
   }
 
+  /** Keeps one staged page (a clear, or the first page, starts the staging over) and the cookie to continue with. */
+  protected async stagePage(q: Queryable, clientID: string, cookie: CookieObject, patch: readonly PatchOp[], first: boolean): Promise<void> {
+    const s = this.s;
+    if (first || patch.some((op) => op.op === 'clear')) await q.query(`DELETE FROM ${s}.staged`);
+    const last = new Map<string, PatchOp>();
+    for (const op of patch) {
+      if (op.op === 'clear') last.clear();
+      else last.set(op.key, op);
+    }
+    const puts = [...last.values()].filter((o): o is Extract<PatchOp, { op: 'put' }> => o.op === 'put').map((o) => ({ key: o.key, data: o.value }));
+    const dels = [...last.values()].filter((o) => o.op === 'del').map((o) => (o as { key: string }).key);
+    if (dels.length) await q.query(`DELETE FROM ${s}.staged WHERE key = ANY($1::text[])`, [dels]);
+    if (puts.length) {
+      await q.query(
+        `INSERT INTO ${s}.staged (key, data) SELECT key, data FROM json_to_recordset($1::json) AS r(key text, data jsonb)
+         ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
+        [JSON.stringify(puts)],
+      );
+    }
+    await q.query(
+      `INSERT INTO ${s}.stage (id, client_id, cookie) VALUES (1, $1, $2::jsonb) ON CONFLICT (id) DO UPDATE SET client_id = EXCLUDED.client_id, cookie = EXCLUDED.cookie`,
+      [clientID, JSON.stringify(cookie)],
+    );
+  }
+
   /** Pending mutations replayed in order over the snapshot: the documents they write (null: deleted). */
-  protected async replay(q: Queryable, pending: readonly Mutation[]): Promise<Map<string, EntityData | null>> {
+  protected async replay(q: Queryable, pending: readonly Mutation[], base?: (key: string) => Promise<EntityData | undefined>): Promise<Map<string, EntityData | null>> {
     const overlay = new Map<string, EntityData | null>();
     const read = async (key: string) => {
       if (overlay.has(key)) return overlay.get(key) ?? undefined;
+      if (base) return base(key);
       const r = await q.query<{ data: EntityData }>(`SELECT data FROM ${this.s}.snapshot WHERE key = $1`, [key]);
       return r.rows[0]?.data;
     };
@@ -388,11 +455,16 @@ export class ClientDatabase {
    * decoded back (on a large page that was most of the cost). Each statement returns only rows
    * it changed.
    */
-  protected async syncVisible(q: Queryable, candidates: string[] | null, overlay: Map<string, EntityData | null>, known: Map<string, EntityData> = new Map()): Promise<EntityChange[]> {
+  protected async syncVisible(
+    q: Queryable, candidates: string[] | null, overlay: Map<string, EntityData | null>, known: Map<string, EntityData> = new Map(), copyAll = false,
+    written?: string[],
+  ): Promise<EntityChange[]> {
     const s = this.s;
     const own = [...overlay.keys()];
     const changes: EntityChange[] = [];
-    const fromPatch = [...known].filter(([k]) => !overlay.has(k)).map(([key, data]) => ({ key, data }));
+    // The patch documents applyToSnapshot already wrote to the visible state (the keys that changed).
+    if (written) for (const key of written) changes.push({ key, ...splitKey(key), data: known.get(key)! });
+    const fromPatch = written ? [] : [...known].filter(([k]) => !overlay.has(k)).map(([key, data]) => ({ key, data }));
     if (fromPatch.length) {
       // The changed keys come back as one JSON array: a row per key costs more than the insert.
       const up = await q.query<{ keys: string[] }>(
@@ -406,7 +478,18 @@ export class ClientDatabase {
       );
       for (const key of up.rows[0]!.keys) changes.push({ key, ...splitKey(key), data: known.get(key)! });
     }
-    // With a clear, the snapshot is exactly `known`; else the candidates the patch did not put.
+    if (copyAll) {
+      // The snapshot holds more than the patch (staged rows): every key not overlaid comes from it.
+      const up = await q.query<{ key: string; data: EntityData }>(
+        `INSERT INTO ${s}.visible AS v (key, type, id, data)
+         SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM ${s}.snapshot WHERE key <> ALL($1::text[])
+         ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data WHERE v.data IS DISTINCT FROM EXCLUDED.data
+         RETURNING key, data`,
+        [own],
+      );
+      for (const r of up.rows) changes.push({ key: r.key, ...splitKey(r.key), data: r.data });
+    }
+    // With a clear, the snapshot is exactly `known` (or copied above); else the candidates the patch did not put.
     const rest = candidates === null ? null : candidates.filter((k) => !known.has(k));
     if (rest !== null && rest.length > 0) {
       const up = await q.query<{ key: string; data: EntityData }>(
@@ -455,7 +538,13 @@ export class ClientDatabase {
     return r.rows.length;
   }
 
-  protected async applyToSnapshot(q: Queryable, patch: readonly PatchOp[]): Promise<void> {
+  /**
+   * Applies a patch to the snapshot; `staged`: the staged rows come right after the patch's
+   * clear. With `visibleExcept`, the same statement writes each put document to the visible
+   * state too, unless its key is in visibleExcept (the pending overlay), and the keys whose
+   * visible document changed are returned: the page's JSON is sent and parsed once.
+   */
+  protected async applyToSnapshot(q: Queryable, patch: readonly PatchOp[], staged = false, visibleExcept?: ReadonlySet<string>): Promise<string[] | undefined> {
     const s = this.s;
     // Collapse to the last op per key after the last clear, so set-based statements see unique keys.
     let start = 0;
@@ -463,11 +552,26 @@ export class ClientDatabase {
       if (op.op === 'clear') start = i;
     });
     if (patch[start]?.op === 'clear') await q.query(`DELETE FROM ${s}.snapshot`);
+    if (staged) await q.query(`INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM ${s}.staged`);
     const last = new Map<string, PatchOp>();
     for (const op of patch.slice(start)) if (op.op !== 'clear') last.set(op.key, op);
     const puts = [...last.values()].filter((o): o is Extract<PatchOp, { op: 'put' }> => o.op === 'put').map((o) => ({ key: o.key, data: o.value }));
     const dels = [...last.values()].filter((o) => o.op === 'del').map((o) => (o as { key: string }).key);
     if (dels.length) await q.query(`DELETE FROM ${s}.snapshot WHERE key = ANY($1::text[])`, [dels]);
+    if (puts.length && visibleExcept) {
+      const r = await q.query<{ keys: string[] }>(
+        `WITH r AS MATERIALIZED (SELECT key, data, visible FROM json_to_recordset($1::json) AS r(key text, data jsonb, visible boolean)),
+         snap AS (INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM r ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data),
+         up AS (
+           INSERT INTO ${s}.visible AS v (key, type, id, data)
+           SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM r WHERE visible
+           ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data WHERE v.data IS DISTINCT FROM EXCLUDED.data
+           RETURNING key)
+         SELECT coalesce(json_agg(key), '[]') AS keys FROM up`,
+        [JSON.stringify(puts.map((p) => ({ ...p, visible: !visibleExcept.has(p.key) })))],
+      );
+      return r.rows[0]!.keys;
+    }
     if (puts.length) {
       await q.query(
         `INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM json_to_recordset($1::json) AS r(key text, data jsonb)
@@ -475,6 +579,7 @@ export class ClientDatabase {
         [JSON.stringify(puts)],
       );
     }
+    return visibleExcept ? [] : undefined;
   }
 
   async visibleMap(q: Queryable = this.db): Promise<Map<string, EntityData>> {
@@ -519,6 +624,17 @@ function putValues(patch: readonly PatchOp[]): Map<string, EntityData> {
   for (const op of patch) {
     if (op.op === 'put') m.set(op.key, op.value);
     else if (op.op === 'del') m.delete(op.key);
+    else m.clear();
+  }
+  return m;
+}
+
+/** The last op per key after the patch's last clear: the document (null: deleted) it leaves. */
+function lastOps(patch: readonly PatchOp[]): Map<string, EntityData | null> {
+  const m = new Map<string, EntityData | null>();
+  for (const op of patch) {
+    if (op.op === 'put') m.set(op.key, op.value);
+    else if (op.op === 'del') m.set(op.key, null);
     else m.clear();
   }
   return m;

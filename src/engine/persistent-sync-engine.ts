@@ -293,19 +293,22 @@ export class PersistentSyncEngine {
     this.assertOpen();
     const meta = (await this.store.readMeta())!;
     const base = meta.cookie;
+    // A staged bootstrap under way continues from its own cookie (see ClientDatabase.applyPull).
+    const stage = await this.store.readStage(meta.clientID);
+    const cookie = stage ?? (base === null ? null : { order: base, epoch: meta.epoch ?? '', ...(meta.fp ? { fp: meta.fp } : {}) });
     let resp;
     try {
       resp = await this.tracked(() =>
-        this.transport.pull({ pullVersion: 1, clientGroupID: this.clientGroupID, cookie: base === null ? null : { order: base, epoch: meta.epoch ?? '', ...(meta.fp ? { fp: meta.fp } : {}) }, profileID: this.profileID, schemaVersion: this.schemaVersion }),
+        this.transport.pull({ pullVersion: 1, clientGroupID: this.clientGroupID, cookie, profileID: this.profileID, schemaVersion: this.schemaVersion, stagedBootstrap: true }),
       );
     } catch (e) {
       if (isClientStateNotFound(e)) await this.resetIdentity('pull', meta.clientID);
       throw e;
     }
-    const result = await this.store.applyPull(base, resp, meta.clientID);
+    const result = await this.store.applyPull(base, resp, meta.clientID, stage?.stage);
     for (const c of result.changes) this.entityListeners.emit(c);
     if (result.applied) await this.emitState();
-    return result.applied && resp.cookie.order !== base;
+    return result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);
   }
 
   /**

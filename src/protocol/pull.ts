@@ -17,6 +17,12 @@ export const cookieObjectSchema = z.object({
    * Optional: cookies from before it are accepted unchecked.
    */
   fp: z.string().min(1).max(32).optional(),
+  /**
+   * Mid-bootstrap (src/server/pull.ts): the client holds, staged and not yet shown, the state at
+   * version `order` up to this key; the next page continues after it. Absent: a state the client
+   * may show.
+   */
+  stage: z.string().max(1024).optional(),
 });
 export type CookieObject = z.infer<typeof cookieObjectSchema>;
 /** null before the first pull; a bare number is a cookie from before epochs (answered ClientStateNotFound). */
@@ -29,6 +35,12 @@ export const pullRequestSchema = z.object({
   cookie: cookieSchema,
   profileID: z.string().max(256),
   schemaVersion: z.string().max(256),
+  /**
+   * Lockstep's engine stages a multi-page full state and shows it at once (src/server/pull.ts
+   * basePage). A stock Replicache client does not send this: it would show each page as it
+   * arrives, a state the server never had, so it gets a full state in one page instead.
+   */
+  stagedBootstrap: z.boolean().optional(),
 });
 export type PullRequest = z.infer<typeof pullRequestSchema>;
 

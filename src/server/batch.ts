@@ -82,9 +82,6 @@ async function lockClients(tx: Queryable, s: string, clientGroupID: string, ids:
   return all.rows;
 }
 
-/** Thrown by the fast path's reader: a mutator wants to read, so the push takes the locked path. */
-const needsRead = Symbol('needsRead');
-
 interface Plan {
   logRows: LogRow[];
   entities: { key: string; value: EntityData | null; ord: number }[];
@@ -211,12 +208,13 @@ function resultOf(p: Plan, base: number, skipped: number): BatchResult {
 }
 
 /**
- * The common case in one statement, no explicit transaction: when the push's mutators read
- * nothing (upsert, delete) and each client's first mutation follows the id it is assumed to
- * have, plan without the database and let push_fast (schema.ts) check that assumption under
- * the client row locks and write, or write nothing. Undefined: take the locked path, which
- * also takes every push with origins (rare: re-sent after a reset or a move; they need the
- * origin clients' rows locked and read).
+ * The common case without an explicit transaction: when each client's first mutation follows
+ * the id it is assumed to have, plan on documents read beforehand (each with the version that
+ * wrote it; none for upsert and delete), and let push_fast (schema.ts) check both assumptions
+ * under the client row locks and the version lock, then write, or write nothing. Undefined:
+ * take the locked path, which also takes every push with origins (rare: re-sent after a reset
+ * or a move; they need the origin clients' rows locked and read). A single increment is two
+ * statements instead of six.
  */
 export async function tryFastPush(
   q: Queryable, ctx: BatchContext, clientGroupID: string, mutations: readonly PushedMutation[], budget: PushBudget, assumed: ReadonlyMap<string, number>,
@@ -231,15 +229,16 @@ export async function tryFastPush(
     last.set(m.clientID, prev);
   }
   const attempt = { ...budget };
-  let p: Plan;
-  try {
-    p = await plan(ctx, mutations, last, attempt, () => Promise.reject(needsRead));
-  } catch (e) {
-    if (e === needsRead) return undefined;
-    throw e;
-  }
+  const reads: { key: string; version: number }[] = [];
+  const preRead = async (key: string) => {
+    const r = await q.query<{ data: EntityData | null; version: number; deleted: boolean }>(`SELECT data, version, deleted FROM ${ctx.s}.entities WHERE key = $1`, [key]);
+    const row = r.rows[0];
+    reads.push({ key, version: row ? Number(row.version) : 0 });
+    return row && !row.deleted ? row.data : undefined;
+  };
+  const p = await plan(ctx, mutations, last, attempt, preRead);
   if (p.logRows.length === 0) return undefined;
-  const r = await q.query<{ base: number }>(`SELECT ${ctx.s}.push_fast($1, $2, $3, $4, $5, $6) AS base`, [clientGroupID, ...planParams(p, ctx.now)]);
+  const r = await q.query<{ base: number }>(`SELECT ${ctx.s}.push_fast($1, $2, $3, $4, $5, $6, $7) AS base`, [clientGroupID, ...planParams(p, ctx.now), reads.length ? JSON.stringify(reads) : null]);
   const base = Number(r.rows[0]!.base);
   if (base < 0) return undefined;
   Object.assign(budget, attempt);

@@ -21,7 +21,7 @@ const push = (mutations: Partial<Mutation>[], group = 'g') => ({
   pushVersion: 1, clientGroupID: group, profileID: 'p', schemaVersion: '1',
   mutations: mutations.map((m) => ({ timestamp: ++seq, args: {}, ...m })),
 });
-const pull = (cookie: unknown, group = 'g') => ({ pullVersion: 1, clientGroupID: group, cookie, profileID: 'p', schemaVersion: '1' });
+const pull = (cookie: unknown, group = 'g', stagedBootstrap = true) => ({ pullVersion: 1, clientGroupID: group, cookie, profileID: 'p', schemaVersion: '1', stagedBootstrap });
 const up = (clientID: string, id: number, key: string, data: object): Partial<Mutation> => ({ clientID, id, name: 'upsert', args: { type: key.split('/')[0]!, id: key.split('/')[1]!, data } as never });
 const del = (clientID: string, id: number, key: string): Partial<Mutation> => ({ clientID, id, name: 'delete', args: { type: key.split('/')[0]!, id: key.split('/')[1]! } as never });
 const inc = (clientID: string, id: number, key: string, by: number): Partial<Mutation> => ({ clientID, id, name: 'increment', args: { type: key.split('/')[0]!, id: key.split('/')[1]!, field: 'n', by } as never });
@@ -80,23 +80,48 @@ for (const kind of storeKinds) {
       for (const v of boundaries) {
         const state = stateAt(v);
         let cookie: unknown = { order: v, epoch: s.epoch, fp: fpAt(v) };
+        let staged: PatchOp[] = [];
+        let stagedPages = 0;
         for (let page = 0; ; page++) {
           const res = await handlePull(s, pull(cookie));
           expect(res.status).toBe(200);
           const body = res.body as PullResponseOK;
-          // Behind the horizon: a full resync, one page of the current state.
-          if (v < r.horizon && page === 0) expect(body.patch[0]).toEqual({ op: 'clear' });
-          apply(state, body.patch);
+          // Behind the horizon: a full resync, staged in pages of the base at the horizon (4 rows each).
+          if (v < r.horizon && page === 0) {
+            expect(body.patch[0]).toEqual({ op: 'clear' });
+            expect(body.cookie.order).toBe(r.horizon);
+          }
+          if (body.cookie.stage !== undefined) {
+            expect(body.cookie.order).toBe(r.horizon);
+            expect(body.patch.filter((op) => op.op === 'put').length).toBeLessThanOrEqual(4);
+            staged.push(...body.patch);
+            stagedPages++;
+            cookie = body.cookie;
+            continue;
+          }
+          apply(state, [...staged, ...body.patch]);
+          staged = [];
           // Every page leaves the client at a state the server had at the page's cookie.
           expect(state).toEqual(stateAt(body.cookie.order));
-          if (body.cookie.order === (cookie as { order: number }).order) break;
+          if (body.cookie.order === (cookie as { order: number }).order && (cookie as { stage?: string }).stage === undefined) break;
           expect(body.cookie.fp).toBe(fpAt(body.cookie.order));
           cookie = body.cookie;
         }
+        if (v < r.horizon) expect(stagedPages).toBeGreaterThan(0);
         expect(state).toEqual(await s.readEntities());
       }
-      // A new client after compaction gets the whole state at once.
-      const fresh0 = (await handlePull(s, pull(null))).body as PullResponseOK;
+      // A stock Replicache client (no stagedBootstrap) behind the horizon cannot stage pages: it
+      // gets the current state in one page past the bounds, never a partial base.
+      for (const stock of [null, { order: 0, epoch: s.epoch, fp: fpAt(0) }]) {
+        const one = (await handlePull(s, pull(stock, 'g', false))).body as PullResponseOK;
+        expect(one.cookie).toEqual({ order: version, epoch: s.epoch, fp: fpAt(version) });
+        const st1 = new Map();
+        apply(st1, one.patch);
+        expect(st1).toEqual(await s.readEntities());
+      }
+      // A new client after compaction gets the whole state at once when it fits a page.
+      const big = await ServerDatabase.open(db, { clock, schema: s.schema, pageSize: 1000 });
+      const fresh0 = (await handlePull(big, pull(null))).body as PullResponseOK;
       expect(fresh0.cookie).toEqual({ order: version, epoch: s.epoch, fp: fpAt(version) });
       const st = new Map();
       apply(st, fresh0.patch);

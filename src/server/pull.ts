@@ -12,6 +12,8 @@ interface PullHead {
   /** Fingerprint of the current version, and of the cookie's version (undefined: no such row). */
   headFp: string;
   cookieFp: string | undefined;
+  /** Fingerprint of the horizon's version (what a cookie at the horizon carries). */
+  horizonFp: string | undefined;
 }
 
 async function readHead(tx: Queryable, s: string, cookieOrder: number, epochHint: string): Promise<PullHead> {
@@ -28,7 +30,7 @@ async function readHead(tx: Queryable, s: string, cookieOrder: number, epochHint
   const horizon = Number(m.horizon ?? 0);
   const fpAt = (v: number, client: string | null, mid: number | null): string | undefined =>
     v === 0 ? emptyFingerprint : client !== null ? fingerprint(client, Number(mid)) : v === horizon ? (m.horizon_fp ?? undefined) : undefined;
-  return { version, epoch: m.epoch ?? epochHint, horizon, headFp: fpAt(version, m.hc, m.hm) ?? emptyFingerprint, cookieFp: cookieOrder < 0 ? undefined : fpAt(cookieOrder, m.cc, m.cm) };
+  return { version, epoch: m.epoch ?? epochHint, horizon, headFp: fpAt(version, m.hc, m.hm) ?? emptyFingerprint, cookieFp: cookieOrder < 0 ? undefined : fpAt(cookieOrder, m.cc, m.cm), horizonFp: horizon === 0 ? emptyFingerprint : (m.horizon_fp ?? undefined) };
 }
 
 /**
@@ -58,9 +60,9 @@ export function cookieVersion(cookie: Cookie, epoch: string, version: number, ho
  * server's state after that commit, so every page is a state the server really had. A page
  * holds whole commits up to limits.pageBytes of effects and limits.pageSize log rows; a single
  * commit over either still goes alone. A full state (a new client, or a cookie from before the
- * compaction horizon) is one page of the current entities when they fit the bounds, or when the
- * log has been compacted (the older states are gone, and one page is the only exact answer a
- * client that does not stage pages can take); else the log from version 0 in pages.
+ * compaction horizon) is one page of the current entities when they fit the bounds; else, when
+ * the log was never compacted, the log from version 0 in pages; else a staged bootstrap (see
+ * basePage).
  */
 export async function buildPull(tx: Queryable, s: string, req: PullRequest, limits: Pick<ServerLimits, 'pageSize' | 'pageBytes'>, epochHint: string): Promise<PullResponseOK> {
   const { pageSize, pageBytes } = limits;
@@ -68,7 +70,15 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, limi
   const head = await readHead(tx, s, order, epochHint);
   const { version, epoch } = head;
   const at = (o: number, fp: string) => ({ order: o, epoch, fp });
-  const cookie = cookieVersion(req.cookie, epoch, version, head.horizon, head.cookieFp);
+  if (req.cookie !== null && typeof req.cookie === 'object' && req.cookie.stage !== undefined) {
+    // Mid-bootstrap: go on while the base it stages is still there, else start over.
+    const c = req.cookie;
+    if (c.epoch !== epoch || c.order > version) throw new ProtocolError(200, { error: 'ClientStateNotFound' });
+    if (c.order === head.horizon && (c.fp === undefined || c.fp === (head.horizonFp ?? emptyFingerprint))) return basePage(tx, s, req.clientGroupID, head, c.stage, limits);
+  }
+  const cookie = req.cookie !== null && typeof req.cookie === 'object' && req.cookie.stage !== undefined
+    ? null
+    : cookieVersion(req.cookie, epoch, version, head.horizon, head.cookieFp);
   if (cookie === version) return { cookie: at(version, head.headFp), lastMutationIDChanges: {}, patch: [] };
 
   if (cookie === null) {
@@ -76,7 +86,11 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, limi
     const size = await tx.query<{ n: number; bytes: number | null }>(
       `SELECT count(*)::int AS n, sum(coalesce(bytes, octet_length(data::text)))::bigint AS bytes FROM ${s}.entities WHERE NOT deleted`,
     );
-    if (head.horizon > 0 || (size.rows[0]!.n <= pageSize && Number(size.rows[0]!.bytes ?? 0) <= pageBytes)) {
+    const fits = size.rows[0]!.n <= pageSize && Number(size.rows[0]!.bytes ?? 0) <= pageBytes;
+    // Behind a compaction horizon, a client that cannot stage pages (a stock Replicache client)
+    // gets the whole state in one page past the bounds: the log before the horizon is gone, and
+    // showing a partial base would expose a state the server never had.
+    if (fits || (head.horizon > 0 && !req.stagedBootstrap)) {
       const ents = await tx.query<{ key: string; data: EntityData }>(`SELECT key, data FROM ${s}.entities WHERE NOT deleted ORDER BY key`);
       const clients = await tx.query<{ client_id: string; last_mutation_id: number }>(
         `SELECT client_id, last_mutation_id FROM ${s}.clients WHERE client_group_id = $1`,
@@ -88,6 +102,7 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, limi
         patch: [{ op: 'clear' }, ...ents.rows.map((r): PatchOp => ({ op: 'put', key: r.key, value: r.data }))],
       };
     }
+    if (head.horizon > 0) return basePage(tx, s, req.clientGroupID, head, undefined, limits);
   }
 
   const from = cookie ?? 0;
@@ -121,4 +136,42 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, limi
   }
   const patch: PatchOp[] = cookie === null ? [{ op: 'clear' }, ...collapsed.values()] : [...collapsed.values()];
   return { cookie: at(upTo, upToFp), lastMutationIDChanges: lmids, patch };
+}
+
+/**
+ * A staged bootstrap: the compacted base (the state at the horizon, log_base) in pages of keys
+ * in order, each within limits.pageBytes and limits.pageSize (one bigger document goes alone).
+ * Every page's cookie is the horizon with `stage`, the last key sent: the base cannot change
+ * while the horizon stays (only compaction writes it, and it moves the horizon), so pages read
+ * in separate transactions still add up to the one state the server had at the horizon. If the
+ * horizon moved meanwhile, the next request starts over (a page that begins with a clear). The
+ * client stages pages and shows nothing until the last one, whose cookie has no stage and which
+ * carries the group's last mutation ids at the horizon; the log after the horizon follows in
+ * ordinary pages.
+ */
+async function basePage(
+  tx: Queryable, s: string, clientGroupID: string, head: PullHead, after: string | undefined, limits: Pick<ServerLimits, 'pageSize' | 'pageBytes'>,
+): Promise<PullResponseOK> {
+  const horizonFp = head.horizonFp ?? emptyFingerprint;
+  const rows = await tx.query<{ key: string; value: EntityData }>(
+    `SELECT key, value FROM (
+       SELECT key, value, row_number() OVER (ORDER BY key) AS n, sum(octet_length(value::text)) OVER (ORDER BY key) AS run
+         FROM (SELECT key, value FROM ${s}.log_base WHERE $1::text IS NULL OR key > $1 ORDER BY key LIMIT $2) AS b
+     ) AS w WHERE n = 1 OR run <= $3 ORDER BY key`,
+    [after ?? null, limits.pageSize, limits.pageBytes],
+  );
+  const patch: PatchOp[] = rows.rows.map((r): PatchOp => ({ op: 'put', key: r.key, value: r.value }));
+  if (after === undefined) patch.unshift({ op: 'clear' });
+  const lastKey = rows.rows.length ? rows.rows[rows.rows.length - 1]!.key : after;
+  const more = lastKey !== undefined && (await tx.query(`SELECT 1 FROM ${s}.log_base WHERE key > $1 LIMIT 1`, [lastKey])).rows.length > 0;
+  const cookie = { order: head.horizon, epoch: head.epoch, fp: horizonFp };
+  if (more) return { cookie: { ...cookie, stage: lastKey! }, lastMutationIDChanges: {}, patch };
+  // The group's last mutation ids at the horizon: a client's ids are dense in the log (failed
+  // mutations take a row too), so one below its first id after the horizon, if it has one.
+  const lmids = await tx.query<{ client_id: string; lmid: number }>(
+    `SELECT c.client_id, coalesce((SELECT min(l.mutation_id) - 1 FROM ${s}.replication_log l WHERE l.client_id = c.client_id AND l.version > $2), c.last_mutation_id) AS lmid
+       FROM ${s}.clients c WHERE c.client_group_id = $1`,
+    [clientGroupID, head.horizon],
+  );
+  return { cookie, lastMutationIDChanges: Object.fromEntries(lmids.rows.map((r) => [r.client_id, Number(r.lmid)])), patch };
 }

@@ -80,10 +80,12 @@ export async function createServerSchema(db: Queryable, schema: string, newEpoch
       RETURN base;
     END
     $fn$;
-    -- A push planned without the database (its mutators read nothing): under the client row
-    -- locks (sorted), every client must be of the group and at the last id the plan assumed;
-    -- then the same writes as write_push. -1 and nothing written otherwise.
-    CREATE OR REPLACE FUNCTION ${s}.push_fast(grp text, n int, log_rows json, ents json, cls json, now bigint) RETURNS bigint
+    -- A push planned outside a transaction: under the client row locks (sorted), every client
+    -- must be of the group and at the last id the plan assumed; under the version lock (taken
+    -- next, as the locked path does, so every writer of entities is done), every document the
+    -- plan read must still be at the version it was read at (0: no row). Then the same writes
+    -- as write_push. -1 and nothing written otherwise.
+    CREATE OR REPLACE FUNCTION ${s}.push_fast(grp text, n int, log_rows json, ents json, cls json, now bigint, reads json) RETURNS bigint
     LANGUAGE plpgsql AS $fn$
     DECLARE ok int; want int;
     BEGIN
@@ -94,6 +96,12 @@ export async function createServerSchema(db: Queryable, schema: string, newEpoch
          ORDER BY c.client_id FOR UPDATE OF c
       ) AS q;
       IF ok <> want THEN RETURN -1; END IF;
+      IF reads IS NOT NULL THEN
+        PERFORM 1 FROM ${s}.meta WHERE id = 1 FOR UPDATE;
+        PERFORM 1 FROM json_to_recordset(reads) AS r(key text, version bigint) LEFT JOIN ${s}.entities e ON e.key = r.key
+          WHERE coalesce(e.version, 0) <> r.version;
+        IF FOUND THEN RETURN -1; END IF;
+      END IF;
       RETURN ${s}.write_push(n, log_rows, ents, cls, now);
     END
     $fn$;

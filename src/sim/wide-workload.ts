@@ -32,7 +32,10 @@ export function drawWideWorkload(next: () => number, on: (max: number) => number
   const pick = (lo: number, hi: number) => Math.floor(lo + next() * (hi - lo + 1));
   // Small pages in most seeds (a run has ~200 mutations), the production 500 now and then.
   const pageSize = next() < 0.8 ? pick(1, 60) : 500;
-  const pageBytes = next() < 0.3 ? pick(2_000, 300_000) : 4 * 1024 * 1024;
+  // Tiny page bytes (a row or two per page) in a fifth of the seeds, so that a client behind the
+  // compaction horizon bootstraps through many staged pages.
+  const bytes = next();
+  const pageBytes = bytes < 0.2 ? pick(20, 300) : bytes < 0.45 ? pick(2_000, 300_000) : 4 * 1024 * 1024;
   const pushBatchSize = next() < 0.7 ? pick(1, 20) : 100;
   const maxPushBytes = next() < 0.3 ? pick(1_000, 300_000) : 512 * 1024;
   return { pageSize, pageBytes, pushBatchSize, maxPushBytes, bigDocRate: on(0.02), reshapeRate: on(0.5), failingRate: on(0.05), hostileRate: on(0.03), intruderRate: on(0.02) };
