@@ -234,6 +234,9 @@ export class SimWorld implements World {
     // start() runs the loop's first steps synchronously: inside this task, so that its sleeps
     // park the task; the loop's promise chain is the task until stop() or a crash ends it.
     this.sched.spawn(c.name, 'sync-loop', async () => {
+      // The heal may have ended (stopLoops) between the spawn and this task's first step: a loop
+      // started now would never be stopped and would run to the virtual time limit.
+      if (!this.loopsRunning) return;
       engine.start(options);
       await syncLoopRun(engine);
     });
