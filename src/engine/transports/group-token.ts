@@ -146,6 +146,8 @@ export class GroupToken {
     }
     if (res.status === 409) {
       if (refreshing && this.token) return this.token;
+      // The refused proposal is no use to anyone: the group is bound to another token.
+      if (this.stored().proposed) this.o.storage.removeItem(this.o.key);
       this.lost = true;
       this.o.onLost();
       throw this.lostError();
