@@ -27,8 +27,7 @@ interface Answer {
  * waits for the response through the scheduler. The group's token comes from the production
  * GroupToken (one registration in flight, proposing a kept token so that a retry is idempotent,
  * backoff after a failure, a 401 registers again once, a 409 is a lost token: the client moves to
- * a new group once), kept in the world's `kept` map as a
- * browser keeps it in localStorage.
+ * a new group once), kept in the world's `kept` map as a browser keeps it in localStorage.
  */
 export function simTransport(world: World, c: SimClient): Transport {
   const f = simFetch(world, c);

@@ -42,8 +42,9 @@ export const defaultRegisterBackoff = { backoffBaseMs: 1_000, backoffMaxMs: 60_0
  * like a lost token). The client proposes its own token and stores it before sending, so a
  * registration whose answer was lost (or that was duplicated, or a crash cut short) is simply sent
  * again with the same token, and the server answers 200 again. After a failed registration, asking
- * again within the backoff fails at once without a request. A 409 is final for this group: `onLost` is called once, and every later
- * request fails with LostTokenError without registering again (the app moves to a new group).
+ * again within the backoff fails at once without a request. A 409 is final for this group:
+ * `onLost` is called once, and every later request fails with LostTokenError without registering
+ * again (the app moves to a new group).
  */
 export class GroupToken {
   readonly clientGroupID: string;
@@ -145,7 +146,7 @@ export class GroupToken {
       throw this.failed(`register failed: ${(e as Error).message}`);
     }
     if (res.status === 409) {
-      if (refreshing && this.token) return this.token;
+      if (refreshing && (this.token ??= this.stored().token)) return this.token;
       // The refused proposal is no use to anyone: the group is bound to another token.
       if (this.stored().proposed) this.o.storage.removeItem(this.o.key);
       this.lost = true;
