@@ -1,7 +1,7 @@
 import { type PullRequest, type PushRequest } from '../protocol/index.ts';
 import type { Transport } from '../seams/index.ts';
 import { fetchTransport } from '../engine/transports/fetch-json.ts';
-import { GroupToken } from '../engine/transports/group-token.ts';
+import { GroupToken, registerBody } from '../engine/transports/group-token.ts';
 import { Crash } from './scheduler.ts';
 import { exceptionViolation } from './findings.ts';
 import { isOffline } from './faults/offline.ts';
@@ -25,9 +25,9 @@ interface Answer {
  * rate limits, JSON). A request is delivered to the server by a task of the server's (so a client
  * crash does not stop a request already on the wire, and a server crash kills it), and the client
  * waits for the response through the scheduler. The group's token comes from the production
- * GroupToken (one registration in flight, backoff after a failure, a 401 registers again once, a
- * 409 is a lost token: the client moves to a new group once), kept in the world's `kept` map as a
- * browser keeps it in localStorage.
+ * GroupToken (one registration in flight, proposing a kept token so that a retry is idempotent,
+ * backoff after a failure, a 401 registers again once, a 409 is a lost token: the client moves to
+ * a new group once), kept in the world's `kept` map as a browser keeps it in localStorage.
  */
 export function simTransport(world: World, c: SimClient): Transport {
   const f = simFetch(world, c);
@@ -45,6 +45,7 @@ function groupToken(world: World, c: SimClient, group: string, f: typeof fetch):
   const kept = apiState(world).kept;
   // The key is the group itself, so that a token-loss fault can clear it.
   const storage = { getItem: (k: string) => kept.get(k) ?? null, setItem: (k: string, v: string) => void kept.set(k, v), removeItem: (k: string) => void kept.delete(k) };
+  const idRng = c.rng.fork(`token-id-${c.incarnation}-${c.generation}`);
   const keeper = new GroupToken({
     clientGroupID: group,
     key: group,
@@ -52,13 +53,17 @@ function groupToken(world: World, c: SimClient, group: string, f: typeof fetch):
     // The client's own (possibly skewed) clock; only differences of it matter here.
     clock: { now: () => world.sched.now + c.clockOffsetMs },
     random: c.rng.fork(`token-${c.incarnation}-${c.generation}`),
-    register: async (g) => {
-      const res = await f(`${BASE}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID: g }) });
+    // Proposed tokens: seeded, and unique across groups. The proposal is kept (in `kept`, like
+    // localStorage) before it is sent, so a restarted client proposes the same one again.
+    ids: { newId: (p) => `${p}-${group}-${hex32(idRng)}` },
+    register: async (g, token) => {
+      const res = await f(`${BASE}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: registerBody(g, token) });
       if (res.status === 200) world.sched.record(c.name, 'registered', g);
       return res;
     },
-    // 409: the group is bound to a token this client lost (a register whose answer was lost, or a
-    // token-loss fault); only a new client group gets a token. Called once per keeper.
+    // 409: the group is bound to a token this client lost (a token-loss fault; a register whose
+    // answer was lost is sent again with the same token and answered 200); only a new client
+    // group gets a token. Called once per keeper.
     onLost: () => {
       world.sched.record(c.name, 'token-lost', group);
       const engine = c.engine;
@@ -72,6 +77,13 @@ function groupToken(world: World, c: SimClient, group: string, f: typeof fetch):
     },
   });
   return keeper;
+}
+
+/** 32 hex digits from a seeded stream. */
+function hex32(rng: { next(): number }): string {
+  let s = '';
+  while (s.length < 32) s += Math.floor(rng.next() * 0x10000).toString(16).padStart(4, '0');
+  return s;
 }
 
 /** A fetch over the simulated network to the SyncApi; network and HTTP faults happen here. */

@@ -4,7 +4,7 @@
  * the first token and answers the second 409, which the demo took for a lost token and moved to
  * a new client group for nothing.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LostTokenError, TokenKeeper } from './token-keeper.ts';
 
 class MemoryStorage {
@@ -56,5 +56,28 @@ describe('demo TokenKeeper', () => {
     for (let i = 0; i < 5; i++) await expect(keeper.get()).rejects.toBeInstanceOf(LostTokenError);
     expect(moves).toBe(1);
     expect(s.requests).toBe(2);
+  });
+
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('the default register proposes a stored token; a lost answer is retried with it, without moving the group', async () => {
+    const bodies: { clientGroupID: string; token: string }[] = [];
+    let answers = 0;
+    vi.stubGlobal('fetch', async (_url: string, init: RequestInit) => {
+      const body = JSON.parse(init.body as string) as { clientGroupID: string; token: string };
+      bodies.push(body);
+      // The first answer is lost on the way back (the server did bind the group).
+      if (answers++ === 0) throw new TypeError('Failed to fetch');
+      return Response.json({ clientGroupID: body.clientGroupID, token: body.token });
+    });
+    const storage = new MemoryStorage();
+    let moves = 0;
+    await expect(new TokenKeeper('g-retry', () => moves++, undefined, storage).get()).rejects.toThrow(/Failed to fetch/);
+    // A reload: a new keeper, same localStorage.
+    const token = await new TokenKeeper('g-retry', () => moves++, undefined, storage).get();
+    expect(token.length).toBeGreaterThanOrEqual(32);
+    expect(bodies.map((b) => b.token)).toEqual([token, token]);
+    expect(storage.getItem('lockstep-token:g-retry')).toBe(token);
+    expect(moves).toBe(0);
   });
 });

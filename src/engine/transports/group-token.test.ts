@@ -148,3 +148,93 @@ describe('GroupToken', () => {
     expect(lost).toBe(0);
   });
 });
+
+/**
+ * /api/register as the server answers it now: a proposed token binds the group, the same token
+ * again is 200, another is 409; without a proposal it issues one. `loseAnswers` makes the next
+ * answers get lost after the server handled them (a dropped response, a client crash).
+ */
+function idempotentServer() {
+  const bound = new Map<string, string>();
+  const s = {
+    requests: 0,
+    loseAnswers: 0,
+    proposals: [] as (string | undefined)[],
+    register: async (group: string, proposed?: string): Promise<Response> => {
+      s.requests++;
+      s.proposals.push(proposed);
+      await new Promise((r) => setTimeout(r, 5));
+      const token = proposed ?? `issued-${s.requests}`;
+      const have = bound.get(group);
+      const res = have === undefined || have === token ? Response.json({ token }) : Response.json({ error: 'Conflict' }, { status: 409 });
+      if (have === undefined) bound.set(group, token);
+      if (s.loseAnswers > 0) {
+        s.loseAnswers--;
+        throw new TypeError('fetch failed: connection reset');
+      }
+      return res;
+    },
+  };
+  return s;
+}
+
+describe('GroupToken idempotent registration', () => {
+  let n = 0;
+  const ids = { newId: (p: string) => `${p}-${String(++n).padStart(32, '0')}` };
+  const make = (server: ReturnType<typeof idempotentServer>, storage: MemoryStorage, onLost: () => void, now = () => 0) =>
+    new GroupToken({ clientGroupID: 'g1', register: server.register, storage, onLost, ids, clock: { now }, random: { next: () => 0.5 }, backoffBaseMs: 1_000, backoffMaxMs: 8_000 });
+
+  it('a registration whose answer was lost is retried with the same token: same token, no onLost', async () => {
+    const server = idempotentServer();
+    let lost = 0;
+    let t = 0;
+    const k = make(server, new MemoryStorage(), () => lost++, () => t);
+    server.loseAnswers = 1;
+    await expect(k.get()).rejects.toThrow(/register failed: fetch failed/);
+    t += 10_000;
+    const token = await k.get();
+    expect(server.proposals).toEqual([token, token]);
+    expect(token.length).toBeGreaterThanOrEqual(32);
+    expect(lost).toBe(0);
+    expect(k.isLost).toBe(false);
+  });
+
+  it('the proposal is stored before sending, so a client that crashed mid-registration proposes it again', async () => {
+    const server = idempotentServer();
+    const storage = new MemoryStorage();
+    let lost = 0;
+    server.loseAnswers = 1;
+    await expect(make(server, storage, () => lost++).get()).rejects.toThrow();
+    // A new page (or a restarted simulated client) with the same storage.
+    const token = await make(server, storage, () => lost++).get();
+    expect(server.proposals).toEqual([token, token]);
+    expect(storage.map.get('lockstep-token:g1')).toBe(token);
+    expect(lost).toBe(0);
+  });
+
+  it('a duplicated registration (two requests, same token) binds once and both succeed', async () => {
+    const server = idempotentServer();
+    const storage = new MemoryStorage();
+    const [a, b] = await Promise.all([make(server, storage, () => {}).get(), make(server, storage, () => {}).get()]);
+    expect(a).toBe(b);
+    expect(server.requests).toBe(2);
+  });
+
+  it('a cleared storage proposes a new token: 409, onLost once (the group is bound to the old one)', async () => {
+    const server = idempotentServer();
+    const storage = new MemoryStorage();
+    await make(server, storage, () => {}).get();
+    storage.map.clear();
+    let lost = 0;
+    await expect(make(server, storage, () => lost++).get()).rejects.toBeInstanceOf(LostTokenError);
+    expect(lost).toBe(1);
+  });
+
+  it('takes the token the server answers when it ignores the proposal (an older server)', async () => {
+    const storage = new MemoryStorage();
+    const old = async () => Response.json({ token: 'server-issued' });
+    const k = new GroupToken({ clientGroupID: 'g1', register: old, storage, onLost: () => {}, ids });
+    expect(await k.get()).toBe('server-issued');
+    expect(storage.map.get('lockstep-token:g1')).toBe('server-issued');
+  });
+});

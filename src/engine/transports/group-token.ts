@@ -1,13 +1,18 @@
 import { ProtocolError, TransportError } from '../../protocol/index.ts';
-import { mathRandom, systemClock, type Clock, type Random, type Transport } from '../../seams/index.ts';
+import { cryptoIds, mathRandom, systemClock, type Clock, type Ids, type Random, type Transport } from '../../seams/index.ts';
 
 /** Thrown when the server holds this client group under a token we no longer have (409 on register). */
 export class LostTokenError extends TransportError {
   override name = 'LostTokenError';
 }
 
-/** POST /api/register {clientGroupID}, as the app sends it (a fetch, or the simulated network). */
-export type RegisterRequest = (clientGroupID: string) => Promise<Response>;
+/** POST /api/register {clientGroupID, token}, as the app sends it (a fetch, or the simulated network). */
+export type RegisterRequest = (clientGroupID: string, token: string) => Promise<Response>;
+/** The body of a registration proposing `token` (idempotent: the same token registers again). */
+export const registerBody = (clientGroupID: string, token: string) => JSON.stringify({ clientGroupID, token });
+
+/** Stored under the key until the server confirms the proposed token; a bare value is a confirmed token. */
+const PROPOSED = 'proposed:';
 /** Where the token survives a reload (localStorage in a browser). */
 export type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
 
@@ -21,6 +26,8 @@ export interface GroupTokenOptions {
   key?: string;
   clock?: Clock;
   random?: Random;
+  /** Where proposed tokens come from: `newId('tok')` must be unguessable and at least 32 characters. */
+  ids?: Ids;
   /** Wait after a failed registration before the next: base * 2^(failures-1), capped, times 0.5..1 (jitter). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -32,9 +39,12 @@ export const defaultRegisterBackoff = { backoffBaseMs: 1_000, backoffMaxMs: 60_0
  * A client group's bearer token. Registers when it has none, with at most one registration in
  * flight (the sync loop's push and pull and the poke stream all ask for the token: two racing
  * registrations bind the group to the first token and answer the second 409, which looks exactly
- * like a lost token). After a failed registration, asking again within the backoff fails at once
- * without a request. A 409 is final for this group: `onLost` is called once, and every later
- * request fails with LostTokenError without registering again (the app moves to a new group).
+ * like a lost token). The client proposes its own token and stores it before sending, so a
+ * registration whose answer was lost (or that was duplicated, or a crash cut short) is simply sent
+ * again with the same token, and the server answers 200 again. After a failed registration, asking
+ * again within the backoff fails at once without a request. A 409 is final for this group:
+ * `onLost` is called once, and every later request fails with LostTokenError without registering
+ * again (the app moves to a new group).
  */
 export class GroupToken {
   readonly clientGroupID: string;
@@ -48,7 +58,7 @@ export class GroupToken {
 
   constructor(options: GroupTokenOptions) {
     this.clientGroupID = options.clientGroupID;
-    this.o = { key: `lockstep-token:${options.clientGroupID}`, clock: systemClock, random: mathRandom, ...defaultRegisterBackoff, ...options };
+    this.o = { key: `lockstep-token:${options.clientGroupID}`, clock: systemClock, random: mathRandom, ids: cryptoIds, ...defaultRegisterBackoff, ...options };
   }
 
   /** True once the server answered 409: this group will never get a token here again. */
@@ -58,7 +68,7 @@ export class GroupToken {
 
   /** The token, registering the group first if none is stored (one registration at a time). */
   async get(): Promise<string> {
-    this.token ??= this.o.storage.getItem(this.o.key) ?? undefined;
+    this.token ??= this.stored().token;
     if (this.token) return this.token;
     if (this.lost) throw this.lostError();
     if (this.inFlight) return this.inFlight;
@@ -77,7 +87,7 @@ export class GroupToken {
     await (this.inFlight ?? this.registerOnce(true)).catch(() => undefined);
   }
 
-  /** Forgets the token the server refused (401). The next get() registers again. */
+  /** Forgets the token the server refused (401). The next get() registers again, with a new token. */
   forget(): void {
     this.token = undefined;
     this.o.storage.removeItem(this.o.key);
@@ -105,17 +115,40 @@ export class GroupToken {
     return p;
   }
 
+  /** The stored token, or the proposal still waiting for the server's answer. */
+  private stored(): { token?: string; proposed?: string } {
+    const v = this.o.storage.getItem(this.o.key);
+    if (!v) return {};
+    return v.startsWith(PROPOSED) ? { proposed: v.slice(PROPOSED.length) } : { token: v };
+  }
+
+  /**
+   * The token to propose: ours when refreshing, else the pending proposal, else a new one that is
+   * stored before it is sent (an answer lost, or a crash, then proposes the same token again).
+   */
+  private proposal(): string {
+    const s = this.stored();
+    const known = this.token ?? s.token ?? s.proposed;
+    if (known) return known;
+    const token = this.o.ids.newId('tok');
+    this.o.storage.setItem(this.o.key, PROPOSED + token);
+    return token;
+  }
+
   private async attempt(refreshing: boolean): Promise<string> {
     let res: Response;
     let body: { token?: string; message?: string };
     try {
-      res = await this.o.register(this.clientGroupID);
+      const proposed = this.proposal();
+      res = await this.o.register(this.clientGroupID, proposed);
       body = res.status === 409 ? {} : ((await res.json().catch(() => ({}))) as typeof body);
     } catch (e) {
       throw this.failed(`register failed: ${(e as Error).message}`);
     }
     if (res.status === 409) {
-      if (refreshing && this.token) return this.token;
+      if (refreshing && (this.token ??= this.stored().token)) return this.token;
+      // The refused proposal is no use to anyone: the group is bound to another token.
+      if (this.stored().proposed) this.o.storage.removeItem(this.o.key);
       this.lost = true;
       this.o.onLost();
       throw this.lostError();

@@ -10,7 +10,14 @@ import { RateLimiter } from './rate-limit.ts';
 type Result = { status: number; body: unknown; headers?: Record<string, string> };
 
 const json = (r: Result) => Response.json(r.body, { status: r.status, headers: r.headers });
-const registerSchema = z.object({ clientGroupID: safeString });
+/** A client-proposed token: long enough not to be guessed, printable ASCII (it travels in a header). */
+export const registerTokenLimits = { minChars: 32, maxChars: 256 };
+const proposedToken = z
+  .string()
+  .min(registerTokenLimits.minChars, `must be at least ${registerTokenLimits.minChars} characters (a random id)`)
+  .max(registerTokenLimits.maxChars, `must be at most ${registerTokenLimits.maxChars} characters`)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+const registerSchema = z.object({ clientGroupID: safeString, token: proposedToken.optional() });
 
 /** The bearer token of a request: the Authorization header, or `?token=` (EventSource cannot set headers). */
 export function tokenOf(request: Request, allowQuery = false): string {
@@ -56,7 +63,11 @@ export class SyncApi {
     });
   }
 
-  /** POST /api/register {clientGroupID} -> {clientGroupID, token}; 409 if the group is taken. */
+  /**
+   * POST /api/register {clientGroupID, token?} -> {clientGroupID, token}. Idempotent when the
+   * client proposes its token: 200 again if the group is already bound to that token, 409 if it is
+   * bound to another (or the token belongs to another group). Without a token the server issues one.
+   */
   register(request: Request): Promise<Response> {
     return this.tracked(async () => {
       const limited = this.rateLimited(this.registerLimiter, ipOf(request), 'registrations from this address');
@@ -65,9 +76,13 @@ export class SyncApi {
       if (!read.ok) return bodyError(read);
       const parsed = registerSchema.safeParse(read.body);
       if (!parsed.success) return { status: 400, body: { error: 'BadRequest', message: `malformed register: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` } };
-      const token = await this.auth.register(parsed.data.clientGroupID);
-      if (!token) return { status: 409, body: { error: 'Conflict', message: `client group ${parsed.data.clientGroupID} is already registered` } };
-      return { status: 200, body: { clientGroupID: parsed.data.clientGroupID, token } };
+      const { clientGroupID, token } = parsed.data;
+      const r = await this.auth.register(clientGroupID, token);
+      if (!r.ok) {
+        const message = r.reason === 'group-bound' ? `client group ${clientGroupID} is already registered under another token` : 'the proposed token is already in use; propose another';
+        return { status: 409, body: { error: 'Conflict', message } };
+      }
+      return { status: 200, body: { clientGroupID, token: r.token } };
     });
   }
 
