@@ -7,7 +7,7 @@
  * THE SWITCH: set to true once that fix is merged; storage-loss, backup-restore and token-loss
  * then run in chaos and swarm at the rates below, and the property test generates them.
  */
-export const doubleApplyFixed = false;
+export const doubleApplyFixed = true;
 
 /** Their rates per profile once on (chance per schedule step, like every fault's). */
 export const onceFixed = {
