@@ -303,6 +303,10 @@ export class PersistentSyncEngine {
       throw e;
     }
     const result = await this.store.applyPull(base, resp, meta.clientID);
+    // A full snapshot gives the server's whole view of this client: if it holds less than a push
+    // acknowledged (a restore to a backup from before that push), resend from there, or the
+    // pending mutations past it would wait forever for a pull that never confirms them.
+    if (base === null && meta.clientID === this.clientID) this.pushedUpTo = Math.min(this.pushedUpTo, resp.lastMutationIDChanges[meta.clientID] ?? 0);
     for (const c of result.changes) this.entityListeners.emit(c);
     if (result.applied) await this.emitState();
     return result.applied && resp.cookie.order !== base;
