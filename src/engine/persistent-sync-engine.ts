@@ -306,6 +306,13 @@ export class PersistentSyncEngine {
       throw e;
     }
     const result = await this.store.applyPull(base, resp, meta.clientID, stage?.stage);
+    // A full snapshot gives the server's whole view of this client: if it holds less than a push
+    // acknowledged (a restore to a backup from before that push), resend from there, or the
+    // pending mutations past it would wait forever for a pull that never confirms them. A staged
+    // page says nothing of this client until the last one.
+    if (base === null && resp.cookie.stage === undefined && meta.clientID === this.clientID) {
+      this.pushedUpTo = Math.min(this.pushedUpTo, resp.lastMutationIDChanges[meta.clientID] ?? 0);
+    }
     for (const c of result.changes) this.entityListeners.emit(c);
     if (result.applied) await this.emitState();
     return result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);

@@ -20,9 +20,20 @@ function state(world: World): IdentityState {
   return s;
 }
 
-/** A fault made the server forget acknowledged writes (clients that had them start over). */
-export function markServerDataLoss(world: World): void {
+/**
+ * A fault made the server forget acknowledged writes (clients that had them start over).
+ * `keptHorizon` is the compaction horizon of the database the server now has (0 after a storage
+ * loss, the backup's after a restore): the archive of compacted log entries is one database
+ * lineage's history, so what it holds above that horizon belonged to the lost database. Kept, it
+ * was mixed by version with the new database's entries and, worse, made the next compaction
+ * archive only above the lost database's top version: writes of the new database compacted below
+ * it vanished from the history (swarm seed 18: no-lost-write, exactly-once and log-replay
+ * violations; regression compaction-across-storage-loss-archive).
+ */
+export function markServerDataLoss(world: World, keptHorizon: number): void {
   state(world).dataLoss.push(world.sched.now);
+  const kept = world.compactedLog.filter((e) => e.version <= keptHorizon);
+  world.compactedLog.splice(0, world.compactedLog.length, ...kept);
 }
 
 /** Called for every engine the world opens: its resets re-map the queued records. */
@@ -88,14 +99,25 @@ export async function moveToNewGroup(world: World, c: SimClient, old: Persistent
   while ((await requeue()) > 0) {
     /* again */
   }
-  if (c.engine !== old) return;
+  const bookkeeping = () => {
+    followMapping(world, old.clientID, next.clientID, mapping.filter((m) => m.to > 0));
+    // As for a reset: what the old id had acknowledged may have lived only in a database lost since
+    // (a move can come before the reset that would have said so); its re-queued writes stay checked.
+    if (state(world).dataLoss.length > 0) world.wipedClientIDs.add(old.clientID);
+    world.sched.record(c.name, 'moved-group', `${old.clientGroupID} -> ${next.clientGroupID}, ${mapping.length} re-queued as ${next.clientID}`);
+  };
+  if (c.engine !== old) {
+    // The client went down during the move (a crash, a second token loss): no write can reach the
+    // old store any more, and every one it had is adopted. Its restart opens the new store (the
+    // generation moved on), so the records must follow there as for a finished move; returning
+    // without this left them under the old id. The engine opened here is not the client's.
+    bookkeeping();
+    if (c.engine !== next) void next.stop();
+    return;
+  }
   c.engine = next;
   // A write already under way in the old store when we swapped (a statement takes at most dbLatencyMs) follows.
   await world.sched.sleep(1_000);
   await requeue();
-  followMapping(world, old.clientID, next.clientID, mapping.filter((m) => m.to > 0));
-  // As for a reset: what the old id had acknowledged may have lived only in a database lost since
-  // (a move can come before the reset that would have said so); its re-queued writes stay checked.
-  if (state(world).dataLoss.length > 0) world.wipedClientIDs.add(old.clientID);
-  world.sched.record(c.name, 'moved-group', `${old.clientGroupID} -> ${next.clientGroupID}, ${mapping.length} re-queued as ${next.clientID}`);
+  bookkeeping();
 }

@@ -161,4 +161,24 @@ describe('checkers', () => {
     s.server.log.push(entry(5, 'B', 3, 'increment', { type: 'comment', id: 'x', field: 'b', by: 1 }, [put('comment/x', { b: 1 })]));
     expect((await checkers.model!(s)).map((x) => x.message)).toEqual(expect.arrayContaining([expect.stringContaining('by its specification it fails')]));
   });
+
+  it('intruder-refused names an applied foreign write, except a first write of an id its owner lost to a server data loss', async () => {
+    const intruded = (s: FinalState, clientID: string, mutationID: number) => {
+      s.server.log.push(entry(s.server.log.length + 1, clientID, mutationID, 'upsert', { type: 'comment', id: 'y', data: { intruder: 'c1 foreign' } }, [put('comment/y', { intruder: 'c1 foreign' })]));
+      return checkers['intruder-refused']!(s);
+    };
+    // A's id is known to the database (A#1, A#2 precede): a foreign push of it is a defect, wiped or not.
+    const known = sound();
+    known.wipedClientIDs.add('A');
+    expect(await intruded(known, 'A', 1)).toEqual([expect.objectContaining({ checker: 'intruder-refused', clientID: 'A' })]);
+    // C's owner lost the id to a storage loss and started over: the new database had no record of it.
+    const lost = sound();
+    lost.wipedClientIDs.add('C');
+    expect(await intruded(lost, 'C', 1)).toEqual([]);
+    // The same write with the id not given up, or not its first, stays a violation.
+    expect(await intruded(sound(), 'C', 1)).toHaveLength(1);
+    const stale = sound();
+    stale.wipedClientIDs.add('C');
+    expect(await intruded(stale, 'C', 2)).toHaveLength(1);
+  });
 });

@@ -4,10 +4,13 @@
  * group move, and after a storage loss's or restore's reset). They stay out of the profiles until
  * the engine/server carries a re-queued mutation's original (clientID, mutationID).
  *
- * THE SWITCH: set to true once that fix is merged; storage-loss, backup-restore and token-loss
- * then run in chaos and swarm at the rates below, and the property test generates them.
+ * THE SWITCH: on since origins (README "Exactly once across identity changes"): storage-loss,
+ * backup-restore and token-loss run in chaos and swarm at the rates below, and the property test
+ * generates them. Turning them on found four more defects (regressions in scenarios/regressions:
+ * backup-restore-after-storage-loss-missing-auth-table, compaction-across-storage-loss-archive,
+ * restore-forgets-acknowledged-push-stuck-pending; and faults.test's crash during a group move).
  */
-export const doubleApplyFixed = false;
+export const doubleApplyFixed = true;
 
 /** Their rates per profile once on (chance per schedule step, like every fault's). */
 export const onceFixed = {

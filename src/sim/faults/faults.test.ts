@@ -212,6 +212,19 @@ describe('fault modules', () => {
     expect(r.stats.virtualMs).toBeLessThan(replay.config.healBudgetMs);
   });
 
+  it('token loss, then a crash while the client moves to a new group: the move\'s bookkeeping still follows its writes', async () => {
+    // The move returned before following the re-queued writes to the new client id when the client
+    // went down meanwhile; the restart opens the new store, so those writes were flagged lost.
+    const config = { ...buildConfig({ seed: 'faults', profile: 'none', clients: 2, steps: 1 }), dbLatencyMs: 3, network: { ...quietNetwork, latencyMs: [10, 10] as [number, number] } };
+    const base: ScheduleEvent[] = [up(10, 0), sync(20, 0), { t: 250, kind: 'offline', client: 0, durationMs: 1000 }, { t: 300, kind: 'op', client: 0, op: 'increment', type: 'tally', id: 't0', field: 'n', by: 2 }, { t: 400, kind: 'token-loss', client: 0, downMs: 100 }, sync(900, 0)];
+    const lost = (await runSimulation(config, stores, { schedule: base })).trace.find((e) => e.kind === 'token-lost')!.t;
+    for (const d of [1, 3, 6]) {
+      const r = await runSimulation(config, stores, { schedule: [...base, { t: lost + d, kind: 'crash', client: 0, downMs: 50 } as ScheduleEvent].sort((a, b) => a.t - b.t) });
+      expect(r.trace.filter((e) => e.kind === 'moved-group').length, `crash ${d} ms into the move`).toBeGreaterThan(0);
+      expect(r.verdict, `crash ${d} ms into the move: ${r.violations.map((v) => v.message).slice(0, 3).join("; ")}`).toBe('converged');
+    }
+  });
+
   it('a misbehaving client (skipped ids, a stale id, another group\'s client id) is refused without harm', async () => {
     const intrude = (t: number, how: 'skip' | 'stale' | 'foreign'): ScheduleEvent => ({ t, kind: 'op', client: 1, op: 'intrude', type: 'comment', id: 'c0', how });
     const { r } = await run([...base, sync(1000, 0), sync(1000, 1), intrude(2000, 'skip'), intrude(2100, 'stale'), intrude(2200, 'foreign'), sync(2500, 0)]);

@@ -11,9 +11,9 @@ export const storageLossEventSchema = z.object({ t: z.number().nonnegative(), ki
  * no tokens. Every client must start over through ClientStateNotFound (the engine re-queues its
  * pending mutations under a new client id) and register again (401). Writes acknowledged only
  * by the lost database are legitimately gone: the checkers learn it through markServerDataLoss.
- * Known defect (found by this module): a push of a client's first mutations that reaches the new
- * database after the loss is taken as a new client's (ids from 1), while the client resets on its
- * next pull and re-queues the same mutations under a new id: they apply twice.
+ * Found by this module (fixed by origins): a push of a client's first mutations that reaches the
+ * new database after the loss was taken as a new client's (ids from 1), while the client reset on
+ * its next pull and re-queued the same mutations under a new id: they applied twice.
  */
 export const storageLoss: FaultModule<typeof storageLossEventSchema> = {
   kind: 'storage-loss',
@@ -27,7 +27,7 @@ export const storageLoss: FaultModule<typeof storageLossEventSchema> = {
   async apply(world) {
     const schema = world.server.database.schema;
     await withServerDown(world, 'storage-loss', async () => {
-      markServerDataLoss(world);
+      markServerDataLoss(world, 0);
       await world.server.db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     });
   },
