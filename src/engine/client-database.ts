@@ -198,20 +198,20 @@ export class ClientDatabase {
    * must never enter the queue (it would be retried on every sync). `origins`: the earlier
    * identities of a mutation adopted from another client (a move to a new client group).
    */
-  async mutate(name: string, args: unknown, timestamp: number, origins?: Origin[]): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
+  async mutate(name: string, args: unknown, timestamp: number, origins?: Origin[], adopted = false): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
     const problem = valueProblem(args ?? null, this.limits.maxArgsBytes, this.limits.maxDepth);
     if (problem) throw new MutationRejectedError(`mutation "${name}" refused, nothing queued: args ${problem}`);
     try {
-      return await this.mutateOnce(name, args, timestamp, true, origins);
+      return await this.mutateOnce(name, args, timestamp, true, origins, adopted);
     } catch (e) {
       if (!(e instanceof StaleWriter)) throw e;
       // The identity or the next id moved under the remembered one (a reset, another instance):
       // nothing was written; once more from the stored meta.
-      return this.mutateOnce(name, args, timestamp, false, origins);
+      return this.mutateOnce(name, args, timestamp, false, origins, adopted);
     }
   }
 
-  private async mutateOnce(name: string, args: unknown, timestamp: number, useKnown: boolean, origins?: Origin[]): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
+  private async mutateOnce(name: string, args: unknown, timestamp: number, useKnown: boolean, origins?: Origin[], adopted = false): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
     return this.db.transaction(async (tx) => {
       let writer = useKnown ? this.writer : undefined;
       if (!writer) {
@@ -221,15 +221,19 @@ export class ClientDatabase {
       }
       const id = writer.nextMutationID;
       const outcome = await runMutator(this.registry, { name, args, clientID: writer.clientID, mutationID: id }, 'client', this.reader(tx), { limits: this.limits });
-      if (outcome.error !== undefined) throw new MutationRejectedError(outcome.error);
-      if (!(await this.queueAndApply(tx, { clientID: writer.clientID, id, name, args: args ?? null, timestamp, origins }, outcome.effects))) {
+      // An adopted mutation (engine.adopt, a move to a new group) was accepted once already: it is
+      // queued even when its mutator fails on this store's state (a fresh store may not hold what
+      // it reads yet); the server decides, and until then it shows no local effect.
+      if (outcome.error !== undefined && !adopted) throw new MutationRejectedError(outcome.error);
+      const effects = outcome.error !== undefined ? [] : outcome.effects;
+      if (!(await this.queueAndApply(tx, { clientID: writer.clientID, id, name, args: args ?? null, timestamp, origins }, effects))) {
         this.writer = undefined;
         throw new StaleWriter();
       }
       // Remembered before COMMIT: if that fails, the next write's check finds it stale.
       this.writer = { clientID: writer.clientID, nextMutationID: id + 1 };
       const mutation: Mutation = { clientID: writer.clientID, id, name, args: (args ?? null) as JSONValue, timestamp, ...(origins?.length ? { origins } : {}) };
-      return { mutation, changes: outcome.effects.map(toChange) };
+      return { mutation, changes: effects.map(toChange) };
     });
   }
 

@@ -189,11 +189,13 @@ export class PersistentSyncEngine {
    * after the old group's token was lost): run locally and queued like mutate, carrying the
    * mutation's earlier identities as origins, so the server applies it only if no earlier copy
    * was applied (a push whose answer was lost), and never applies a late earlier copy after it.
-   * Throws MutationRejectedError, queuing nothing, as mutate does.
+   * It was accepted once already, so it is queued even when its mutator fails on this store's
+   * state (a fresh store may not hold what it reads yet): the server decides. Only args over the
+   * limits are refused (MutationRejectedError), as by mutate.
    */
   async adopt(m: Mutation): Promise<Mutation> {
     this.assertOpen();
-    const { mutation, changes } = await this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m));
+    const { mutation, changes } = await this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m), true);
     for (const c of changes) this.entityListeners.emit(c);
     await this.emitState();
     this.loop.poke();

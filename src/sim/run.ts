@@ -274,10 +274,14 @@ async function runOp(world: SimWorld, c: SimClient, e: Extract<ScheduleEvent, { 
 }
 
 async function quiescent(world: SimWorld): Promise<boolean> {
-  const version = await world.server.database.version();
+  // The epoch too: after a restore the new database can reach the very version a client's cookie
+  // names in the lost one, and that client has not caught up (its next pull resets it).
+  const db = world.server.database;
+  const head = (await db.db.query<{ version: number; epoch: string | null }>(`SELECT version, epoch FROM "${db.schema}".meta WHERE id = 1`)).rows[0]!;
+  const version = Number(head.version);
   for (const c of world.clients) {
     const meta = (await c.engine!.store.readMeta())!;
-    if (meta.cookie !== version || (await c.engine!.store.pendingCount()) > 0) return false;
+    if (meta.cookie !== version || (meta.epoch ?? null) !== (head.epoch ?? null) || (await c.engine!.store.pendingCount()) > 0) return false;
   }
   return true;
 }

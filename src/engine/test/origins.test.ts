@@ -118,4 +118,18 @@ describe('origins: a re-queued mutation is applied once', () => {
     await transport.push({ ...sent[0]!, mutations: late });
     expect(await votes(server)).toBe(11);
   });
+
+  it('adopt queues a mutation whose mutator fails on the new store (it was accepted once; the server decides)', async () => {
+    const server = await openServer(dbs.serverDb);
+    const next = await openClient(dbs.clientDb, switchableTransport(() => server));
+    // The new store's state makes the adopted increment fail locally (a fresh store may lack what
+    // the mutator reads); before the fix adopt threw and the move dropped the mutation.
+    await next.upsert('review', 'r', { votes: 'many' });
+    const adopted = await next.adopt({ clientID: 'c-old', id: 7, name: 'increment', args: { type: 'review', id: 'r', field: 'votes', by: 1 }, timestamp: 1_000 });
+    expect(adopted.origins).toEqual([{ clientID: 'c-old', id: 7 }]);
+    expect((await next.pendingMutations()).map((m) => m.name)).toEqual(['upsert', 'increment']);
+    expect((await next.visibleEntities()).get('review/r')).toEqual({ votes: 'many' });
+    await next.sync();
+    expect(await next.pendingMutations()).toEqual([]);
+  });
 });
