@@ -24,7 +24,7 @@ it('catches the planted stale-neighbour move within 50 seeds, shrinks it to <= 1
   try {
     const again = await runSimulation(replay.config, stores, { schedule: replay.schedule });
     expect(again.traceHash).toBe(replay.expected.traceHash);
-    expect(again.violations[0]?.checker).toBe('list/same-order');
+    expect(again.violations.map((v) => v.checker)).toContain(f.violation.checker);
   } finally {
     await stores.close();
   }
@@ -35,14 +35,16 @@ it('fast-check catches the planted stale-neighbour move and its shrunk counterex
   const r = await checkSimulationProperty(buggy, { numRuns: 20, maxEvents: 30, shrinkBudgetSeconds: 15, file: 'examples/list/list.sim.ts#buggy', outDir: 'reports/sim-tests/list-property-bug', env: {} });
   const f = r.failure!;
   expect(f, 'the planted bug escaped 20 generated schedules').toBeDefined();
-  expect(f.violation.checker).toBe('list/same-order');
+  // The stale-neighbour move makes client and server place an item differently: the list's own
+  // checker or convergence, whichever looks first (the correct list passes the same schedules).
+  expect(f.violation.checker).toMatch(/^(list\/same-order|convergence)$/);
   expect(f.events).toBeLessThanOrEqual(f.firstEvents);
   const replay = readReplayFile(f.replayFile);
   const stores = await openStores('pglite');
   try {
     const again = await runSimulation(replay.config, stores, { schedule: replay.schedule });
     expect(again.traceHash).toBe(f.traceHash);
-    expect(again.violations[0]?.checker).toBe('list/same-order');
+    expect(again.violations.map((v) => v.checker)).toContain(f.violation.checker);
   } finally {
     await stores.close();
   }
