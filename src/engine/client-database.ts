@@ -139,12 +139,25 @@ export class ClientDatabase {
   }
 
   async readMeta(q: Queryable = this.db): Promise<ClientMeta | undefined> {
-    const r = await q.query<{ client_id: string; client_group_id: string; cookie: number | null; cookie_epoch: string | null; cookie_fp: string | null; next_mutation_id: number; last_mutation_id: number }>(
-      `SELECT client_id, client_group_id, cookie, cookie_epoch, cookie_fp, next_mutation_id, last_mutation_id FROM ${this.s}.meta WHERE id = 1`,
+    return (await this.readMetaAndStage(q))?.meta;
+  }
+
+  /**
+   * Meta and the staged bootstrap's cookie in one statement: a pull needs both, before its
+   * request and again inside its apply, and statements are most of a client's cost.
+   */
+  async readMetaAndStage(q: Queryable = this.db): Promise<{ meta: ClientMeta; stage: CookieObject | null; stageClientID: string | null } | undefined> {
+    const r = await q.query<{
+      client_id: string; client_group_id: string; cookie: number | null; cookie_epoch: string | null; cookie_fp: string | null;
+      next_mutation_id: number; last_mutation_id: number; stage_client_id: string | null; stage_cookie: CookieObject | null;
+    }>(
+      `SELECT m.client_id, m.client_group_id, m.cookie, m.cookie_epoch, m.cookie_fp, m.next_mutation_id, m.last_mutation_id,
+              st.client_id AS stage_client_id, st.cookie AS stage_cookie
+         FROM ${this.s}.meta m LEFT JOIN ${this.s}.stage st ON st.id = 1 WHERE m.id = 1`,
     );
     const m = r.rows[0];
     if (!m) return undefined;
-    return {
+    const meta: ClientMeta = {
       clientID: m.client_id,
       clientGroupID: m.client_group_id,
       cookie: m.cookie === null ? null : Number(m.cookie),
@@ -153,16 +166,7 @@ export class ClientDatabase {
       nextMutationID: Number(m.next_mutation_id),
       lastMutationID: Number(m.last_mutation_id),
     };
-  }
-
-  /**
-   * The cookie of a staged bootstrap under way for this client id (null: none). One staged for
-   * another id (the identity was reset since) is ignored and dropped by the next pull.
-   */
-  async readStage(clientID: string, q: Queryable = this.db): Promise<CookieObject | null> {
-    const r = await q.query<{ client_id: string; cookie: CookieObject }>(`SELECT client_id, cookie FROM ${this.s}.stage WHERE id = 1`);
-    const row = r.rows[0];
-    return row && row.client_id === clientID ? row.cookie : null;
+    return { meta, stageClientID: m.stage_client_id, stage: m.stage_client_id === meta.clientID ? m.stage_cookie : null };
   }
 
   protected reader(q: Queryable) {
@@ -344,11 +348,12 @@ export class ClientDatabase {
     const resp = { ...wire, cookie: wire.cookie.order };
     const s = this.s;
     return this.db.transaction(async (tx) => {
-      const meta = await this.readMeta(tx);
-      if (!meta) throw new Error('client database is not open');
+      const read = await this.readMetaAndStage(tx);
+      if (!read) throw new Error('client database is not open');
+      const { meta } = read;
       if (meta.cookie !== baseCookie) return { applied: false, changes: [], droppedPending: 0 };
       if (baseClientID !== undefined && meta.clientID !== baseClientID) return { applied: false, changes: [], droppedPending: 0 };
-      if ((await this.readStage(meta.clientID, tx))?.stage !== baseStage) return { applied: false, changes: [], droppedPending: 0 };
+      if (read.stage?.stage !== baseStage) return { applied: false, changes: [], droppedPending: 0 };
       if (baseCookie !== null && meta.epoch !== wire.cookie.epoch) {
         throw new Error(`server answered from database ${wire.cookie.epoch} to a pull from ${meta.epoch}`);
       }

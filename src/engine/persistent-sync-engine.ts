@@ -293,10 +293,9 @@ export class PersistentSyncEngine {
    */
   async pull(): Promise<boolean> {
     this.assertOpen();
-    const meta = (await this.store.readMeta())!;
-    const base = meta.cookie;
     // A staged bootstrap under way continues from its own cookie (see ClientDatabase.applyPull).
-    const stage = await this.store.readStage(meta.clientID);
+    const { meta, stage } = (await this.store.readMetaAndStage())!;
+    const base = meta.cookie;
     const cookie = stage ?? (base === null ? null : { order: base, epoch: meta.epoch ?? '', ...(meta.fp ? { fp: meta.fp } : {}) });
     let resp;
     try {
