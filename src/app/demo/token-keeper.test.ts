@@ -6,19 +6,8 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LostTokenError, TokenKeeper } from './token-keeper.ts';
+import { MemoryStorage } from '../../../test/support/memory-storage.ts';
 
-class MemoryStorage {
-  readonly map = new Map<string, string>();
-  getItem(k: string) {
-    return this.map.get(k) ?? null;
-  }
-  setItem(k: string, v: string) {
-    this.map.set(k, v);
-  }
-  removeItem(k: string) {
-    this.map.delete(k);
-  }
-}
 
 /** /api/register as the server answers it: the first registration of a group binds it, later ones get 409. */
 function server() {

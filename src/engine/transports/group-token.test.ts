@@ -6,19 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, TransportError } from '../../protocol/index.ts';
 import { GroupToken, LostTokenError } from './group-token.ts';
+import { MemoryStorage } from '../../../test/support/memory-storage.ts';
 
-class MemoryStorage {
-  readonly map = new Map<string, string>();
-  getItem(k: string) {
-    return this.map.get(k) ?? null;
-  }
-  setItem(k: string, v: string) {
-    this.map.set(k, v);
-  }
-  removeItem(k: string) {
-    this.map.delete(k);
-  }
-}
 
 /** A server's register: binds a group to its first token; `fail` makes the next answers 503. */
 function fakeServer() {
