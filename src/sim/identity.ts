@@ -1,6 +1,7 @@
 import type { PersistentSyncEngine } from '../engine/index.ts';
 import { MutationRejectedError } from '../engine/index.ts';
 import type { SimClient, World } from './world-types.ts';
+import type { LogEntry } from '../server/types.ts';
 
 /*
  * What the checkers must know when a client's identity changes: the engine's reset after
@@ -22,18 +23,20 @@ function state(world: World): IdentityState {
 
 /**
  * A fault made the server forget acknowledged writes (clients that had them start over).
- * `keptHorizon` is the compaction horizon of the database the server now has (0 after a storage
- * loss, the backup's after a restore): the archive of compacted log entries is one database
- * lineage's history, so what it holds above that horizon belonged to the lost database. Kept, it
+ * `keptArchive` is the archive of compacted log entries that belongs to the database the server
+ * now has (none after a storage loss; after a restore, the archive as it was when the backup was
+ * taken, up to the backup's horizon). The archive is one database lineage's history: what the
+ * current one holds above the new database's horizon belonged to the lost database, and below it a
+ * storage loss between backup and restore has already emptied it (the restored log then started
+ * past an empty archive: swarm seed 11, "log entry 1 has version 12"). Kept, it
  * was mixed by version with the new database's entries and, worse, made the next compaction
  * archive only above the lost database's top version: writes of the new database compacted below
  * it vanished from the history (swarm seed 18: no-lost-write, exactly-once and log-replay
  * violations; regression compaction-across-storage-loss-archive).
  */
-export function markServerDataLoss(world: World, keptHorizon: number): void {
+export function markServerDataLoss(world: World, keptArchive: readonly LogEntry[]): void {
   state(world).dataLoss.push(world.sched.now);
-  const kept = world.compactedLog.filter((e) => e.version <= keptHorizon);
-  world.compactedLog.splice(0, world.compactedLog.length, ...kept);
+  world.compactedLog.splice(0, world.compactedLog.length, ...keptArchive);
 }
 
 /** Called for every engine the world opens: its resets re-map the queued records. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { FaultModule } from './types.ts';
 import { defectUntilFixed, ratesUntilFixed } from './double-apply.ts';
 import type { World } from '../world-types.ts';
+import type { LogEntry } from '../../server/types.ts';
 import { withServerDown } from './server-down.ts';
 import { markServerDataLoss } from '../identity.ts';
 
@@ -35,7 +36,13 @@ export const backupRestore: FaultModule<typeof backupRestoreEventSchema> = {
     const backup = `${schema}_bk${Math.round(e.t)}`;
     const tables = (await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, [schema])).rows.map((r) => r.table_name);
     await db.exec(`DROP SCHEMA IF EXISTS "${backup}" CASCADE; CREATE SCHEMA "${backup}"`);
+    // The simulator's archive of compacted log entries goes with the backup: a storage loss before
+    // the restore empties the world's archive, and the restored log starts at the backup's horizon.
+    // Copied inside the transaction: nothing else runs on the database while it is open, so the
+    // copy and the tables are one moment.
+    let archive: LogEntry[] = [];
     await db.transaction(async (tx) => {
+      archive = [...world.compactedLog];
       // With its structure (keys, indexes, defaults): a restore onto a volume lost since has to recreate it.
       for (const t of tables) {
         await tx.query(`CREATE TABLE "${backup}"."${t}" (LIKE "${schema}"."${t}" INCLUDING ALL)`);
@@ -51,7 +58,8 @@ export const backupRestore: FaultModule<typeof backupRestoreEventSchema> = {
     pending.delete(backup);
     await withServerDown(world, 'restore', async () => {
       const kept = await db.query<{ horizon: number }>(`SELECT horizon FROM "${backup}".meta WHERE id = 1`);
-      markServerDataLoss(world, Number(kept.rows[0]?.horizon ?? 0));
+      const horizon = Number(kept.rows[0]?.horizon ?? 0);
+      markServerDataLoss(world, archive.filter((x) => x.version <= horizon));
       // A storage loss since the backup left a new database: the server's migration made its own
       // tables again, but the auth table comes only with the first request (swarm seed 11 failed
       // here with "relation ...auth does not exist"). Restoring puts back what the backup had.

@@ -27,7 +27,7 @@ export const storageLoss: FaultModule<typeof storageLossEventSchema> = {
   async apply(world) {
     const schema = world.server.database.schema;
     await withServerDown(world, 'storage-loss', async () => {
-      markServerDataLoss(world, 0);
+      markServerDataLoss(world, []);
       await world.server.db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     });
   },
