@@ -75,6 +75,11 @@ function followMapping(world: World, from: string, to: string, mapping: { from: 
  */
 const moving = new WeakSet<PersistentSyncEngine>();
 
+/** A group move of this engine has begun (heal is not quiescent until the client runs on the new one). */
+export function isMoving(engine: PersistentSyncEngine): boolean {
+  return moving.has(engine);
+}
+
 export async function moveToNewGroup(world: World, c: SimClient, old: PersistentSyncEngine): Promise<void> {
   if (c.engine !== old || moving.has(old)) return; // already moving, moved, crashed or wiped
   moving.add(old);

@@ -1,7 +1,7 @@
 import { type PullRequest, type PushRequest } from '../protocol/index.ts';
 import type { Transport } from '../seams/index.ts';
 import { fetchTransport } from '../engine/transports/fetch-json.ts';
-import { GroupToken, registerBody } from '../engine/transports/group-token.ts';
+import { GroupToken, confirmedToken, registerBody } from '../engine/transports/group-token.ts';
 import { Crash } from './scheduler.ts';
 import { exceptionViolation } from './findings.ts';
 import { isOffline } from './faults/offline.ts';
@@ -39,6 +39,17 @@ export function simTransport(world: World, c: SimClient): Transport {
     push: (req: PushRequest) => keeperFor(req.clientGroupID).wrap(inner).push(req),
     pull: (req: PullRequest) => keeperFor(req.clientGroupID).wrap(inner).pull(req),
   };
+}
+
+/**
+ * Whether the client holds a confirmed token for its group. Heal's quiescence needs it: a client
+ * whose token was lost is caught up on paper while its registration is still on the way, and its
+ * 409 then moves it to a new, empty group after the checks began (fast-check schedule: an
+ * increment, a compaction, a token loss at the heal).
+ */
+export function holdsGroupToken(world: World, group: string): boolean {
+  const kept = apiState(world).kept;
+  return confirmedToken({ getItem: (k: string) => kept.get(k) ?? null }, group) !== undefined;
 }
 
 function groupToken(world: World, c: SimClient, group: string, f: typeof fetch): GroupToken {

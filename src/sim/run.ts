@@ -11,6 +11,8 @@ import { generateSchedule, type ScheduleEvent } from './schedule.ts';
 import type { Future, TraceEvent } from './scheduler.ts';
 import { SimWorld, type Stores } from './world.ts';
 import { exceptionViolation } from './findings.ts';
+import { holdsGroupToken } from './network.ts';
+import { isMoving } from './identity.ts';
 import type { SimClient } from './world-types.ts';
 import type { Simulation } from './app/types.ts';
 import { resolveSimulation } from './app/load.ts';
@@ -280,6 +282,8 @@ async function quiescent(world: SimWorld): Promise<boolean> {
   const head = (await db.db.query<{ version: number; epoch: string | null }>(`SELECT version, epoch FROM "${db.schema}".meta WHERE id = 1`)).rows[0]!;
   const version = Number(head.version);
   for (const c of world.clients) {
+    // Without a confirmed token the client still has to register, and a 409 moves it to a new group.
+    if (!holdsGroupToken(world, c.engine!.clientGroupID) || isMoving(c.engine!)) return false;
     const meta = (await c.engine!.store.readMeta())!;
     if (meta.cookie !== version || (meta.epoch ?? null) !== (head.epoch ?? null) || (await c.engine!.store.pendingCount()) > 0) return false;
   }

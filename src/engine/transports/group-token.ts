@@ -13,6 +13,12 @@ export const registerBody = (clientGroupID: string, token: string) => JSON.strin
 
 /** Stored under the key until the server confirms the proposed token; a bare value is a confirmed token. */
 const PROPOSED = 'proposed:';
+
+/** The token the server confirmed for a group, as kept in storage (not a proposal still unanswered). */
+export function confirmedToken(storage: Pick<Storage, 'getItem'>, key: string): string | undefined {
+  const v = storage.getItem(key);
+  return v && !v.startsWith(PROPOSED) ? v : undefined;
+}
 /** Where the token survives a reload (localStorage in a browser). */
 export type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
 
