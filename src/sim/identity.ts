@@ -13,11 +13,13 @@ import type { LogEntry } from '../server/types.ts';
 interface IdentityState {
   /** Virtual times at which the server lost acknowledged writes on purpose (storage loss, restore). */
   dataLoss: number[];
+  /** Client ids a group move left behind: only acknowledged writes stay under them (pending ones moved). */
+  retired: Set<string>;
 }
 const states = new WeakMap<World, IdentityState>();
 function state(world: World): IdentityState {
   let s = states.get(world);
-  if (!s) states.set(world, (s = { dataLoss: [] }));
+  if (!s) states.set(world, (s = { dataLoss: [], retired: new Set() }));
   return s;
 }
 
@@ -36,6 +38,10 @@ function state(world: World): IdentityState {
  */
 export function markServerDataLoss(world: World, keptArchive: readonly LogEntry[]): void {
   state(world).dataLoss.push(world.sched.now);
+  // An id a group move left behind never resets (nothing uses it any more), so the reset below
+  // never says that what it had acknowledged is gone: say it here. A move whose bookkeeping comes
+  // after the loss does the same itself (a fast-check schedule had the loss 2 ms before it).
+  for (const id of state(world).retired) world.wipedClientIDs.add(id);
   world.compactedLog.splice(0, world.compactedLog.length, ...keptArchive);
 }
 
@@ -112,6 +118,7 @@ export async function moveToNewGroup(world: World, c: SimClient, old: Persistent
     // As for a reset: what the old id had acknowledged may have lived only in a database lost since
     // (a move can come before the reset that would have said so); its re-queued writes stay checked.
     if (state(world).dataLoss.length > 0) world.wipedClientIDs.add(old.clientID);
+    state(world).retired.add(old.clientID);
     world.sched.record(c.name, 'moved-group', `${old.clientGroupID} -> ${next.clientGroupID}, ${mapping.length} re-queued as ${next.clientID}`);
   };
   if (c.engine !== old) {
