@@ -3,9 +3,11 @@
  * at 10% of the history, pull 100,000 entities through the real stack: the server in its own
  * process as in production (bench/catch-up-server.ts: srvx mounting SyncApi on PGlite), this
  * process the client (fetchTransport, PersistentSyncEngine on PGlite). Prints round trips,
- * seconds, response bytes and this process's peak memory growth (RSS and heap) per catch-up,
+ * seconds, this process's CPU seconds, response bytes and its peak memory growth (RSS and heap) per catch-up,
  * for the server's current page settings and, in the same run over the same database, for the
  * old ones (pageSize 5,000).
+ * Memory grows most in a process's first catch-up (PGlite's heap and V8's never shrink): run
+ * `-- --only new` and `-- --only 10%` in separate processes to see each one's own.
  * Run: npm run bench:catchup [-- --entities 100000] [-- --only new]
  */
 import { spawn } from 'node:child_process';
@@ -94,16 +96,20 @@ for (const [i, v] of variants.entries()) {
     e.c.pulls = 0;
     e.c.bytes = 0;
     const t = performance.now();
+    const cpu0 = process.cpuUsage();
     const m = await peakGrowth(() => e.engine.sync());
     const s = (performance.now() - t) / 1000;
+    // This process's CPU (the client's work: the server runs in its own): a figure that load on
+    // the machine changes far less than the seconds.
+    const cpu = process.cpuUsage(cpu0);
     const n = (await e.engine.query({ type: 'item' })).length;
     if (n !== entities) throw new Error(`${v.name} ${kind}: ${n} entities after catch-up, expected ${entities}`);
-    rows.push(`| ${v.name} | ${kind} | ${e.c.pulls} | ${s.toFixed(2)} | ${(e.c.bytes / 1e6).toFixed(1)} | ${(m.rss / 1e6).toFixed(0)} | ${(m.heap / 1e6).toFixed(0)} |`);
+    rows.push(`| ${v.name} | ${kind} | ${e.c.pulls} | ${s.toFixed(2)} | ${((cpu.user + cpu.system) / 1e6).toFixed(2)} | ${(e.c.bytes / 1e6).toFixed(1)} | ${(m.rss / 1e6).toFixed(0)} | ${(m.heap / 1e6).toFixed(0)} |`);
     console.log(rows[rows.length - 1]);
     await e.engine.close();
     await e.db.close();
   }
 }
-console.log(`\n| server pages | client | round trips | seconds | MB received | peak RSS growth MB | peak heap growth MB |\n|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
+console.log(`\n| server pages | client | round trips | seconds | client CPU s | MB received | peak RSS growth MB | peak heap growth MB |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
 child.kill();
 process.exit(0);

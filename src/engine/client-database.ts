@@ -1,5 +1,9 @@
 import { defaultLimits, maxOriginsPerMutation, runMutator, valueProblem, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type Origin, type PatchOp, type JSONValue } from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
+import { jsonChunks } from './json-chunks.ts';
+
+/** Default of ClientDatabase.applyChunkBytes: 256 KiB of JSON per statement of a pull's apply. */
+export const defaultApplyChunkBytes = 256 * 1024;
 
 export interface ClientMeta {
   clientID: string;
@@ -86,6 +90,12 @@ export class ClientDatabase {
    * need not read meta first; the write checks them in its own statement (see queueAndApply).
    */
   private writer: { clientID: string; nextMutationID: number } | undefined;
+  /**
+   * Most JSON (in characters: bytes for ASCII) one statement of a pull's apply carries; a page
+   * is written in chunks of it, in its one transaction (see jsonChunks: PGlite's heap grows to the
+   * largest statement and never shrinks). PersistentSyncEngine sets it from its option.
+   */
+  applyChunkBytes = defaultApplyChunkBytes;
 
   constructor(db: Db, schema: string, registry: MutatorRegistry, limits: Limits = defaultLimits) {
     this.db = db;
@@ -185,12 +195,12 @@ export class ClientDatabase {
       else if (e.op === 'del') dels.push(e.key);
     }
     if (dels.length) await q.query(`DELETE FROM ${this.s}.visible WHERE key = ANY($1::text[])`, [dels]);
-    if (puts.length) {
+    for (const chunk of jsonChunks(puts, this.applyChunkBytes)) {
       await q.query(
         `INSERT INTO ${this.s}.visible (key, type, id, data)
          SELECT key, type, id, data FROM jsonb_to_recordset($1::jsonb) AS r(key text, type text, id text, data jsonb)
          ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
-        [JSON.stringify(puts)],
+        [chunk],
       );
     }
   }
@@ -423,11 +433,11 @@ export class ClientDatabase {
     const puts = [...last.values()].filter((o): o is Extract<PatchOp, { op: 'put' }> => o.op === 'put').map((o) => ({ key: o.key, data: o.value }));
     const dels = [...last.values()].filter((o) => o.op === 'del').map((o) => (o as { key: string }).key);
     if (dels.length) await q.query(`DELETE FROM ${s}.staged WHERE key = ANY($1::text[])`, [dels]);
-    if (puts.length) {
+    for (const chunk of jsonChunks(puts, this.applyChunkBytes)) {
       await q.query(
         `INSERT INTO ${s}.staged (key, data) SELECT key, data FROM json_to_recordset($1::json) AS r(key text, data jsonb)
          ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
-        [JSON.stringify(puts)],
+        [chunk],
       );
     }
     await q.query(
@@ -474,7 +484,7 @@ export class ClientDatabase {
     // The patch documents applyToSnapshot already wrote to the visible state (the keys that changed).
     if (written) for (const key of written) changes.push({ key, ...splitKey(key), data: known.get(key)! });
     const fromPatch = written ? [] : [...known].filter(([k]) => !overlay.has(k)).map(([key, data]) => ({ key, data }));
-    if (fromPatch.length) {
+    for (const chunk of jsonChunks(fromPatch, this.applyChunkBytes)) {
       // The changed keys come back as one JSON array: a row per key costs more than the insert.
       const up = await q.query<{ keys: string[] }>(
         `WITH up AS (
@@ -483,7 +493,7 @@ export class ClientDatabase {
            ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data WHERE v.data IS DISTINCT FROM EXCLUDED.data
            RETURNING key)
          SELECT coalesce(json_agg(key), '[]') AS keys FROM up`,
-        [JSON.stringify(fromPatch)],
+        [chunk],
       );
       for (const key of up.rows[0]!.keys) changes.push({ key, ...splitKey(key), data: known.get(key)! });
     }
@@ -564,31 +574,39 @@ export class ClientDatabase {
     if (staged) await q.query(`INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM ${s}.staged`);
     const last = new Map<string, PatchOp>();
     for (const op of patch.slice(start)) if (op.op !== 'clear') last.set(op.key, op);
-    const puts = [...last.values()].filter((o): o is Extract<PatchOp, { op: 'put' }> => o.op === 'put').map((o) => ({ key: o.key, data: o.value }));
-    const dels = [...last.values()].filter((o) => o.op === 'del').map((o) => (o as { key: string }).key);
-    if (dels.length) await q.query(`DELETE FROM ${s}.snapshot WHERE key = ANY($1::text[])`, [dels]);
-    if (puts.length && visibleExcept) {
-      const r = await q.query<{ keys: string[] }>(
-        `WITH r AS MATERIALIZED (SELECT key, data, visible FROM json_to_recordset($1::json) AS r(key text, data jsonb, visible boolean)),
-         snap AS (INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM r ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data),
-         up AS (
-           INSERT INTO ${s}.visible AS v (key, type, id, data)
-           SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM r WHERE visible
-           ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data WHERE v.data IS DISTINCT FROM EXCLUDED.data
-           RETURNING key)
-         SELECT coalesce(json_agg(key), '[]') AS keys FROM up`,
-        [JSON.stringify(puts.map((p) => ({ ...p, visible: !visibleExcept.has(p.key) })))],
-      );
-      return r.rows[0]!.keys;
+    const puts: { key: string; data: EntityData; visible?: boolean }[] = [];
+    const dels: string[] = [];
+    for (const o of last.values()) {
+      if (o.op === 'put') puts.push(visibleExcept ? { key: o.key, data: o.value, visible: !visibleExcept.has(o.key) } : { key: o.key, data: o.value });
+      else if (o.op === 'del') dels.push(o.key);
     }
-    if (puts.length) {
+    if (dels.length) await q.query(`DELETE FROM ${s}.snapshot WHERE key = ANY($1::text[])`, [dels]);
+    if (visibleExcept) {
+      const keys: string[] = [];
+      for (const chunk of jsonChunks(puts, this.applyChunkBytes)) {
+        const r = await q.query<{ keys: string[] }>(
+          `WITH r AS MATERIALIZED (SELECT key, data, visible FROM json_to_recordset($1::json) AS r(key text, data jsonb, visible boolean)),
+           snap AS (INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM r ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data),
+           up AS (
+             INSERT INTO ${s}.visible AS v (key, type, id, data)
+             SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM r WHERE visible
+             ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data WHERE v.data IS DISTINCT FROM EXCLUDED.data
+             RETURNING key)
+           SELECT coalesce(json_agg(key), '[]') AS keys FROM up`,
+          [chunk],
+        );
+        for (const key of r.rows[0]!.keys) keys.push(key);
+      }
+      return keys;
+    }
+    for (const chunk of jsonChunks(puts, this.applyChunkBytes)) {
       await q.query(
         `INSERT INTO ${s}.snapshot (key, data) SELECT key, data FROM json_to_recordset($1::json) AS r(key text, data jsonb)
          ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
-        [JSON.stringify(puts)],
+        [chunk],
       );
     }
-    return visibleExcept ? [] : undefined;
+    return undefined;
   }
 
   async visibleMap(q: Queryable = this.db): Promise<Map<string, EntityData>> {

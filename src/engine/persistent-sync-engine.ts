@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createRegistry, defaultLimits, encodedBytes, ProtocolError, requeuedOrigins, type EntityData, type JSONValue, type Limits, type Mutation, type MutatorRegistry, type PushRequest } from '../protocol/index.ts';
 import type { Db } from '../db/types.ts';
-import { ClientDatabase, type ClientMeta, type EntityChange, type EntityRow, type IdentityReset, type QuerySpec } from './client-database.ts';
+import { ClientDatabase, defaultApplyChunkBytes, type ClientMeta, type EntityChange, type EntityRow, type IdentityReset, type QuerySpec } from './client-database.ts';
 import type { SimulationHooks } from './simulation.ts';
 import { cryptoIds, mathRandom, realTimer, systemClock, type Clock, type Ids, type Random, type Timer, type Transport } from '../seams/index.ts';
 import { Emitter } from './emitter.ts';
@@ -25,6 +25,8 @@ export interface EngineOptions {
   maxPushBytes?: number;
   /** Most pull round trips one sync makes while the cookie keeps moving (default 100). */
   maxPages?: number;
+  /** Most JSON (characters) one statement of a pull's apply writes; a page goes in chunks of it (default 256 KiB, see ClientDatabase.applyChunkBytes). */
+  applyChunkBytes?: number;
   /** Args and document limits checked before a write is queued (defaults: defaultLimits). */
   limits?: Partial<Limits>;
   schemaVersion?: string;
@@ -38,6 +40,7 @@ const engineLimitsSchema = z.object({
   pushBatchSize: positiveInt.max(1000),
   maxPushBytes: positiveInt,
   maxPages: positiveInt,
+  applyChunkBytes: positiveInt,
   maxDocumentBytes: positiveInt,
   maxArgsBytes: positiveInt,
   maxDepth: positiveInt,
@@ -50,6 +53,7 @@ function engineLimits(o: EngineOptions): EngineLimits {
     pushBatchSize: o.pushBatchSize ?? 100,
     maxPushBytes: o.maxPushBytes ?? 512 * 1024,
     maxPages: o.maxPages ?? 100,
+    applyChunkBytes: o.applyChunkBytes ?? defaultApplyChunkBytes,
     ...defaultLimits,
     ...Object.fromEntries(Object.entries(o.limits ?? {}).filter(([, v]) => v !== undefined)),
   });
@@ -147,6 +151,7 @@ export class PersistentSyncEngine {
     const storeLimits: Limits = { maxDocumentBytes: limits.maxDocumentBytes, maxArgsBytes: limits.maxArgsBytes, maxDepth: limits.maxDepth };
     const create = options.simulation?.createStore ?? ((db, schema, registry, l) => new ClientDatabase(db, schema, registry, l));
     const store = create(options.db, options.schema ?? 'lockstep', createRegistry(options.mutators), storeLimits);
+    store.applyChunkBytes = limits.applyChunkBytes;
     const meta = await store.open(() => ({ clientID: ids.newId('c'), clientGroupID: options.clientGroupID ?? ids.newId('g') }));
     return new PersistentSyncEngine(options, store, meta, limits, ids);
   }

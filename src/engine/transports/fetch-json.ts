@@ -1,4 +1,5 @@
-import { pullResponseOKSchema, pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
+import { pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
+import { pullResponseWireSchema } from './pull-response.ts';
 import type { Transport } from '../../seams/index.ts';
 
 export interface FetchTransportOptions {
@@ -36,7 +37,7 @@ export function fetchTransport(o: FetchTransportOptions): Transport {
       return pushResponseOKSchema.parse(await call('/api/replicache/push', req));
     },
     async pull(req: PullRequest): Promise<PullResponseOK> {
-      return pullResponseOKSchema.parse(await call('/api/replicache/pull', req));
+      return pullResponseWireSchema.parse(await call('/api/replicache/pull', req));
     },
   };
 }

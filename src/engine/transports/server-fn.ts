@@ -1,4 +1,5 @@
-import { pullResponseOKSchema, pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
+import { pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
+import { pullResponseWireSchema } from './pull-response.ts';
 import type { Transport } from '../../seams/index.ts';
 
 type Call = (opts: { data: { token: string; request: any } }) => Promise<{ status: number; body: unknown }>;
@@ -19,7 +20,7 @@ export function serverFnTransport(fns: { pushChanges: Call; pullChanges: Call },
       return pushResponseOKSchema.parse(await call(fns.pushChanges, req));
     },
     async pull(req: PullRequest): Promise<PullResponseOK> {
-      return pullResponseOKSchema.parse(await call(fns.pullChanges, req));
+      return pullResponseWireSchema.parse(await call(fns.pullChanges, req));
     },
   };
 }
