@@ -29,7 +29,7 @@ interface Answer {
  * backoff after a failure, a 401 registers again once, a 409 is a lost token: the client moves to
  * a new group once), kept in the world's `kept` map as a browser keeps it in localStorage.
  */
-export function simTransport(world: World, c: SimClient): Transport {
+export function simTransport(world: World, c: SimClient): Transport & { token(clientGroupID: string): Promise<string> } {
   const f = simFetch(world, c);
   // One engine uses this transport: its requests name its client group, and it keeps one token.
   let keeper: GroupToken | undefined;
@@ -38,6 +38,14 @@ export function simTransport(world: World, c: SimClient): Transport {
   return {
     push: (req: PushRequest) => keeperFor(req.clientGroupID).wrap(inner).push(req),
     pull: (req: PullRequest) => keeperFor(req.clientGroupID).wrap(inner).pull(req),
+    // The poke stream's token: the one the group's keeper stored (localStorage). The stream does
+    // not register itself: waiting on the loop's registration in flight would be a wait the
+    // scheduler cannot see; before the first registration the stream just tries again later.
+    token: async (group: string) => {
+      const kept = apiState(world).kept.get(group);
+      if (!kept || kept.startsWith('proposed:')) throw new Error('no token yet (not registered)');
+      return kept;
+    },
   };
 }
 
@@ -139,7 +147,9 @@ function simFetch(world: World, c: SimClient): typeof fetch {
         try {
           a = await serve(world, c, kind, wire, headers);
           sched.record('server', `${kind}-done`, `${c.name} ${label}${copy} ${a.status}`);
-          answer(copy, { ...a, ...(a.status >= 500 ? { error: a.text.slice(0, 300) } : {}) });
+          // A draining server's 503 is the restart fault's, not a defect.
+          const drained = a.status === 503 && a.text.includes('ShuttingDown') && apiState(world).draining;
+          answer(copy, { ...a, ...(a.status >= 500 ? { error: a.text.slice(0, 300) } : {}), ...(drained ? { injected: true } : {}) });
         } catch (e) {
           if (e instanceof Crash) {
             response.reject(new TypeError('connection reset: server crashed'));
