@@ -9,6 +9,7 @@ import { isPartitioned } from './faults/partition.ts';
 import { drop, duplicate, latency, lostAck } from './faults/network-faults.ts';
 import { httpFate, injectedErrorAnswer, truncate } from './faults/http-faults.ts';
 import { apiState, simApi } from './sim-api.ts';
+import { tokenOf } from '../server/http/api.ts';
 import { moveToNewGroup } from './identity.ts';
 import type { SimClient, World } from './world-types.ts';
 
@@ -145,7 +146,7 @@ function simFetch(world: World, c: SimClient): typeof fetch {
         sched.record('server', `${kind}-recv`, `${c.name} ${label}${copy}`);
         let a: Answer;
         try {
-          a = await serve(world, c, kind, wire, headers);
+          a = await serve(world, c, kind, url, wire, headers);
           sched.record('server', `${kind}-done`, `${c.name} ${label}${copy} ${a.status}`);
           // A draining server's 503 is the restart fault's, not a defect.
           const drained = a.status === 503 && a.text.includes('ShuttingDown') && apiState(world).draining;
@@ -201,14 +202,40 @@ function simFetch(world: World, c: SimClient): typeof fetch {
   }) as typeof fetch;
 }
 
-/** One request at the SyncApi, as the app's routes mount it; the client's address is its lane. */
-async function serve(world: World, c: SimClient, kind: Kind, wire: string, headers: Headers): Promise<Answer> {
+/**
+ * One request at the SyncApi, as the app mounts it: the JSON routes, or (for /_serverFn/...) the
+ * server functions' door, where start.ts's middleware runs guardServerFn before Start reads the
+ * body and the handler checks the token with withToken. The HTTP layer declares the body's length,
+ * as fetch does for a string body, unless the sender streamed it (`transfer-encoding: chunked`).
+ * The client's address is its lane.
+ */
+async function serve(world: World, c: SimClient, kind: Kind, url: string, wire: string, headers: Headers): Promise<Answer> {
   const api = await simApi(world);
-  const path = kind === 'register' ? '/api/register' : `/api/replicache/${kind}`;
-  const request = new Request(`${BASE}${path}`, { method: 'POST', headers, body: wire });
+  const serverFn = url.includes('/_serverFn/');
+  const path = serverFn ? new URL(url).pathname : kind === 'register' ? '/api/register' : `/api/replicache/${kind}`;
+  const h = new Headers(headers);
+  if (!h.has('transfer-encoding')) h.set('content-length', String(Buffer.byteLength(wire)));
+  const request = new Request(`${BASE}${path}`, { method: 'POST', headers: h, body: wire });
   Object.defineProperty(request, 'ip', { value: c.name });
+  if (serverFn) {
+    const refused = await api.guardServerFn(request);
+    if (refused) return { status: refused.status, text: await refused.text() };
+    let body: unknown;
+    try {
+      body = JSON.parse(wire);
+    } catch {
+      return { status: 400, text: JSON.stringify({ error: 'BadRequest', message: 'request body is not valid JSON' }) };
+    }
+    const r = await api.withToken(tokenOf(request), body, (b) => (kind === 'push' ? api.server.handlePush(b) : api.server.handlePull(b)));
+    return { status: r.status, text: JSON.stringify(r.body) };
+  }
   const res = kind === 'push' ? await api.push(request) : kind === 'pull' ? await api.pull(request) : await api.register(request);
   return { status: res.status, text: await res.text() };
+}
+
+/** The raw fetch of a client over the simulated network (a misbehaving client's requests). */
+export function rawFetch(world: World, c: SimClient): typeof fetch {
+  return simFetch(world, c);
 }
 
 function describe(kind: Kind, wire: string): string {

@@ -33,6 +33,7 @@ export function startPokeStream(world: World, c: SimClient, isCurrent: () => boo
         sched.record(c.name, 'poke-stream-closed');
       } catch (e) {
         if (e instanceof Crash) throw e;
+        if ((e as Error).message.startsWith('poke stream refused')) world.countFault('poke-stream-refused');
         sched.record(c.name, 'poke-stream-failed', (e as Error).message.slice(0, 120));
       } finally {
         leave.abort();
@@ -72,10 +73,14 @@ async function pump(world: World, c: SimClient, reader: ReadableStreamDefaultRea
       const { done, value } = await reader.read();
       if (done) break;
       const text = decoder.decode(value, { stream: true });
-      for (const event of text.split('\n\n')) if (event.startsWith('event: poke')) sendPoke(world, undefined, c);
+      for (const event of text.split('\n\n')) {
+        if (event.startsWith('event: poke')) sendPoke(world, undefined, c);
+        else if (event.startsWith(': heartbeat')) world.countFault('poke-heartbeat');
+      }
     }
   } catch (e) {
     // The hub dropped this reader (it fell its buffer behind) or the connection reset.
+    world.countFault('poke-stream-dropped');
     world.sched.record(c.name, 'poke-stream-dropped', (e as Error).message.slice(0, 120));
   }
   closed.resolve();
