@@ -18,7 +18,7 @@ beforeAll(() => {
 });
 
 const up = (t: number, client: number, id = 'c0'): ScheduleEvent => ({ t, kind: 'op', client, op: 'upsert', type: 'comment', id, data: { t } });
-const intrude = (t: number, client: number, how: 'oversize' | 'no-length' | 'burst' | 'bad-token'): ScheduleEvent => ({ t, kind: 'op', client, op: 'intrude', type: 'comment', id: 'c1', how });
+const intrude = (t: number, client: number, how: 'oversize' | 'no-length' | 'burst' | 'bad-token' | 'invalid' | 'version' | 'gap' | 'malformed'): ScheduleEvent => ({ t, kind: 'op', client, op: 'intrude', type: 'comment', id: 'c1', how });
 
 async function run(schedule: ScheduleEvent[], extra: Partial<SimConfig> = {}) {
   const config = { ...buildConfig({ seed: 'process', profile: 'none', clients: 2, steps: 1 }), dbLatencyMs: 0, network: { ...quietNetwork, latencyMs: [10, 10] as [number, number] }, ...extra };
@@ -53,6 +53,13 @@ describe('the simulated server process', () => {
     const { r, details } = await run([up(100, 0), up(200, 1, 'c1'), intrude(1000, 0, 'oversize'), intrude(1100, 0, 'no-length'), intrude(1200, 1, 'bad-token')]);
     const answers = details('intrude-answer');
     for (const status of ['oversize 413', 'no-length 411', 'bad-token 400']) expect(answers.some((d) => d.includes(status)), `${status} in ${answers.join('; ')}`).toBe(true);
+    expect(r.verdict, JSON.stringify(r.violations.slice(0, 2))).toBe('converged');
+  });
+
+  it('malformed, version-mismatched, gapped and invalid pushes are refused or recorded as failed, without harm', async () => {
+    const { r, details } = await run([up(100, 0), up(200, 1, 'c1'), intrude(1000, 0, 'malformed'), intrude(1100, 0, 'version'), intrude(1200, 1, 'gap'), intrude(1300, 1, 'invalid'), up(1400, 1, 'c2')]);
+    const answers = details('intrude-answer');
+    for (const status of ['malformed 400', 'version 400', 'gap 400', 'invalid 200']) expect(answers.some((d) => d.includes(status)), `${status} in ${answers.join('; ')}`).toBe(true);
     expect(r.verdict, JSON.stringify(r.violations.slice(0, 2))).toBe('converged');
   });
 

@@ -53,6 +53,8 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
         // open() runs the idempotent migration, as a restarted server process would.
         ids: { newId: (p: string) => `${p}-sim-${incarnation}` },
         mutators: o.mutators,
+        // As an app declares it: the engine's default; another version gets VersionNotSupported.
+        schemaVersion: '1',
         ...serverKnobs(config.wide),
         openDatabase: (db, options) => openDatabase(world, db, options, o.bug),
         ...(schedule

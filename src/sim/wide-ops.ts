@@ -50,7 +50,7 @@ function hostileData(kind: 'surrogate' | 'nul' | 'proto' | 'oversized'): Record<
  */
 async function intrude(world: World, c: SimClient, e: OpEvent): Promise<void> {
   const engine = c.engine!;
-  if (e.how === 'oversize' || e.how === 'no-length' || e.how === 'burst' || e.how === 'bad-token') return abuseHttp(world, c, e);
+  if (e.how !== undefined && !['skip', 'stale', 'foreign'].includes(e.how)) return abuseHttp(world, c, e);
   const meta = (await engine.store.readMeta())!;
   // A client id the server knows (the other client had a write acknowledged): an unknown one would
   // be a guess of a random id in production, and the server cannot tell it from a new client.
@@ -121,6 +121,23 @@ async function abuseHttp(world: World, c: SimClient, e: OpEvent): Promise<void> 
   };
   if (e.how === 'oversize') return send('http://sim/api/replicache/push', { method: 'POST', headers: auth, body: push({ pad: 'x'.repeat(defaultHttpLimits.maxBodyBytes) }) });
   if (e.how === 'no-length') return send('http://sim/_serverFn/push', { method: 'POST', headers: { ...auth, 'transfer-encoding': 'chunked' }, body: push({}) });
+  const pushURL = 'http://sim/api/replicache/push';
+  const post = (body: string, url = pushURL) => send(url, { method: 'POST', headers: auth, body });
+  // Mutations the server must record as failed (under a client id of the group no engine uses, so no honest id is taken).
+  if (e.how === 'invalid') {
+    const clientID = `${engine.clientID}-intruder-${world.sched.now}`;
+    const bad = [{ name: 'nul\u0000name', args: {} }, { name: 'upsert', args: {}, timestamp: null }, { name: 5, args: {} }, { name: 'upsert', args: { type: 'comment', id: e.id, data: { [INTRUDER_FIELD]: 'half \ud800' } } }];
+    return post(JSON.stringify({ pushVersion: 1, clientGroupID: group, profileID: group, schemaVersion: '1', mutations: bad.map((m, i) => ({ clientID, id: i + 1, timestamp: world.sched.now, ...m })) }));
+  }
+  if (e.how === 'version') {
+    await post(JSON.stringify({ ...JSON.parse(push({})), pushVersion: 2 }));
+    return post(JSON.stringify({ pullVersion: 1, clientGroupID: group, cookie: null, profileID: group, schemaVersion: '0' }), 'http://sim/api/replicache/pull');
+  }
+  if (e.how === 'gap') {
+    const m = mutation({});
+    return post(JSON.stringify({ pushVersion: 1, clientGroupID: group, profileID: group, schemaVersion: '1', mutations: [m, { ...m, id: m.id + 2 }] }));
+  }
+  if (e.how === 'malformed') return post(JSON.stringify({ pushVersion: 1, clientGroupID: group, mutations: 'none' }));
   if (e.how === 'bad-token') return send('http://sim/api/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID: group, token: 'short token' }) });
   // A burst: more pulls at once than the token's bucket holds (when the operator's burst is small enough to try).
   const burst = (world.config.serverProcess?.http?.syncBurst ?? defaultHttpLimits.syncBurst) + 1;

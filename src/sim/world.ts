@@ -13,6 +13,7 @@ import { SimDb } from './sim-db.ts';
 import { simTransport } from './network.ts';
 import { startPokeStream } from './poke-stream.ts';
 import { openServerProcess } from './sim-server.ts';
+import { mountViews } from './app-view.ts';
 import { apiState } from './sim-api.ts';
 import type { Future } from './scheduler.ts';
 import type { Transport } from '../seams/index.ts';
@@ -140,6 +141,11 @@ export class SimWorld implements World {
     return c;
   }
 
+  /** A violation found while running (the app view's live-query invariant). */
+  reportViolation(v: Violation): void {
+    this.ownViolations.push(v);
+  }
+
   countFault(kind: string): void {
     this.stats.faults[kind] = (this.stats.faults[kind] ?? 0) + 1;
   }
@@ -202,6 +208,8 @@ export class SimWorld implements World {
       ...engineKnobs(this.config.wide),
     });
     watchEngine(this, c, engine);
+    // The app's screen: its live queries and sync state re-render as the engine's state changes.
+    if (!this.app) mountViews(this, c, engine);
     this.engines.add(engine);
     c.clientID = engine.clientID;
     engine.onSyncError((e) => this.syncError(c, engine, e));
