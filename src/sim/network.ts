@@ -77,8 +77,14 @@ function groupToken(world: World, c: SimClient, group: string, f: typeof fetch):
       world.sched.record(c.name, 'token-lost', group);
       const engine = c.engine;
       if (engine?.clientGroupID !== group) return;
+      const moving = apiState(world).moving;
+      moving.add(c.name);
       world.sched.spawn('sim', `move ${c.name}`, async () => {
-        await moveToNewGroup(world, c, engine);
+        try {
+          await moveToNewGroup(world, c, engine);
+        } finally {
+          moving.delete(c.name);
+        }
         // The old engine's loop would otherwise run (and fail) forever: the move replaced it.
         // Not awaited: its run belongs to the client's task (a bare await would stall the scheduler).
         if (c.engine !== engine) void engine.stop();

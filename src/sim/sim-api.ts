@@ -16,13 +16,15 @@ interface ApiState {
   kept: Map<string, string>;
   /** A graceful restart is draining the current SyncApi (its 503s are that fault's). */
   draining: boolean;
+  /** Clients whose move to a new client group (after a 409) is under way: not quiescent yet. */
+  moving: Set<string>;
 }
 
 const states = new WeakMap<World, ApiState>();
 
 export function apiState(world: World): ApiState {
   let s = states.get(world);
-  if (!s) states.set(world, (s = { database: null, api: null, tokens: 0, kept: new Map(), draining: false }));
+  if (!s) states.set(world, (s = { database: null, api: null, tokens: 0, kept: new Map(), draining: false, moving: new Set() }));
   return s;
 }
 
