@@ -56,7 +56,12 @@ async function open(world: World, c: SimClient, attempt: number, token: () => Pr
   if (isOffline(world, c) || isPartitioned(world, c)) throw new Error('unreachable server (offline or partitioned)');
   if (!world.server.up) throw new Error('connection refused: server down');
   const api = await simApi(world);
-  const res = await api.poke(new Request(`http://sim/api/poke?token=${encodeURIComponent(await token())}`, { signal }));
+  const request = new Request(`http://sim/api/poke?token=${encodeURIComponent(await token())}`);
+  // The client's own signal, not one the Request derives from it: undici links a derived signal
+  // through a weak reference, so after a garbage collection an abort may never arrive (the stream
+  // stays open; the run then depends on when GC ran, and its heartbeats go on forever).
+  Object.defineProperty(request, 'signal', { value: signal });
+  const res = await api.poke(request);
   if (res.status !== 200 || !res.body) throw new Error(`poke stream refused: ${res.status} ${(await res.text()).slice(0, 80)}`);
   sched.record(c.name, 'poke-stream-open');
   void pump(world, c, res.body.getReader(), closed);
