@@ -14,7 +14,7 @@ import { simTransport } from './network.ts';
 import { startPokeStream } from './poke-stream.ts';
 import { openServerProcess } from './sim-server.ts';
 import { mountViews } from './app-view.ts';
-import { apiState } from './sim-api.ts';
+import { apiState, simApi } from './sim-api.ts';
 import type { Future } from './scheduler.ts';
 import type { Transport } from '../seams/index.ts';
 import type { Observation, QueuedMutation, ServerAnswer, SimClient, World, WorldStats } from './world-types.ts';
@@ -158,6 +158,9 @@ export class SimWorld implements World {
     const sync = await openServerProcess(this, { schema: this.serverSchema, bug: this.bug, mutators: this.app?.mutators, onViolation: (v) => this.ownViolations.push(v) });
     this.server.sync = sync;
     this.server.database = sync.database;
+    // As production's openSyncApiFromEnv: the token store and the HTTP API open at process start
+    // (not at the first request), so the auth table exists whenever the server's tables do.
+    await simApi(this);
   }
 
   /**
