@@ -8,6 +8,8 @@ import type { SimClient, World } from './world-types.ts';
 
 /** How long a client waits before opening its poke stream again (virtual ms), as EventSource's retry. */
 export const POKE_RECONNECT_MS = 1_000;
+/** How soon the stream looks again for the group's token, before its first registration. */
+const TOKEN_POLL_MS = 20;
 
 /**
  * A client's GET /api/poke stream, as the app opens it with EventSource: the production PokeHub
@@ -22,11 +24,13 @@ export function startPokeStream(world: World, c: SimClient, isCurrent: () => boo
   const { sched } = world;
   sched.spawn(c.name, 'poke-stream', async () => {
     let attempt = 0;
+    let waitingForToken = false;
     while (isCurrent() && !stop.aborted) {
       const leave = new AbortController();
       const onStop = () => leave.abort();
       stop.addEventListener('abort', onStop, { once: true });
       const closed = sched.future<void>();
+      waitingForToken = false;
       try {
         await open(world, c, ++attempt, token, leave.signal, closed);
         await sched.waitFor(closed, Number.POSITIVE_INFINITY, () => new Error('unreachable'));
@@ -34,13 +38,15 @@ export function startPokeStream(world: World, c: SimClient, isCurrent: () => boo
       } catch (e) {
         if (e instanceof Crash) throw e;
         if ((e as Error).message.startsWith('poke stream refused')) world.countFault('poke-stream-refused');
+        waitingForToken = (e as Error).message.startsWith('no token yet');
         sched.record(c.name, 'poke-stream-failed', (e as Error).message.slice(0, 120));
       } finally {
         leave.abort();
         stop.removeEventListener('abort', onStop);
       }
       try {
-        await sched.sleep(POKE_RECONNECT_MS, stop);
+        // Before the group's first registration the app opens the stream as soon as it has a token.
+        await sched.sleep(waitingForToken ? TOKEN_POLL_MS : POKE_RECONNECT_MS, stop);
       } catch (e) {
         if (e instanceof Crash) throw e;
         return; // the run's loops stopped
