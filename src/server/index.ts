@@ -6,8 +6,9 @@ import { realTimer, systemClock, type Clock, type Timer } from '../seams/index.t
 import { checkSchedule, compactionSchedule, type CompactionSchedule } from './compaction-schedule.ts';
 import type { CompactionResult, Retention } from './compaction.ts';
 import { handlePull, handlePush, type HandlerResult } from './handlers.ts';
-import { ServerDatabase } from './server-database.ts';
+import { ServerDatabase, type ServerDatabaseOptions } from './server-database.ts';
 import type { ServerLimits } from './limits.ts';
+import type { Ids } from '../seams/index.ts';
 
 export { ServerDatabase, foldLog } from './server-database.ts';
 export { handlePush, handlePull } from './handlers.ts';
@@ -40,6 +41,15 @@ export interface SyncServerOptions {
   compaction?: CompactionSchedule;
   /** Drives the compaction schedule (default: real timers). */
   timer?: Timer;
+  /** Postgres schema holding the tables (default 'lockstep'), so that several servers can share one database. */
+  schema?: string;
+  /** Where a new database's epoch comes from (default: crypto ids). */
+  ids?: Ids;
+  /**
+   * Opens the ServerDatabase (default ServerDatabase.open). The simulator passes its planted-bug
+   * variants here, and archives what a compaction drops, so that its checkers see the whole history.
+   */
+  openDatabase?: (db: Db, options: ServerDatabaseOptions) => Promise<ServerDatabase>;
 }
 
 export interface SyncServer {
@@ -59,13 +69,16 @@ export interface SyncServer {
 export async function createSyncServer(options: SyncServerOptions = {}): Promise<SyncServer> {
   if (options.compaction) checkSchedule(options.compaction);
   const db: Db = options.db ?? (options.postgres ? new PostgresDb(options.postgres) : await PGliteDb.open(options.pglite ?? 'memory'));
-  const database = await ServerDatabase.open(db, {
+  const open = options.openDatabase ?? ((d: Db, o: ServerDatabaseOptions) => ServerDatabase.open(d, o));
+  const database = await open(db, {
     clock: options.clock ?? systemClock,
     mutators: options.mutators,
     pageSize: options.pageSize,
     pageBytes: options.pageBytes,
     limits: options.limits,
     retention: options.retention,
+    ...(options.schema !== undefined ? { schema: options.schema } : {}),
+    ...(options.ids ? { ids: options.ids } : {}),
   });
   const schedule = options.compaction ? compactionSchedule(database, options.compaction, options.timer ?? realTimer) : undefined;
   const listeners = new Set<(version: number) => void>();

@@ -4,7 +4,7 @@ import { coverage } from './coverage-start.ts';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { profileNames } from './config.ts';
+import { profileNames, type SimConfig } from './config.ts';
 import { bugs } from './bugs/index.ts';
 import { buildConfig, loadScenario, UsageError } from './scenario.ts';
 import { openStores } from './stores.ts';
@@ -65,7 +65,8 @@ program
   .option('--no-shrink', 'do not shrink failing seeds')
   .option('--shrink-first <k>', 'shrink only the first K failing seeds, in seed order', int('--shrink-first', 0), 3)
   .option('--shrink-budget <seconds>', 'time budget to shrink each failing seed', int('--shrink-budget'), 60)
-  .option('--coverage', 'measure which lines and branches of src/engine, src/server, src/protocol and src/db the run reaches (into report.md/html)')
+  .option('--coverage', 'measure which lines and branches of src/engine, src/server, src/protocol and src/db the run reaches (into report.md/html); runs in one process')
+  .option('--coverage-pg-seeds <n>', 'with --coverage and LOCKSTEP_PG_URL set: also run this many seeds on PostgreSQL (src/db/postgres.ts)', int('--coverage-pg-seeds'), 3)
   .option('--timeline <seeds>', 'comma-separated seeds whose timelines report.html draws even if they converge')
   .action(async (o) => {
     let scenario = loadScenario(o.scenario ?? defaultScenario);
@@ -82,19 +83,26 @@ program
     const total: number | undefined = o.seeds ?? (durationMs !== undefined ? undefined : (scenario.seeds ?? 1));
     const shard: Shard = o.shard ?? { index: 1, count: 1 };
     const plan = seedPlan(first, total, shard);
-    const workers = Math.max(1, Math.min(o.workers ?? defaultWorkers(), plan.count ?? Infinity));
+    // V8 coverage is measured in this process: with --coverage every seed runs here.
+    if (coverage && (o.workers ?? 1) > 1) console.log(`--coverage runs every seed in this process: --workers ${o.workers} ignored`);
+    const workers = coverage ? 1 : Math.max(1, Math.min(o.workers ?? defaultWorkers(), plan.count ?? Infinity));
     const what = `${plan.count ?? 'unlimited'} seed${plan.count === 1 ? '' : 's'} from ${plan.at(0) ?? first}${shard.count > 1 ? ` (shard ${shard.index}/${shard.count}, strided)` : ''}${durationMs !== undefined ? `, for ${o.minutes} min` : ''}`;
     console.log(`lockstep run: ${what}, ${config.clients} clients, ${config.steps} steps, profile ${config.profile}, server ${config.server}${config.bug ? `, bug ${config.bug}` : ''}${describeSim(config.simulation)}, scenario ${scenario.name}, ${workers} worker${workers > 1 ? 's' : ''}`);
     const stores = workers > 1 ? undefined : await openStores(config.server);
     const runner = stores ? localRunner(configFor, stores) : await workerPool(workers, { input });
     let stopReason: string | undefined;
+    let pgFailures = 0;
     // Started once the databases are up, so that seeds/s and the ETA measure seeds only.
     const progress = new Progress(plan.count, durationMs);
     try {
       const report = await sweepWith(runner, plan, configFor, {
         outDir: o.out,
         scenario,
-        ...(coverage ? { coverage: () => coverage!.take(process.cwd()) } : {}),
+        ...(coverage ? { coverage: async () => {
+          // src/db/postgres.ts runs only on PostgreSQL: with LOCKSTEP_PG_URL a few seeds run there too.
+          pgFailures = await coveragePostgresSeeds(configFor, plan.at(0) ?? first, config.server === 'pglite' ? o.coveragePgSeeds : 0);
+          return coverage!.take(process.cwd());
+        } } : {}),
         checkDeterminism: Boolean(o.checkDeterminism),
         shrink: o.shrink !== false,
         shrinkFirst: o.shrinkFirst,
@@ -121,7 +129,7 @@ program
         if (s.replayFile) console.log(`    replay: ${cliName} replay ${s.shrunkReplayFile ?? s.replayFile}${s.shrunkEvents !== undefined ? `   (shrunk ${s.events} -> ${s.shrunkEvents} events in ${s.shrinkSeconds} s)` : ''}`);
       }
       if (failing.length > 20) console.log(`  (${failing.length - 20} more failing seeds in ${o.out}/report.md)`);
-      process.exitCode = t.violations > 0 ? 1 : 0;
+      process.exitCode = t.violations > 0 || pgFailures > 0 ? 1 : 0;
     } finally {
       progress.stop();
       await runner.close();
@@ -242,4 +250,26 @@ try {
     console.error(e);
     process.exitCode = 2;
   }
+}
+
+/** With --coverage: `count` more seeds (from `from`) on PostgreSQL when LOCKSTEP_PG_URL is set; returns how many failed. */
+async function coveragePostgresSeeds(configFor: (seed: string) => SimConfig, from: string, count: number): Promise<number> {
+  if (count <= 0) return 0;
+  if (!process.env.LOCKSTEP_PG_URL) {
+    console.log('coverage: LOCKSTEP_PG_URL is not set, so src/db/postgres.ts is not measured (npm run pg:start prints one)');
+    return 0;
+  }
+  const stores = await openStores('postgres');
+  let failed = 0;
+  try {
+    for (let i = 0; i < count; i++) {
+      const seed = String(Number(from) + i);
+      const r = await runSimulation({ ...configFor(seed), server: 'postgres' }, stores);
+      if (r.verdict !== 'converged') failed++;
+      console.log(`coverage: postgres seed ${seed}: ${r.verdict}${r.violations[0] ? ` (${r.violations[0].checker}: ${r.violations[0].message.slice(0, 200)})` : ''} · trace ${r.traceHash}`);
+    }
+  } finally {
+    await stores.close();
+  }
+  return failed;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { faultModules } from './faults/index.ts';
 import { drawWideWorkload, wideWorkloadSchema, type WideWorkload } from './wide-workload.ts';
+import { describeServerProcess, drawServerProcess, serverProcessSchema, type ServerProcessConfig } from './server-process.ts';
 
 /** Network behaviour while faults are on; during heal only latency remains. */
 export const networkSchema = z.object({
@@ -79,6 +80,8 @@ export const simConfigSchema = z.object({
   syncLoop: syncLoopSchema.optional(),
   /** Page and batch sizes, document sizes, failing, hostile and misbehaving work (wide-workload.ts); absent: the defaults. */
   wide: wideWorkloadSchema.optional(),
+  /** The server process's compaction schedule and HTTP limits (server-process.ts); absent: the defaults. */
+  serverProcess: serverProcessSchema.optional(),
 });
 export type SimConfig = z.infer<typeof simConfigSchema>;
 
@@ -111,7 +114,7 @@ export const profiles: Record<Exclude<ProfileName, 'swarm'>, { network: NetworkC
 };
 
 /** TigerBeetle-VOPR-style swarm testing: every seed draws its own mix and intensities. */
-export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates; wide: WideWorkload; syncLoop: SyncLoopConfig } {
+export function swarmProfile(next: () => number): { network: NetworkConfig; faults: FaultRates; wide: WideWorkload; syncLoop: SyncLoopConfig; serverProcess: ServerProcessConfig } {
   const on = (max: number) => (next() < 0.5 ? 0 : +(next() * max).toFixed(4));
   const hi = Math.round(5 + next() * 500);
   const network: NetworkConfig = { latencyMs: [1, hi], reorderRate: on(0.3), dropRate: on(0.1), lostAckRate: on(0.15), duplicateRate: on(0.15), timeoutMs: 3_000 };
@@ -123,11 +126,13 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   const between = (lo: number, hi: number) => Math.round(lo + next() * (hi - lo));
   const backoffBaseMs = between(50, 1_000);
   const syncLoop = { intervalMs: between(500, 8_000), pokeDelayMs: between(1, 300), backoffBaseMs, backoffMaxMs: between(backoffBaseMs * 2, 10_000) };
-  return { network, faults, wide, syncLoop };
+  // The server process's settings, drawn after everything else.
+  const serverProcess = drawServerProcess(next);
+  return { network, faults, wide, syncLoop, serverProcess };
 }
 
 /** A seed's fault mix in one short line (non-zero rates only), for the per-seed report column. */
-export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: WideWorkload; syncLoop?: SyncLoopConfig }): string {
+export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: WideWorkload; syncLoop?: SyncLoopConfig; serverProcess?: ServerProcessConfig }): string {
   const n = c.network;
   const parts = [`latency ${n.latencyMs[0]}-${n.latencyMs[1]}`];
   for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, serverError: n.serverErrorRate ?? 0, truncate: n.truncateRate ?? 0, slow: n.slowResponseRate ?? 0, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
@@ -137,5 +142,6 @@ export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: 
     for (const [k, v] of Object.entries({ bigDoc: w.bigDocRate, reshape: w.reshapeRate, failing: w.failingRate, hostile: w.hostileRate, intruder: w.intruderRate })) if (v > 0) parts.push(`${k} ${v}`);
   }
   if (c.syncLoop) parts.push(`loop every ${c.syncLoop.intervalMs}, poke +${c.syncLoop.pokeDelayMs}, backoff ${c.syncLoop.backoffBaseMs}-${c.syncLoop.backoffMaxMs}`);
+  parts.push(...describeServerProcess(c.serverProcess));
   return parts.join(', ');
 }

@@ -9,6 +9,7 @@ import { isPartitioned } from './faults/partition.ts';
 import { drop, duplicate, latency, lostAck } from './faults/network-faults.ts';
 import { httpFate, injectedErrorAnswer, truncate } from './faults/http-faults.ts';
 import { apiState, simApi } from './sim-api.ts';
+import { tokenOf } from '../server/http/api.ts';
 import { moveToNewGroup } from './identity.ts';
 import type { SimClient, World } from './world-types.ts';
 
@@ -29,7 +30,7 @@ interface Answer {
  * backoff after a failure, a 401 registers again once, a 409 is a lost token: the client moves to
  * a new group once), kept in the world's `kept` map as a browser keeps it in localStorage.
  */
-export function simTransport(world: World, c: SimClient): Transport {
+export function simTransport(world: World, c: SimClient): Transport & { token(clientGroupID: string): Promise<string> } {
   const f = simFetch(world, c);
   // One engine uses this transport: its requests name its client group, and it keeps one token.
   let keeper: GroupToken | undefined;
@@ -38,6 +39,14 @@ export function simTransport(world: World, c: SimClient): Transport {
   return {
     push: (req: PushRequest) => keeperFor(req.clientGroupID).wrap(inner).push(req),
     pull: (req: PullRequest) => keeperFor(req.clientGroupID).wrap(inner).pull(req),
+    // The poke stream's token: the one the group's keeper stored (localStorage). The stream does
+    // not register itself: waiting on the loop's registration in flight would be a wait the
+    // scheduler cannot see; before the first registration the stream just tries again later.
+    token: async (group: string) => {
+      const kept = apiState(world).kept.get(group);
+      if (!kept || kept.startsWith('proposed:')) throw new Error('no token yet (not registered)');
+      return kept;
+    },
   };
 }
 
@@ -79,8 +88,14 @@ function groupToken(world: World, c: SimClient, group: string, f: typeof fetch):
       world.sched.record(c.name, 'token-lost', group);
       const engine = c.engine;
       if (engine?.clientGroupID !== group) return;
+      const moving = apiState(world).moving;
+      moving.add(c.name);
       world.sched.spawn('sim', `move ${c.name}`, async () => {
-        await moveToNewGroup(world, c, engine);
+        try {
+          await moveToNewGroup(world, c, engine);
+        } finally {
+          moving.delete(c.name);
+        }
         // The old engine's loop would otherwise run (and fail) forever: the move replaced it.
         // Not awaited: its run belongs to the client's task (a bare await would stall the scheduler).
         if (c.engine !== engine) void engine.stop();
@@ -148,9 +163,11 @@ function simFetch(world: World, c: SimClient): typeof fetch {
         sched.record('server', `${kind}-recv`, `${c.name} ${label}${copy}`);
         let a: Answer;
         try {
-          a = await serve(world, c, kind, wire, headers);
+          a = await serve(world, c, kind, url, wire, headers);
           sched.record('server', `${kind}-done`, `${c.name} ${label}${copy} ${a.status}`);
-          answer(copy, { ...a, ...(a.status >= 500 ? { error: a.text.slice(0, 300) } : {}) });
+          // A draining server's 503 is the restart fault's, not a defect.
+          const drained = a.status === 503 && a.text.includes('ShuttingDown') && apiState(world).draining;
+          answer(copy, { ...a, ...(a.status >= 500 ? { error: a.text.slice(0, 300) } : {}), ...(drained ? { injected: true } : {}) });
         } catch (e) {
           if (e instanceof Crash) {
             response.reject(new TypeError('connection reset: server crashed'));
@@ -202,14 +219,40 @@ function simFetch(world: World, c: SimClient): typeof fetch {
   }) as typeof fetch;
 }
 
-/** One request at the SyncApi, as the app's routes mount it; the client's address is its lane. */
-async function serve(world: World, c: SimClient, kind: Kind, wire: string, headers: Headers): Promise<Answer> {
+/**
+ * One request at the SyncApi, as the app mounts it: the JSON routes, or (for /_serverFn/...) the
+ * server functions' door, where start.ts's middleware runs guardServerFn before Start reads the
+ * body and the handler checks the token with withToken. The HTTP layer declares the body's length,
+ * as fetch does for a string body, unless the sender streamed it (`transfer-encoding: chunked`).
+ * The client's address is its lane.
+ */
+async function serve(world: World, c: SimClient, kind: Kind, url: string, wire: string, headers: Headers): Promise<Answer> {
   const api = await simApi(world);
-  const path = kind === 'register' ? '/api/register' : `/api/replicache/${kind}`;
-  const request = new Request(`${BASE}${path}`, { method: 'POST', headers, body: wire });
+  const serverFn = url.includes('/_serverFn/');
+  const path = serverFn ? new URL(url).pathname : kind === 'register' ? '/api/register' : `/api/replicache/${kind}`;
+  const h = new Headers(headers);
+  if (!h.has('transfer-encoding')) h.set('content-length', String(Buffer.byteLength(wire)));
+  const request = new Request(`${BASE}${path}`, { method: 'POST', headers: h, body: wire });
   Object.defineProperty(request, 'ip', { value: c.name });
+  if (serverFn) {
+    const refused = await api.guardServerFn(request);
+    if (refused) return { status: refused.status, text: await refused.text() };
+    let body: unknown;
+    try {
+      body = JSON.parse(wire);
+    } catch {
+      return { status: 400, text: JSON.stringify({ error: 'BadRequest', message: 'request body is not valid JSON' }) };
+    }
+    const r = await api.withToken(tokenOf(request), body, (b) => (kind === 'push' ? api.server.handlePush(b) : api.server.handlePull(b)));
+    return { status: r.status, text: JSON.stringify(r.body) };
+  }
   const res = kind === 'push' ? await api.push(request) : kind === 'pull' ? await api.pull(request) : await api.register(request);
   return { status: res.status, text: await res.text() };
+}
+
+/** The raw fetch of a client over the simulated network (a misbehaving client's requests). */
+export function rawFetch(world: World, c: SimClient): typeof fetch {
+  return simFetch(world, c);
 }
 
 function describe(kind: Kind, wire: string): string {

@@ -20,6 +20,7 @@ import { appWorkload } from './app/workload.ts';
 import { simulationCheckers } from './app/checkers.ts';
 import { workloadEvent } from './schedule.ts';
 import { isWideOp, runWideOp } from './wide-ops.ts';
+import { apiState } from './sim-api.ts';
 
 export interface RunStats {
   events: number;
@@ -281,12 +282,17 @@ async function quiescent(world: SimWorld): Promise<boolean> {
   const db = world.server.database;
   const head = (await db.db.query<{ version: number; epoch: string | null }>(`SELECT version, epoch FROM "${db.schema}".meta WHERE id = 1`)).rows[0]!;
   const version = Number(head.version);
+  // A client moving to a new client group (its registration was refused) starts over from nothing.
+  if (apiState(world).moving.size > 0) return false;
   for (const c of world.clients) {
     // Without a confirmed token the client still has to register, and a 409 moves it to a new group.
     if (!holdsGroupToken(world, c.engine!.clientGroupID) || isMoving(c.engine!)) return false;
     const meta = (await c.engine!.store.readMeta())!;
     if (meta.cookie !== version || (meta.epoch ?? null) !== (head.epoch ?? null) || (await c.engine!.store.pendingCount()) > 0) return false;
   }
+  // Nor is a client in the middle of a sync: its request in flight (a registration that will be
+  // refused, say) can still change its state after the loops stop.
+  for (const c of world.clients) if ((await c.engine!.getState()).syncing) return false;
   return true;
 }
 

@@ -74,6 +74,7 @@ export function buildConfig(input: ConfigInput): SimConfig {
     ...(input.simulation ? { simulation: input.simulation } : {}),
     syncLoop: 'syncLoop' in swarm ? swarm.syncLoop : defaultSyncLoop,
     ...('wide' in swarm ? { wide: swarm.wide } : {}),
+    ...('serverProcess' in swarm ? { serverProcess: swarm.serverProcess } : {}),
   };
   const parsed = simConfigSchema.safeParse(config);
   if (!parsed.success) throw new UsageError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -89,5 +90,5 @@ export function configForSeed(base: SimConfig, seed: string, scenario?: Scenario
   // The same draw as buildConfig's, so a seed run alone and in a sweep has the same mix.
   const rng = new Rng(seed).fork('swarm');
   const mix = swarmProfile(() => rng.next());
-  return { ...base, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } as SimConfig['faults'], syncLoop: mix.syncLoop, wide: mix.wide };
+  return { ...base, seed, network: { ...mix.network, ...scenario?.network }, faults: { ...mix.faults, ...scenario?.faults } as SimConfig['faults'], syncLoop: mix.syncLoop, wide: mix.wide, serverProcess: mix.serverProcess };
 }

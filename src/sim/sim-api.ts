@@ -1,6 +1,5 @@
-import type { SyncServer } from '../server/index.ts';
-import { handlePull, handlePush } from '../server/handlers.ts';
 import { AuthStore } from '../server/http/auth.ts';
+import { detachedTimer } from './sim-server.ts';
 import { SyncApi } from '../server/http/api.ts';
 import type { World } from './world-types.ts';
 
@@ -15,20 +14,23 @@ interface ApiState {
   tokens: number;
   /** Each client group's token as the client keeps it (localStorage: survives crashes, not a token loss). */
   kept: Map<string, string>;
-  listeners: Set<(version: number) => void>;
+  /** A graceful restart is draining the current SyncApi (its 503s are that fault's). */
+  draining: boolean;
+  /** Clients whose move to a new client group (after a 409) is under way: not quiescent yet. */
+  moving: Set<string>;
 }
 
 const states = new WeakMap<World, ApiState>();
 
 export function apiState(world: World): ApiState {
   let s = states.get(world);
-  if (!s) states.set(world, (s = { database: null, api: null, tokens: 0, kept: new Map(), listeners: new Set() }));
+  if (!s) states.set(world, (s = { database: null, api: null, tokens: 0, kept: new Map(), draining: false, moving: new Set() }));
   return s;
 }
 
 /**
- * The SyncApi the app's routes use (token auth, body limits, rate limits, JSON), over the world's
- * current server database. A server process that restarts builds a new one (rate limits are in
+ * The SyncApi the app's routes use (token auth, body limits, rate limits, JSON, pokes), over the
+ * world's current server process. A server process that restarts builds a new one (rate limits are in
  * memory); the tokens live in the server schema's `auth` table, so a storage loss loses them too.
  * Runs inside a server task (AuthStore.open issues statements).
  */
@@ -37,24 +39,11 @@ export async function simApi(world: World): Promise<SyncApi> {
   const database = world.server.database;
   if (s.api && s.database === database) return s.api;
   const auth = await AuthStore.open(world.server.db, { newId: (p) => `${p}-sim-${++s.tokens}` }, { schema: database.schema });
-  const server: SyncServer = {
-    db: world.server.db,
-    database,
-    handlePush: (body) =>
-      handlePush(database, body, {}, (o) => {
-        if (o.processed > 0) for (const l of [...s.listeners]) l(o.version);
-      }),
-    handlePull: (body) => handlePull(database, body),
-    health: async () => ({ status: 'ok', version: await database.version(), dialect: world.server.db.dialect }),
-    onCommit(listener) {
-      s.listeners.add(listener);
-      return () => s.listeners.delete(listener);
-    },
-    compact: (retention) => database.compact(retention),
-    close: async () => {},
-  };
+  // Another request may have built it meanwhile: one SyncApi (one poke hub) per process.
+  if (s.api && s.database === database) return s.api;
   const clock = { now: () => EPOCH_MS + world.sched.now };
-  s.api = new SyncApi(server, auth, { clock, timer: { sleep: (ms, signal) => world.sched.sleep(ms, signal) }, log: () => {} });
+  // The server process createSyncServer built (world.reopenServer); limits as the seed's operator set them.
+  s.api = new SyncApi(world.server.sync, auth, { clock, timer: detachedTimer(world.sched), log: () => {}, limits: world.config.serverProcess?.http ?? {} });
   s.database = database;
   return s.api;
 }

@@ -22,7 +22,7 @@ describe('swarm sweep', () => {
     expect(new Set(mixes).size).toBe(seeds.length);
     for (const s of report.seeds) {
       const alone = buildConfig({ seed: s.seed, profile: 'swarm', steps: 20, clients: 2 });
-      expect(s.mix).toEqual({ network: alone.network, faults: alone.faults, syncLoop: alone.syncLoop, wide: alone.wide });
+      expect(s.mix).toEqual({ network: alone.network, faults: alone.faults, syncLoop: alone.syncLoop, wide: alone.wide, serverProcess: alone.serverProcess });
     }
     const md = readFileSync(`${out}/report.md`, 'utf8');
     const html = readFileSync(`${out}/report.html`, 'utf8');

@@ -1,7 +1,9 @@
 import { MutationRejectedError } from '../engine/index.ts';
 import { defaultLimits, ProtocolError, TransportError, type PushRequest } from '../protocol/index.ts';
 import { Crash } from './scheduler.ts';
-import { simTransport } from './network.ts';
+import { rawFetch, simTransport } from './network.ts';
+import { apiState } from './sim-api.ts';
+import { defaultHttpLimits } from '../server/http/options.ts';
 import type { OpEvent } from './schedule.ts';
 import type { SimClient, World } from './world-types.ts';
 
@@ -48,6 +50,7 @@ function hostileData(kind: 'surrogate' | 'nul' | 'proto' | 'oversized'): Record<
  */
 async function intrude(world: World, c: SimClient, e: OpEvent): Promise<void> {
   const engine = c.engine!;
+  if (e.how !== undefined && !['skip', 'stale', 'foreign'].includes(e.how)) return abuseHttp(world, c, e);
   const meta = (await engine.store.readMeta())!;
   // A client id the server knows (the other client had a write acknowledged): an unknown one would
   // be a guess of a random id in production, and the server cannot tell it from a new client.
@@ -86,4 +89,59 @@ async function intrude(world: World, c: SimClient, e: OpEvent): Promise<void> {
     if (!(err instanceof ProtocolError || err instanceof TransportError)) throw err;
     world.sched.record(c.name, 'intrude-refused', err.message.slice(0, 200));
   }
+}
+
+/**
+ * A misbehaving client at the HTTP layer, with its group's real token: a push over the body limit
+ * (413), a server-function push streamed without a Content-Length (411), a burst of pulls past the
+ * rate limit (429), a registration proposing a malformed token (400). Each must be refused without
+ * harm; the burst spends the token's budget, so its honest engine meets 429s too and must not
+ * wedge (it backs off and retries).
+ */
+async function abuseHttp(world: World, c: SimClient, e: OpEvent): Promise<void> {
+  const engine = c.engine!;
+  const group = engine.clientGroupID;
+  const token = apiState(world).kept.get(group);
+  if (e.how !== 'bad-token' && (!token || token.startsWith('proposed:'))) return world.sched.record(c.name, 'intrude-skipped', `${e.how}: not registered yet`);
+  const f = rawFetch(world, c);
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const mutation = (data: Record<string, unknown>) => ({ clientID: engine.clientID, id: 1_000_000, name: 'upsert', args: { type: e.type, id: e.id, data: { [INTRUDER_FIELD]: `${c.name} ${e.how}`, ...data } }, timestamp: world.sched.now });
+  const push = (data: Record<string, unknown>) => JSON.stringify({ pushVersion: 1, clientGroupID: group, profileID: group, schemaVersion: '1', mutations: [mutation(data)] });
+  world.countFault(`intrude-${e.how}`);
+  world.sched.record(c.name, 'intrude', e.how!);
+  const send = async (url: string, init: RequestInit) => {
+    try {
+      const res = await f(url, init);
+      world.sched.record(c.name, 'intrude-answer', `${e.how} ${res.status}`);
+    } catch (err) {
+      if (err instanceof Crash) throw err;
+      if (!(err instanceof TypeError)) throw err;
+      world.sched.record(c.name, 'intrude-lost', `${e.how}: ${err.message.slice(0, 80)}`);
+    }
+  };
+  if (e.how === 'oversize') return send('http://sim/api/replicache/push', { method: 'POST', headers: auth, body: push({ pad: 'x'.repeat(defaultHttpLimits.maxBodyBytes) }) });
+  if (e.how === 'no-length') return send('http://sim/_serverFn/push', { method: 'POST', headers: { ...auth, 'transfer-encoding': 'chunked' }, body: push({}) });
+  const pushURL = 'http://sim/api/replicache/push';
+  const post = (body: string, url = pushURL) => send(url, { method: 'POST', headers: auth, body });
+  // Mutations the server must record as failed (under a client id of the group no engine uses, so no honest id is taken).
+  if (e.how === 'invalid') {
+    const clientID = `${engine.clientID}-intruder-${world.sched.now}`;
+    const bad = [{ name: 'nul\u0000name', args: {} }, { name: 'upsert', args: {}, timestamp: null }, { name: 5, args: {} }, { name: 'upsert', args: { type: 'comment', id: e.id, data: { [INTRUDER_FIELD]: 'half \ud800' } } }];
+    return post(JSON.stringify({ pushVersion: 1, clientGroupID: group, profileID: group, schemaVersion: '1', mutations: bad.map((m, i) => ({ clientID, id: i + 1, timestamp: world.sched.now, ...m })) }));
+  }
+  if (e.how === 'version') {
+    await post(JSON.stringify({ ...JSON.parse(push({})), pushVersion: 2 }));
+    return post(JSON.stringify({ pullVersion: 1, clientGroupID: group, cookie: null, profileID: group, schemaVersion: '0' }), 'http://sim/api/replicache/pull');
+  }
+  if (e.how === 'gap') {
+    const m = mutation({});
+    return post(JSON.stringify({ pushVersion: 1, clientGroupID: group, profileID: group, schemaVersion: '1', mutations: [m, { ...m, id: m.id + 2 }] }));
+  }
+  if (e.how === 'malformed') return post(JSON.stringify({ pushVersion: 1, clientGroupID: group, mutations: 'none' }));
+  if (e.how === 'bad-token') return send('http://sim/api/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID: group, token: 'short token' }) });
+  // A burst: more pulls at once than the token's bucket holds (when the operator's burst is small enough to try).
+  const burst = (world.config.serverProcess?.http?.syncBurst ?? defaultHttpLimits.syncBurst) + 1;
+  if (burst > 25) return world.sched.record(c.name, 'intrude-skipped', `burst: the rate limit allows ${burst - 1} at once`);
+  const pull = JSON.stringify({ pullVersion: 1, clientGroupID: group, cookie: null, profileID: group, schemaVersion: '1' });
+  for (let i = 0; i < burst; i++) world.sched.spawn(c.name, `burst ${i}`, () => send('http://sim/api/replicache/pull', { method: 'POST', headers: auth, body: pull }));
 }

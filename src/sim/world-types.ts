@@ -1,6 +1,7 @@
 import type { LogEntry } from '../server/types.ts';
 import type { PersistentSyncEngine } from '../engine/index.ts';
 import type { ServerDatabase } from '../server/server-database.ts';
+import type { SyncServer } from '../server/index.ts';
 import type { NetworkConfig, SimConfig } from './config.ts';
 import type { Rng } from './rng.ts';
 import type { Scheduler } from './scheduler.ts';
@@ -88,7 +89,8 @@ export interface World {
   readonly clients: SimClient[];
   /** The client in slot i (as schedule events name it). */
   client(i: number): SimClient;
-  readonly server: { db: SimDb; database: ServerDatabase; up: boolean; incarnation: number };
+  /** The server process (createSyncServer's SyncServer) and its database; both replaced by a restart. */
+  readonly server: { db: SimDb; database: ServerDatabase; sync: SyncServer; up: boolean; incarnation: number };
   readonly clientDb: SimDb;
   /** Network behaviour now: the configured faults during chaos, latency only while healing. */
   network: NetworkConfig;

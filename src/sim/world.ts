@@ -3,15 +3,18 @@ import { PersistentSyncEngine } from '../engine/index.ts';
 import { syncLoopRun } from '../engine/simulation.ts';
 import type { Db } from '../db/types.ts';
 import { ProtocolError, TransportError } from '../protocol/index.ts';
-import { ServerDatabase } from '../server/server-database.ts';
+import type { ServerDatabase } from '../server/server-database.ts';
+import type { SyncServer } from '../server/index.ts';
 import { defaultSyncLoop, type NetworkConfig, type SimConfig } from './config.ts';
 import type { BugVariant } from './bugs/types.ts';
 import { Rng } from './rng.ts';
 import { Crash, Scheduler } from './scheduler.ts';
 import { SimDb } from './sim-db.ts';
 import { simTransport } from './network.ts';
-import { sendPoke } from './pokes.ts';
-import type { PushOutcome } from '../server/types.ts';
+import { startPokeStream } from './poke-stream.ts';
+import { openServerProcess } from './sim-server.ts';
+import { mountViews } from './app-view.ts';
+import { apiState, simApi } from './sim-api.ts';
 import type { Future } from './scheduler.ts';
 import type { Transport } from '../seams/index.ts';
 import type { Observation, QueuedMutation, ServerAnswer, SimClient, World, WorldStats } from './world-types.ts';
@@ -22,7 +25,7 @@ import { exceptionViolation } from './findings.ts';
 import type { Simulation } from './app/types.ts';
 import { simulationCheckers } from './app/checkers.ts';
 import { runSetup } from './app/setup.ts';
-import { engineKnobs, serverKnobs } from './wide-workload.ts';
+import { engineKnobs } from './wide-workload.ts';
 import { watchEngine } from './identity.ts';
 
 /** Virtual time starts at a fixed epoch so that timestamps look real and replay identically. */
@@ -57,6 +60,8 @@ export class SimWorld implements World {
   private loopsRunning = false;
   /** Resolved whenever a client's loop finishes a run and goes to sleep (heal re-checks then). */
   private loopSettled: Future<void> | null = null;
+  /** Aborted when the loops stop: every poke stream closes with them. */
+  private streamsStop = new AbortController();
   private readonly bug: BugVariant | undefined;
   private readonly prefix: string;
   private readonly serverSchema: string;
@@ -65,6 +70,8 @@ export class SimWorld implements World {
   private readonly idCounters = new Map<string, number>();
   /** Every engine opened: the heal's end stops them all, so that none replaced but still looping (a move cut short by a crash) outlives the run. */
   private readonly engines = new Set<PersistentSyncEngine>();
+  /** Each engine's token source (its transport's group token), for its poke stream. */
+  private readonly pokeTokens = new WeakMap<PersistentSyncEngine, (group: string) => Promise<string>>();
 
   private constructor(config: SimConfig, rng: Rng, stores: Stores, bug: BugVariant | undefined, prefix: string, app?: Simulation) {
     this.config = config;
@@ -76,7 +83,7 @@ export class SimWorld implements World {
     this.network = config.network;
     this.serverSchema = `${prefix}_server`;
     const serverDb = new SimDb(stores.server, this.sched, 'server-db', config.dbLatencyMs, this.statements);
-    this.server = { db: serverDb, database: null as unknown as ServerDatabase, up: true, incarnation: 0 };
+    this.server = { db: serverDb, database: null as unknown as ServerDatabase, sync: null as unknown as SyncServer, up: true, incarnation: 0 };
     this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements);
     this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, compactedLog: this.compactedLog, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: app ? simulationCheckers(app) : checkerModules, bug, mutators: app?.mutators });
     this.sched.betweenSteps = () => this.observer.flush();
@@ -101,13 +108,16 @@ export class SimWorld implements World {
     // (a shrunk schedule with fewer clients then keeps its timing).
     w.server.db.maxStatementMs = 0;
     w.clientDb.maxStatementMs = 0;
+    let ready = false;
     w.sched.spawn('sim', 'setup', async () => {
       await w.reopenServer();
       for (const c of w.clients) c.engine = await w.openEngine(c);
       if (app) await runSetup(w, app);
+      ready = true;
     });
     try {
-      await w.sched.run();
+      // Until the setup is done: the server process (its compaction schedule) lives on into the run.
+      await w.sched.run(() => ready);
     } catch (e) {
       w.setupError = e;
     }
@@ -131,29 +141,26 @@ export class SimWorld implements World {
     return c;
   }
 
+  /** A violation found while running (the app view's live-query invariant). */
+  reportViolation(v: Violation): void {
+    this.ownViolations.push(v);
+  }
+
   countFault(kind: string): void {
     this.stats.faults[kind] = (this.stats.faults[kind] ?? 0) + 1;
   }
 
+  /** Starts a server process (createSyncServer, as production does) on the world's server database. */
   async reopenServer(): Promise<void> {
-    const Server = this.bug?.Server ?? ServerDatabase;
-    const clock = { now: () => EPOCH_MS + this.sched.now };
-    // open() runs the idempotent migration, as a restarted server process would.
-    const ids = { newId: (p: string) => `${p}-sim-${this.server.incarnation}` };
-    const database = await (Server as typeof ServerDatabase).open.call(Server as never, this.server.db, { clock, ids, schema: this.serverSchema, mutators: this.app?.mutators, ...serverKnobs(this.config.wide) }) as ServerDatabase;
-    // A push that committed something pokes the other clients, as createSyncServer's onCommit does.
-    const push = database.push.bind(database);
-    database.push = async (req) => {
-      const outcome: PushOutcome = await push(req);
-      if (outcome.processed > 0) this.pokeOthers(req.clientGroupID);
-      return outcome;
-    };
-    this.server.database = database;
-  }
-
-  private pokeOthers(clientGroupID: string): void {
-    const from = this.clients.find((c) => c.engine?.clientGroupID === clientGroupID);
-    for (const to of this.clients) if (to !== from) sendPoke(this, from, to);
+    // The previous process is gone: its poke streams ended with it (the clients open new ones).
+    apiState(this).api?.pokes.closeAll();
+    apiState(this).draining = false;
+    const sync = await openServerProcess(this, { schema: this.serverSchema, bug: this.bug, mutators: this.app?.mutators, onViolation: (v) => this.ownViolations.push(v) });
+    this.server.sync = sync;
+    this.server.database = sync.database;
+    // As production's openSyncApiFromEnv: the token store and the HTTP API open at process start
+    // (not at the first request), so the auth table exists whenever the server's tables do.
+    await simApi(this);
   }
 
   /**
@@ -204,9 +211,12 @@ export class SimWorld implements World {
       ...engineKnobs(this.config.wide),
     });
     watchEngine(this, c, engine);
+    // The app's screen: its live queries and sync state re-render as the engine's state changes.
+    if (!this.app) mountViews(this, c, engine);
     this.engines.add(engine);
     c.clientID = engine.clientID;
     engine.onSyncError((e) => this.syncError(c, engine, e));
+    this.pokeTokens.set(engine, (group) => net.token(group));
     if (this.loopsRunning) this.startLoop(c, engine);
     return engine;
   }
@@ -214,13 +224,17 @@ export class SimWorld implements World {
   /** Starts every client's sync loop (the chaos phase begins). */
   startLoops(): void {
     this.loopsRunning = true;
+    this.streamsStop = new AbortController();
     for (const c of this.clients) if (c.engine) this.startLoop(c, c.engine);
   }
 
   /** Asks every loop to stop (the heal is over); their tasks end once the run in progress does. */
   stopLoops(): void {
     this.loopsRunning = false;
+    this.streamsStop.abort();
     for (const engine of this.engines) void engine.stop();
+    // The server process's compaction schedule too (close() stops it; the simulated database stays open).
+    void this.server.sync.close();
   }
 
   /** A future resolved when any client's loop next goes to sleep, i.e. a sync run ended. */
@@ -240,6 +254,9 @@ export class SimWorld implements World {
       engine.start(options);
       await syncLoopRun(engine);
     });
+    // The app opens its poke stream next to the loop (EventSource on /api/poke).
+    const token = this.pokeTokens.get(engine);
+    if (token) startPokeStream(this, c, () => c.engine === engine && this.loopsRunning, () => token(engine.clientGroupID), this.streamsStop.signal);
   }
 
   private observeIfPulled(c: SimClient, engine: PersistentSyncEngine): void {

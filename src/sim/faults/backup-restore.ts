@@ -34,7 +34,7 @@ export const backupRestore: FaultModule<typeof backupRestoreEventSchema> = {
     const db = world.server.db;
     const schema = world.server.database.schema;
     const backup = `${schema}_bk${Math.round(e.t)}`;
-    const tables = (await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, [schema])).rows.map((r) => r.table_name);
+    let tables: string[] = [];
     await db.exec(`DROP SCHEMA IF EXISTS "${backup}" CASCADE; CREATE SCHEMA "${backup}"`);
     // The simulator's archive of compacted log entries goes with the backup: a storage loss before
     // the restore empties the world's archive, and the restored log starts at the backup's horizon.
@@ -43,6 +43,8 @@ export const backupRestore: FaultModule<typeof backupRestoreEventSchema> = {
     let archive: LogEntry[] = [];
     await db.transaction(async (tx) => {
       archive = [...world.compactedLog];
+      // Listed in the same transaction as the copy: a storage loss between the two dropped a table listed.
+      tables = (await tx.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`, [schema])).rows.map((r) => r.table_name);
       // With its structure (keys, indexes, defaults): a restore onto a volume lost since has to recreate it.
       for (const t of tables) {
         await tx.query(`CREATE TABLE "${backup}"."${t}" (LIKE "${schema}"."${t}" INCLUDING ALL)`);

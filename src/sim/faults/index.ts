@@ -11,6 +11,7 @@ import { messageFaults } from './network-faults.ts';
 import { storageLoss } from './storage-loss.ts';
 import { backupRestore } from './backup-restore.ts';
 import { tokenLoss } from './token-loss.ts';
+import { serverRestart } from './server-restart.ts';
 
 export type { FaultModule } from './types.ts';
 
@@ -18,7 +19,7 @@ export type { FaultModule } from './types.ts';
  * The scheduled faults, in the order the generator tries them (and swarm draws their rates).
  * A new fault: one module, one line here. Per-message network faults live in network-faults.ts.
  */
-export const faultModules = [offline, partition, clientCrash, serverCrash, clockSkew, storageWipe, compaction, storageLoss, backupRestore, tokenLoss] as const satisfies readonly FaultModule<any, any>[];
+export const faultModules = [offline, partition, clientCrash, serverCrash, clockSkew, storageWipe, compaction, storageLoss, backupRestore, tokenLoss, serverRestart] as const satisfies readonly FaultModule<any, any>[];
 
 /** A registry entry seen without its event type (the callers pass events of its kind). */
 export type AnyFaultModule = FaultModule<any, any>;

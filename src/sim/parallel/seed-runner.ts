@@ -45,7 +45,7 @@ export function firstTraceDifference(a: readonly TraceEvent[], b: readonly Trace
 export async function runSeed(config: SimConfig, stores: Stores, o: RunSeedOptions): Promise<SeedOutcome> {
   const seed = config.seed;
   const r = await runSimulation(config, stores);
-  const report: SeedReport = { seed, verdict: r.verdict, violations: r.violations, traceHash: r.traceHash, stats: r.stats, mix: { network: config.network, faults: config.faults, syncLoop: config.syncLoop, ...(config.wide ? { wide: config.wide } : {}) } };
+  const report: SeedReport = { seed, verdict: r.verdict, violations: r.violations, traceHash: r.traceHash, stats: r.stats, mix: { network: config.network, faults: config.faults, syncLoop: config.syncLoop, ...(config.wide ? { wide: config.wide } : {}), ...(config.serverProcess ? { serverProcess: config.serverProcess } : {}) } };
   if (o.checkDeterminism) {
     const again = await runSimulation(config, stores);
     const diff = again.traceHash === r.traceHash ? undefined : firstTraceDifference(r.trace, again.trace) ?? 'trace hashes differ';

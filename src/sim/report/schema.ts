@@ -1,3 +1,4 @@
+import { serverProcessSchema } from '../server-process.ts';
 import { z } from 'zod';
 import { faultRatesSchema, networkSchema, simConfigSchema, syncLoopSchema } from '../config.ts';
 import { wideWorkloadSchema } from '../wide-workload.ts';
@@ -32,7 +33,7 @@ export const seedReportSchema = z.object({
     wallMs: z.number(),
   }),
   /** The seed's own network and fault rates (under --profile swarm every seed draws its own). */
-  mix: z.object({ network: networkSchema, faults: faultRatesSchema, syncLoop: syncLoopSchema.optional(), wide: wideWorkloadSchema.optional() }).optional(),
+  mix: z.object({ network: networkSchema, faults: faultRatesSchema, syncLoop: syncLoopSchema.optional(), wide: wideWorkloadSchema.optional(), serverProcess: serverProcessSchema.optional() }).optional(),
   /** Set when --check-determinism ran the seed twice. */
   deterministic: z.boolean().optional(),
   replayFile: z.string().optional(),

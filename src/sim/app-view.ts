@@ -1,0 +1,84 @@
+import type { PersistentSyncEngine } from '../engine/index.ts';
+import type { EntityRow, QuerySpec } from '../engine/client-database.ts';
+import { Crash } from './scheduler.ts';
+import { violation } from './findings.ts';
+import type { Violation } from './checkers/types.ts';
+import type { SimClient, World } from './world-types.ts';
+
+/**
+ * What the app's screen reads, as the demo's components do with useLiveQuery and useSyncState:
+ * live queries re-run after the entities of their type change, the sync state after each change
+ * of it, and the error and reset notices. Each re-run is a task of the client's lane (a crash
+ * ends it); a result that breaks its own query (a row of another type, one not matching `where`,
+ * out of order, over the limit) is a violation of the `live-query` invariant.
+ */
+export const views: QuerySpec[] = [
+  { type: 'review', orderBy: { field: 'votes', direction: 'desc' }, limit: 2 },
+  { type: 'comment', where: { pinned: true }, orderBy: { field: 'edited' } },
+  { type: 'tally', id: 't0' },
+];
+
+export function mountViews(world: World & { reportViolation(v: Violation): void }, c: SimClient, engine: PersistentSyncEngine): void {
+  const { sched } = world;
+  let dirty = new Set<number>(views.map((_, i) => i));
+  let scheduled = false;
+  const rerun = () => {
+    if (scheduled) return;
+    scheduled = true;
+    sched.spawn(c.name, 'view', async () => {
+      scheduled = false;
+      const run = dirty;
+      dirty = new Set();
+      try {
+        for (const i of run) {
+          const spec = views[i]!;
+          const broken = check(spec, await engine.query(spec));
+          if (broken) world.reportViolation(violation('live-query', `${c.name}: query ${JSON.stringify(spec)} ${broken}`, { lane: c.name, clientID: engine.clientID, t: sched.now }));
+        }
+        const state = await engine.getState();
+        if (state.lastSyncedVersion !== state.cookie || !(Number.isInteger(state.pendingCount) && state.pendingCount >= 0)) {
+          world.reportViolation(violation('live-query', `${c.name}: sync state inconsistent: ${JSON.stringify(state)}`, { lane: c.name, t: sched.now }));
+        }
+      } catch (e) {
+        // A closed engine (replaced by a wipe or a group move) no longer renders.
+        if (e instanceof Crash || c.engine !== engine) return;
+        throw e;
+      }
+    });
+  };
+  engine.onEntityChange((change) => {
+    let any = false;
+    views.forEach((v, i) => {
+      if (!v.type || v.type === change.type) {
+        dirty.add(i);
+        any = true;
+      }
+    });
+    if (any) rerun();
+  });
+  engine.onMutationError(() => world.countFault('mutation-error-shown'));
+  engine.onReset(() => world.countFault('reset-shown'));
+  rerun();
+}
+
+/** Why rows do not answer their query, or undefined. */
+export function check(spec: QuerySpec, rows: EntityRow[]): string | undefined {
+  if (spec.limit !== undefined && rows.length > spec.limit) return `returned ${rows.length} rows over its limit`;
+  for (const r of rows) {
+    if (spec.type !== undefined && r.type !== spec.type) return `returned ${r.key} of another type`;
+    if (spec.id !== undefined && r.id !== spec.id) return `returned ${r.key}, another id`;
+    for (const [k, v] of Object.entries(spec.where ?? {})) if (JSON.stringify(r.data[k]) !== JSON.stringify(v)) return `returned ${r.key} whose ${k} is ${JSON.stringify(r.data[k])}`;
+  }
+  const field = spec.orderBy?.field;
+  if (field) {
+    const desc = spec.orderBy!.direction === 'desc';
+    for (let i = 1; i < rows.length; i++) {
+      const a = rows[i - 1]!.data[field];
+      const b = rows[i]!.data[field];
+      // Numbers only (string order is the database's collation); missing values sort last.
+      if (a === undefined && b !== undefined) return `put ${rows[i - 1]!.key} without ${field} before ${rows[i]!.key}`;
+      if (typeof a === 'number' && typeof b === 'number' && (desc ? a < b : a > b)) return `put ${rows[i - 1]!.key} (${a}) before ${rows[i]!.key} (${b})`;
+    }
+  }
+  return undefined;
+}

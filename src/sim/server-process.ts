@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/**
+ * How the simulated server process is configured, as an operator configures production: a
+ * compaction schedule (createSyncServer's `compaction` and `retention`) and the HTTP layer's
+ * limits (LOCKSTEP_* variables: rate limits, poke streams). Swarm draws it per seed, so that
+ * 429s, refused poke streams, dropped slow poke readers and scheduled compactions happen at low
+ * rates next to everything else. Absent (fixed profiles, older replay files): production defaults.
+ */
+export const serverProcessSchema = z.object({
+  compaction: z.object({ everyMs: z.number().int().positive(), keepVersions: z.number().int().nonnegative() }).optional(),
+  http: z
+    .object({
+      syncPerSecond: z.number().positive(),
+      syncBurst: z.number().positive(),
+      registerPerSecond: z.number().positive(),
+      registerBurst: z.number().positive(),
+      pokeMaxConnections: z.number().int().positive(),
+      pokeHeartbeatMs: z.number().int().positive(),
+      pokeBufferBytes: z.number().int().positive(),
+    })
+    .partial()
+    .optional(),
+});
+export type ServerProcessConfig = z.infer<typeof serverProcessSchema>;
+
+/** One seed's draw: each setting departs from the production default in a share of the seeds. */
+export function drawServerProcess(next: () => number): ServerProcessConfig {
+  const pick = (lo: number, hi: number) => Math.floor(lo + next() * (hi - lo + 1));
+  const sometimes = <T>(p: number, v: () => T): T | undefined => {
+    const on = next() < p;
+    const value = v();
+    return on ? value : undefined;
+  };
+  const compaction = sometimes(0.5, () => ({ everyMs: pick(1_000, 10_000), keepVersions: pick(0, 40) }));
+  // Tight enough that a client's retries after errors run into them now and then.
+  const sync = sometimes(0.25, () => ({ syncPerSecond: pick(2, 10), syncBurst: pick(3, 20) }));
+  const register = sometimes(0.2, () => ({ registerPerSecond: pick(1, 3) / 4, registerBurst: pick(1, 3) }));
+  const pokeMaxConnections = sometimes(0.25, () => pick(1, 6));
+  const pokeHeartbeatMs = sometimes(0.5, () => pick(300, 5_000));
+  // Below one event's size: every stream is dropped as a slow reader at its first poke.
+  const pokeBufferBytes = sometimes(0.15, () => pick(8, 120));
+  const http = { ...sync, ...register, ...(pokeMaxConnections ? { pokeMaxConnections } : {}), ...(pokeHeartbeatMs ? { pokeHeartbeatMs } : {}), ...(pokeBufferBytes ? { pokeBufferBytes } : {}) };
+  return { ...(compaction ? { compaction } : {}), ...(Object.keys(http).length ? { http } : {}) };
+}
+
+export function describeServerProcess(p: ServerProcessConfig | undefined): string[] {
+  if (!p) return [];
+  const parts: string[] = [];
+  if (p.compaction) parts.push(`compact every ${p.compaction.everyMs} keep ${p.compaction.keepVersions}`);
+  if (p.http) parts.push(`http ${Object.entries(p.http).map(([k, v]) => `${k} ${v}`).join(' ')}`);
+  return parts;
+}

@@ -1,0 +1,129 @@
+import { createSyncServer, type SyncServer } from '../server/index.ts';
+import { ServerDatabase, type ServerDatabaseOptions } from '../server/server-database.ts';
+import type { Db } from '../db/types.ts';
+import type { Retention } from '../server/compaction.ts';
+import type { Timer } from '../seams/index.ts';
+import { Crash, type Scheduler } from './scheduler.ts';
+import { exceptionViolation } from './findings.ts';
+import { serverKnobs } from './wide-workload.ts';
+import type { Violation } from './checkers/types.ts';
+import type { BugVariant } from './bugs/types.ts';
+import type { World } from './world-types.ts';
+import type { MutatorRegistry } from '../protocol/index.ts';
+
+/** Virtual time starts here (the same epoch as the world's clocks). */
+const EPOCH_MS = Date.UTC(2026, 0, 1);
+
+export interface ServerProcessOptions {
+  schema: string;
+  bug: BugVariant | undefined;
+  mutators: MutatorRegistry | undefined;
+  /** Where an exception of the compaction schedule goes (a finding of the seed). */
+  onViolation: (v: Violation) => void;
+}
+
+/**
+ * A server process, started the way production starts one: createSyncServer (migration, the
+ * push handler's onCommit that feeds pokes, health, and the compaction schedule when the seed
+ * draws one), over the world's simulated database. It runs as a task of the server lane, which
+ * the compaction schedule's loop then lives in: a server crash kills it with the requests.
+ */
+export async function openServerProcess(world: World, o: ServerProcessOptions): Promise<SyncServer> {
+  const { sched, config } = world;
+  const ready = sched.future<SyncServer>();
+  const schedule = config.serverProcess?.compaction;
+  let loopEnded!: () => void;
+  const ended = new Promise<void>((r) => (loopEnded = r));
+  // The schedule's loop sleeps in the process task (its compaction statements then run there); a
+  // sleep that ends by a stop or a crash is the loop's end, and the task's.
+  const timer: Timer = {
+    sleep: (ms, signal) =>
+      sched.sleep(ms, signal).catch((e: unknown) => {
+        loopEnded();
+        throw e;
+      }),
+  };
+  const incarnation = world.server.incarnation;
+  sched.spawn('server', 'process', async () => {
+    try {
+      const server = await createSyncServer({
+        db: world.server.db,
+        schema: o.schema,
+        clock: { now: () => EPOCH_MS + sched.now },
+        // open() runs the idempotent migration, as a restarted server process would.
+        ids: { newId: (p: string) => `${p}-sim-${incarnation}` },
+        mutators: o.mutators,
+        // As an app declares it: the engine's default; another version gets VersionNotSupported.
+        schemaVersion: '1',
+        ...serverKnobs(config.wide),
+        openDatabase: (db, options) => openDatabase(world, db, options, o.bug),
+        ...(schedule
+          ? {
+              retention: { keepVersions: schedule.keepVersions },
+              compaction: {
+                everyMs: schedule.everyMs,
+                onCompact: (r) => sched.record('server', 'compact', `scheduled: horizon ${r.horizon}, ${r.droppedRows} rows dropped`),
+                onError: (e) => {
+                  if (e instanceof Crash) return;
+                  o.onViolation(exceptionViolation(e, { lane: 'server', t: sched.now }, 'server-error'));
+                },
+              },
+              timer,
+            }
+          : {}),
+      });
+      ready.resolve(server);
+    } catch (e) {
+      ready.reject(e instanceof Error ? e : new Error(String(e)));
+      throw e;
+    }
+    if (schedule) await ended;
+  });
+  return sched.waitFor(ready, Number.POSITIVE_INFINITY, () => new Error('unreachable'));
+}
+
+/**
+ * The ServerDatabase of a planted-bug variant or the real one. A compaction without an explicit
+ * `upTo` (the schedule's) first archives the log it is about to fold, as the compaction fault
+ * does, so that the checkers that need every mutation still see the whole history.
+ */
+async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions, bug: BugVariant | undefined): Promise<ServerDatabase> {
+  const Server = bug?.Server ?? ServerDatabase;
+  const database = (await (Server as typeof ServerDatabase).open.call(Server as never, db, options)) as ServerDatabase;
+  const compact = database.compact.bind(database);
+  database.compact = async (retention?: Retention) => {
+    if (retention?.upTo !== undefined) return compact(retention);
+    const upTo = await archiveLog(world, database);
+    return compact({ ...(retention ?? database.retention), upTo });
+  };
+  return database;
+}
+
+/** Appends the log rows not archived yet to the world's archive; returns the last version read. */
+export async function archiveLog(world: World, database: ServerDatabase): Promise<number> {
+  const log = await database.readLog();
+  const upTo = log.length ? log[log.length - 1]!.version : 0;
+  const archived = world.compactedLog.length ? world.compactedLog[world.compactedLog.length - 1]!.version : 0;
+  world.compactedLog.push(...log.filter((x) => x.version > archived));
+  return upTo;
+}
+
+/**
+ * A Timer for callers that sleep outside any task (the poke hub's heartbeats): each sleep is a
+ * task of its own on the server lane, so a server crash ends it; its continuation only enqueues.
+ */
+export function detachedTimer(sched: Scheduler): Timer {
+  return {
+    sleep: (ms, signal) =>
+      new Promise<void>((resolve, reject) =>
+        sched.spawn('server', 'poke-heartbeat', async () => {
+          try {
+            await sched.sleep(ms, signal);
+            resolve();
+          } catch (e) {
+            reject(e);
+          }
+        }),
+      ),
+  };
+}
