@@ -7,7 +7,7 @@ import { cryptoIds, type Clock, type Ids } from '../seams/index.ts';
 import { createServerSchema } from './schema.ts';
 import { processMutation, type MutationResult } from './push.ts';
 import { pushBatch, tryFastPush, type BatchContext, type PushBudget } from './batch.ts';
-import { buildPull } from './pull.ts';
+import { buildPull, upToDatePull } from './pull.ts';
 import { resolveLimits, type ServerLimits } from './limits.ts';
 import { isDataError } from './validate.ts';
 import { isElided, type LogEffect } from './log-effects.ts';
@@ -178,6 +178,8 @@ export class ServerDatabase {
 
   /** One pull page from one snapshot. Throws ProtocolError (ClientStateNotFound). */
   async pull(req: PullRequest): Promise<PullResponseOK> {
+    const upToDate = await upToDatePull(this.db, this.s, req, this.epoch);
+    if (upToDate) return upToDate;
     return this.db.transaction((tx) => buildPull(tx, this.s, req, this.limits, this.epoch), { isolation: 'repeatable read', readOnly: true });
   }
 
