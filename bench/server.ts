@@ -34,6 +34,8 @@ interface Workload {
   chunk(): Promise<number>;
   units: number;
   ms: number;
+  /** This process's CPU ms over the counted chunks (PGlite runs in it): steadier than wall time on a loaded machine. */
+  cpuMs?: number;
   cleanup(): Promise<void>;
 }
 
@@ -52,6 +54,28 @@ async function pushWorkload(db: Db, size: number, pushesPerChunk: number, name: 
         next[c]! += size;
       }
       return pushesPerChunk * size;
+    },
+    cleanup: async () => {
+      if (db.dialect === 'postgres') await db.exec(`DROP SCHEMA ${schema} CASCADE`);
+    },
+  };
+}
+
+/** Pulls of a client already at the server's version (a polling client's usual pull): one statement each. */
+async function upToDatePullWorkload(db: Db, perChunk: number): Promise<Workload> {
+  const schema = schemaName('pull');
+  const s = await ServerDatabase.open(db, { clock, schema });
+  await handlePush(s, pushBody('g', 'c', 1, 1));
+  const req = (cookie: unknown) => ({ pullVersion: 1, clientGroupID: 'g', cookie, profileID: 'p', schemaVersion: '1' });
+  const { cookie } = (await handlePull(s, req(null))).body as { cookie: unknown };
+  return {
+    name: 'up-to-date pulls', units: 0, ms: 0,
+    async chunk() {
+      for (let k = 0; k < perChunk; k++) {
+        const r = await handlePull(s, req(cookie));
+        if (r.status !== 200) throw new Error(`pull failed: ${JSON.stringify(r.body)}`);
+      }
+      return perChunk;
     },
     cleanup: async () => {
       if (db.dialect === 'postgres') await db.exec(`DROP SCHEMA ${schema} CASCADE`);
@@ -84,20 +108,24 @@ async function measure(db: Db) {
   const perChunk = Math.max(10, Math.round(pushes / 10));
   const ws = [
     await bareWorkload(db, perChunk), await pushWorkload(db, 1, perChunk), await pushWorkload(db, 20, Math.max(2, Math.round(perChunk / 5))),
-    await pushWorkload(db, 1, perChunk, 'increment'),
+    await pushWorkload(db, 1, perChunk, 'increment'), await upToDatePullWorkload(db, perChunk),
   ];
   for (let round = 0; round < 13; round++) {
     for (const w of ws) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const n = await w.chunk();
       // The first three rounds warm up PGlite's and V8's compiled paths and are not counted.
       if (round >= 3) {
         w.ms += performance.now() - t0;
+        const c = process.cpuUsage(c0);
+        w.cpuMs = (w.cpuMs ?? 0) + (c.user + c.system) / 1000;
         w.units += n;
       }
     }
   }
   for (const w of ws) await w.cleanup();
+  console.log(`  CPU µs per unit in this process: ${ws.map((w) => `${w.name} ${((w.cpuMs! * 1000) / w.units).toFixed(0)}`).join(' | ')}`);
   return ws.map((w) => w.units / (w.ms / 1000));
 }
 
@@ -156,8 +184,8 @@ async function boundedWork(db: Db) {
 }
 
 async function run(name: string, db: Db) {
-  const [bare, one, twenty, incs] = (await measure(db)) as [number, number, number, number];
-  console.log(`${name}: bare transaction ${bare.toFixed(0)}/s | single-mutation pushes ${one.toFixed(0)} mutations/s (${(one / bare).toFixed(2)}x bare) | pushes of 20 ${twenty.toFixed(0)} mutations/s (${(twenty / bare).toFixed(2)}x bare) | single increments ${incs.toFixed(0)} mutations/s (${(incs / bare).toFixed(2)}x bare)`);
+  const [bare, one, twenty, incs, pulls] = (await measure(db)) as [number, number, number, number, number];
+  console.log(`${name}: bare transaction ${bare.toFixed(0)}/s | single-mutation pushes ${one.toFixed(0)} mutations/s (${(one / bare).toFixed(2)}x bare) | pushes of 20 ${twenty.toFixed(0)} mutations/s (${(twenty / bare).toFixed(2)}x bare) | single increments ${incs.toFixed(0)} mutations/s (${(incs / bare).toFixed(2)}x bare) | up-to-date pulls ${pulls.toFixed(0)}/s (${(pulls / bare).toFixed(2)}x bare)`);
   if (!process.argv.includes('--no-limits')) await boundedWork(db);
   await db.close();
 }

@@ -123,6 +123,15 @@ export class PersistentSyncEngine {
   private online = true;
   /** Highest mutation id a push of this engine instance delivered (the server answered 200). */
   private pushedUpTo = 0;
+  /** Local writes this instance made, counted after each (see `drained`). */
+  private writes = 0;
+  /**
+   * What was true when a push last found nothing to send past pushedUpTo: the write count, the
+   * resend point and the client id then. While all three are unchanged there is still nothing, and
+   * push skips its pending read (polling syncs are most syncs). A new instance (a restart after a
+   * crash) starts without it and reads. Assumes one engine per store at a time, as everywhere here.
+   */
+  private drained: { writes: number; upTo: number; clientID: string } | null = null;
   private syncing = 0;
   private lastError: string | null = null;
   private closed = false;
@@ -182,7 +191,13 @@ export class PersistentSyncEngine {
    */
   async mutate(name: string, args: JSONValue): Promise<Mutation> {
     this.assertOpen();
-    const { mutation, changes } = await this.store.mutate(name, args, this.clock.now());
+    let written;
+    try {
+      written = await this.store.mutate(name, args, this.clock.now());
+    } finally {
+      this.writes++;
+    }
+    const { mutation, changes } = written;
     for (const c of changes) this.entityListeners.emit(c);
     await this.emitState();
     this.loop.poke();
@@ -200,7 +215,13 @@ export class PersistentSyncEngine {
    */
   async adopt(m: Mutation): Promise<Mutation> {
     this.assertOpen();
-    const { mutation, changes } = await this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m), true);
+    let written;
+    try {
+      written = await this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m), true);
+    } finally {
+      this.writes++;
+    }
+    const { mutation, changes } = written;
     for (const c of changes) this.entityListeners.emit(c);
     await this.emitState();
     this.loop.poke();
@@ -254,8 +275,16 @@ export class PersistentSyncEngine {
     // The next push starts after what the server said it holds, even before a pull drops those
     // mutations; without this, 100 already-pushed mutations would fill every batch until the
     // next pull. A restart starts from 0 and resends (the server skips them).
-    const pending = await this.store.pendingMutations(this.limits.pushBatchSize, undefined, this.pushedUpTo);
-    if (pending.length === 0) return 0;
+    const d = this.drained;
+    if (d && d.writes === this.writes && d.upTo === this.pushedUpTo && d.clientID === clientID) return 0;
+    // Taken before the read: a write that lands during it makes the result stale, and is counted after it.
+    const writes = this.writes;
+    const from = this.pushedUpTo;
+    const pending = await this.store.pendingMutations(this.limits.pushBatchSize, undefined, from);
+    if (pending.length === 0) {
+      this.drained = { writes, upTo: from, clientID };
+      return 0;
+    }
     const req: PushRequest = { pushVersion: 1, clientGroupID: this.clientGroupID, profileID: this.profileID, schemaVersion: this.schemaVersion, mutations: [] };
     let bytes = encodedBytes(req);
     for (const m of pending) {
@@ -288,6 +317,9 @@ export class PersistentSyncEngine {
     }
     if (resp.failed?.length) await this.emitState();
     if (held < first) throw new Error(`push made no progress: sent mutations ${first}..${last} of ${clientID}, the server holds up to ${held}`);
+    // Everything the read found was sent and is held, and the read was not cut by the batch size:
+    // nothing is left, unless a write came since (the next push's read is skipped otherwise).
+    if (held === last && req.mutations.length === pending.length && pending.length < this.limits.pushBatchSize) this.drained = { writes, upTo: held, clientID };
     return req.mutations.length;
   }
 

@@ -2,12 +2,12 @@ import { z } from 'zod';
 import { jsonValueSchema, safeString } from './json.ts';
 
 /**
- * Most earlier identities one mutation carries (the latest are kept). A mutation takes a new
+ * Most earlier identities one mutation carries (the latest are kept; the server's default limit). A mutation takes a new
  * identity only when its client starts over (a reset) or moves to a new client group, so a
  * client's pending mutations share the same few identities: 8 covers 8 starts-over in a row.
  */
 export const maxOriginsPerMutation = 8;
-/** Most distinct client ids the origins of one push request may name (a bound on the rows a push locks). */
+/** Most distinct client ids the origins of one push request may name (a bound on the rows a push locks; the server's default limit). */
 export const maxOriginClientsPerPush = 64;
 
 /**
@@ -54,8 +54,9 @@ export const pushedMutationSchema = z.object({
   name: z.unknown(),
   args: z.unknown(),
   timestamp: z.unknown(),
-  // Checked with the envelope: origins decide whether the mutation is applied at all.
-  origins: originsSchema,
+  // Checked with the envelope: origins decide whether the mutation is applied at all. Their
+  // count limits are the server's (maxOriginsPerMutation, maxOriginClientsPerPush in ServerLimits).
+  origins: z.array(originSchema).optional(),
 });
 export type PushedMutation = z.infer<typeof pushedMutationSchema>;
 
@@ -69,10 +70,7 @@ export const maxMutationsPerRequest = 1000;
 export const pushRequestSchema = z.object({
   pushVersion: z.literal(1),
   clientGroupID: safeString,
-  mutations: z.array(pushedMutationSchema).max(maxMutationsPerRequest).refine(
-    (ms) => new Set(ms.flatMap((m) => (m.origins ?? []).map((o) => o.clientID))).size <= maxOriginClientsPerPush,
-    `the mutations' origins name more than ${maxOriginClientsPerPush} client ids (maxOriginClientsPerPush)`,
-  ),
+  mutations: z.array(pushedMutationSchema).max(maxMutationsPerRequest),
   profileID: z.string().max(256),
   schemaVersion: z.string().max(256),
 });

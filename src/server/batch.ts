@@ -238,11 +238,28 @@ export async function tryFastPush(
   };
   const p = await plan(ctx, mutations, last, attempt, preRead);
   if (p.logRows.length === 0) return undefined;
-  const r = await q.query<{ base: number }>(`SELECT ${ctx.s}.push_fast($1, $2, $3, $4, $5, $6, $7) AS base`, [clientGroupID, ...planParams(p, ctx.now), reads.length ? JSON.stringify(reads) : null]);
-  const base = Number(r.rows[0]!.base);
+  const base = p.logRows.length === 1 && reads.length === 0 && p.entities.length <= 1 && p.clients.length === 1
+    ? await pushOne(q, ctx, clientGroupID, p)
+    : Number((await q.query<{ base: number }>(`SELECT ${ctx.s}.push_fast($1, $2, $3, $4, $5, $6, $7) AS base`, [clientGroupID, ...planParams(p, ctx.now), reads.length ? JSON.stringify(reads) : null])).rows[0]!.base);
   if (base < 0) return undefined;
   Object.assign(budget, attempt);
   return resultOf(p, base, 0);
+}
+
+/**
+ * A plan of one mutation that read nothing, written by push_one (schema.ts): the same checks and
+ * writes as push_fast with scalar parameters. Returns the version before it, or -1 (nothing written).
+ */
+async function pushOne(q: Queryable, ctx: BatchContext, clientGroupID: string, p: Plan): Promise<number> {
+  const row = p.logRows[0]!;
+  const client = p.clients[0]!;
+  const ent = p.entities[0];
+  const r = await q.query<{ v: number }>(`SELECT ${ctx.s}.push_one($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) AS v`, [
+    clientGroupID, client.client_id, client.prev, row.mutation_id, row.name, JSON.stringify(row.args ?? null), JSON.stringify(row.effects), row.error,
+    ctx.now, row.bytes, ent?.key ?? null, ent && ent.value !== null ? JSON.stringify(ent.value) : null,
+  ]);
+  const v = Number(r.rows[0]!.v);
+  return v < 0 ? -1 : v - 1;
 }
 
 /**

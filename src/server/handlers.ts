@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { formatZodIssues, ProtocolError, pullRequestSchema, pushRequestSchema, type ErrorBody, type PushResponseOK } from '../protocol/index.ts';
+import { formatZodIssues, ProtocolError, pullRequestSchema, pushRequestSchema, type ErrorBody, type PushEnvelope, type PushResponseOK } from '../protocol/index.ts';
+import type { ServerLimits } from './limits.ts';
 import type { ServerDatabase } from './server-database.ts';
 import type { PushOutcome } from './types.ts';
 
@@ -60,6 +61,8 @@ export async function handlePush(
     }
     lastSeen.set(m.clientID, m.id);
   }
+  const origins = originsProblem(parsed.data.mutations, server.limits);
+  if (origins) return badRequest(`malformed push: ${origins}`);
   try {
     const outcome = await server.push(parsed.data);
     onOutcome?.(outcome);
@@ -70,6 +73,22 @@ export async function handlePush(
   } catch (e) {
     return fromError(e);
   }
+}
+
+/** Why a push's origins are over the server's limits (both are counts of rows the push may lock or fence), or undefined. */
+function originsProblem(mutations: PushEnvelope['mutations'], limits: Pick<ServerLimits, 'maxOriginsPerMutation' | 'maxOriginClientsPerPush'>): string | undefined {
+  const clients = new Set<string>();
+  for (const m of mutations) {
+    if (!m.origins) continue;
+    if (m.origins.length > limits.maxOriginsPerMutation) {
+      return `mutation ${m.clientID}#${m.id} has ${m.origins.length} origins, over the limit of ${limits.maxOriginsPerMutation} (maxOriginsPerMutation)`;
+    }
+    for (const o of m.origins) clients.add(o.clientID);
+  }
+  if (clients.size > limits.maxOriginClientsPerPush) {
+    return `the mutations' origins name ${clients.size} client ids, over the limit of ${limits.maxOriginClientsPerPush} (maxOriginClientsPerPush)`;
+  }
+  return undefined;
 }
 
 export async function handlePull(server: ServerDatabase, body: unknown, options: HandlerOptions = {}): Promise<HandlerResult> {

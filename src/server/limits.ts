@@ -1,4 +1,4 @@
-import { defaultLimits, type Limits } from '../protocol/index.ts';
+import { defaultLimits, maxOriginClientsPerPush, maxOriginsPerMutation, type Limits } from '../protocol/index.ts';
 
 /**
  * The server's limits: the shared value limits plus the work one request may cause. Every one
@@ -13,6 +13,10 @@ export interface ServerLimits extends Limits {
   pageBytes: number;
   /** Most replication-log rows one pull page covers (a commit with more still goes alone). */
   pageSize: number;
+  /** Most origins (earlier identities) one pushed mutation may carry; over it the push is refused (400). */
+  maxOriginsPerMutation: number;
+  /** Most distinct client ids the origins of one push may name (their rows are locked); over it, 400. */
+  maxOriginClientsPerPush: number;
 }
 
 export const defaultServerLimits: ServerLimits = {
@@ -21,6 +25,8 @@ export const defaultServerLimits: ServerLimits = {
   maxEffectBytesPerPush: 8 * 1024 * 1024,
   pageBytes: 4 * 1024 * 1024,
   pageSize: 25_000,
+  maxOriginsPerMutation,
+  maxOriginClientsPerPush,
 };
 
 /** Defaults overridden by what is given; a limit that is not a positive integer is refused at startup. */

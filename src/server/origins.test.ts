@@ -10,6 +10,7 @@ import type { Mutation, PullResponseOK, PushResponseOK } from '../protocol/index
 import { maxOriginClientsPerPush, maxOriginsPerMutation } from '../protocol/index.ts';
 import { storeKinds, uniqueSchema } from '../../test/support/stores.ts';
 import { handlePull, handlePush, ServerDatabase } from './index.ts';
+import { resolveLimits, type ServerLimits } from './limits.ts';
 
 const clock = { now: () => 1_700_000_000_000 };
 type M = Partial<Mutation> & { clientID: string; id: number };
@@ -39,10 +40,10 @@ for (const kind of storeKinds) {
         if (kind.name === 'postgres') for (const s of schemas) await db.exec(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
         await db.close();
       });
-      async function fresh() {
+      async function fresh(limits?: Partial<ServerLimits>) {
         const schema = uniqueSchema('orig');
         schemas.push(schema);
-        return path === 'batch' ? ServerDatabase.open(db, { clock, schema }) : PerMutationServer.open(db, { clock, schema });
+        return path === 'batch' ? ServerDatabase.open(db, { clock, schema, limits }) : PerMutationServer.open(db, { clock, schema, limits });
       }
       const ok = async (server: ServerDatabase, group: string, ms: M[]) => {
         const r = await handlePush(server, push(group, ms));
@@ -155,6 +156,22 @@ for (const kind of storeKinds) {
         expect(r3.status).toBe(400);
         expect(await server.version()).toBe(0);
         expect(await server.readClients()).toEqual([]);
+      });
+
+      it('takes its origin limits from the server options', async () => {
+        const server = await fresh({ maxOriginsPerMutation: 2, maxOriginClientsPerPush: 3 });
+        const r1 = await handlePush(server, push('g', [up('c', 1, 1, [{ clientID: 'o1', id: 1 }, { clientID: 'o2', id: 1 }, { clientID: 'o3', id: 1 }])]));
+        expect(r1.status).toBe(400);
+        expect(JSON.stringify(r1.body)).toContain('has 3 origins, over the limit of 2 (maxOriginsPerMutation)');
+        const r2 = await handlePush(server, push('g', [up('c', 1, 1, [{ clientID: 'o1', id: 1 }, { clientID: 'o2', id: 1 }]), up('c', 2, 2, [{ clientID: 'o3', id: 1 }, { clientID: 'o4', id: 1 }])]));
+        expect(r2.status).toBe(400);
+        expect(JSON.stringify(r2.body)).toContain('name 4 client ids, over the limit of 3 (maxOriginClientsPerPush)');
+        expect(await server.version()).toBe(0);
+        // Raised past the protocol's defaults: 9 origins on one mutation are accepted.
+        const roomy = await fresh({ maxOriginsPerMutation: 16 });
+        const nine = Array.from({ length: 9 }, (_, i) => ({ clientID: `o${i}`, id: 1 }));
+        expect((await handlePush(roomy, push('g', [up('c', 1, 1, nine)]))).status).toBe(200);
+        expect(() => resolveLimits({ maxOriginsPerMutation: 0 })).toThrow(/maxOriginsPerMutation must be a positive integer/);
       });
     });
   }

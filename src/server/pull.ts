@@ -54,6 +54,19 @@ export function cookieVersion(cookie: Cookie, epoch: string, version: number, ho
 }
 
 /**
+ * The answer to a pull whose cookie is already at the server's version, from one statement (its
+ * own snapshot: no transaction), or undefined when there is more to send (or a staged bootstrap
+ * to go on with): then buildPull answers inside a snapshot. A cookie the database does not know
+ * throws ClientStateNotFound here as there. Most pulls of a polling client end here.
+ */
+export async function upToDatePull(q: Queryable, s: string, req: PullRequest, epochHint: string): Promise<PullResponseOK | undefined> {
+  if (req.cookie === null || typeof req.cookie !== 'object' || req.cookie.stage !== undefined) return undefined;
+  const head = await readHead(q, s, req.cookie.order, epochHint);
+  if (cookieVersion(req.cookie, head.epoch, head.version, head.horizon, head.cookieFp) !== head.version) return undefined;
+  return { cookie: { order: head.version, epoch: head.epoch, fp: head.headFp }, lastMutationIDChanges: {}, patch: [] };
+}
+
+/**
  * Builds one pull response inside the caller's snapshot (one transaction). The cookie is the
  * global version of that snapshot. A client far behind gets a page of the replication log
  * collapsed per key, ending at a commit boundary: applying it leaves the client exactly at the

@@ -76,6 +76,38 @@ for (const kind of storeKinds) {
       expect((await s.readEntities()).get('review/r1')).toEqual({ votes: 113 });
     });
 
+    it('writes a single upsert, delete or failure of a known client with push_one, and takes the locked path when the client moved on', async () => {
+      const schema = uniqueSchema('one');
+      const seen: string[] = [];
+      const { db: spied, spy } = spying(db);
+      const counting: Db = { ...spied, query: (sql, params) => (seen.push(sql), spied.query(sql, params)) };
+      const s = await ServerDatabase.open(counting, { clock, schema });
+      const other = await ServerDatabase.open(db, { clock, schema });
+      const up = (id: number, v: number): Partial<Mutation> => ({ clientID: 'a', id, name: 'upsert', args: { type: 'doc', id: 'd', data: { v } } });
+      expect((await handlePush(s, push('g', [up(1, 1)]))).status).toBe(200); // registers on the locked path
+      seen.length = 0;
+      spy.transactions = 0;
+      await handlePush(s, push('g', [up(2, 2)]));
+      await handlePush(s, push('g', [{ clientID: 'a', id: 3, name: 'delete', args: { type: 'doc', id: 'd' } }]));
+      const failed = await handlePush(s, push('g', [{ clientID: 'a', id: 4, name: 'increment', args: { type: 'doc', id: 'd', field: 'v', by: 'x' } }]));
+      expect((failed.body as PushResponseOK).failed?.map((f) => f.id)).toEqual([4]);
+      expect(seen.length).toBe(3);
+      expect(seen.every((q) => q.includes('.push_one('))).toBe(true);
+      expect(spy.transactions).toBe(0);
+      await handlePush(s, push('g', [up(5, 5)]));
+      // Another server instance (a second process) applied the client's next mutation: push_one
+      // writes nothing and the locked path skips the copy.
+      expect((await handlePush(other, push('g', [up(6, 6)]))).status).toBe(200);
+      const r = await handlePush(s, push('g', [up(6, 60)]));
+      expect((r.body as PushResponseOK).lastMutationIDs).toEqual({ a: 6 });
+      expect(spy.transactions).toBe(1);
+      expect((await s.readEntities()).get('doc/d')).toEqual({ v: 6 });
+      const log = await s.readLog();
+      expect(log.map((e) => [e.mutationID, e.version, e.error === null])).toEqual([[1, 1, true], [2, 2, true], [3, 3, true], [4, 4, false], [5, 5, true], [6, 6, true]]);
+      expect(log[2]!.effects).toEqual([{ op: 'del', key: 'doc/d' }]);
+      expect((await s.readClients())[0]).toMatchObject({ clientID: 'a', lastMutationID: 6, lastModifiedVersion: 6 });
+    });
+
     it('sees a deleted document as absent and a re-created one as changed', async () => {
       const schema = uniqueSchema('fast');
       const { db: spied, spy } = spying(db);

@@ -105,6 +105,29 @@ export async function createServerSchema(db: Queryable, schema: string, newEpoch
       RETURN ${s}.write_push(n, log_rows, ents, cls, now);
     END
     $fn$;
+    -- The commonest push, one mutation of a known client that read nothing (an upsert, a delete,
+    -- or a failure), with scalar parameters: the same checks and writes as push_fast, without
+    -- the JSON record sets (about a third of the statement's cost on PGlite). -1 and nothing
+    -- written when the client is not of the group or not at prev.
+    CREATE OR REPLACE FUNCTION ${s}.push_one(grp text, cid text, prev bigint, mid bigint, mname text, margs jsonb, eff jsonb, err text,
+                                             now bigint, nbytes int, ekey text, evalue jsonb) RETURNS bigint
+    LANGUAGE plpgsql AS $fn$
+    DECLARE v bigint;
+    BEGIN
+      PERFORM 1 FROM ${s}.clients WHERE client_id = cid AND client_group_id = grp AND last_mutation_id = prev FOR UPDATE;
+      IF NOT FOUND THEN RETURN -1; END IF;
+      UPDATE ${s}.meta SET version = version + 1 WHERE id = 1 RETURNING version INTO v;
+      INSERT INTO ${s}.replication_log (version, client_id, mutation_id, name, args, effects, error, created_at, commit_version, bytes)
+        VALUES (v, cid, mid, mname, coalesce(margs, 'null'::jsonb), eff, err, now, v, nbytes);
+      IF ekey IS NOT NULL THEN
+        INSERT INTO ${s}.entities AS t (key, type, id, data, version, deleted, bytes)
+          VALUES (ekey, split_part(ekey, '/', 1), substr(ekey, strpos(ekey, '/') + 1), evalue, v, evalue IS NULL, coalesce(octet_length(evalue::text), 0))
+          ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version, deleted = EXCLUDED.deleted, bytes = EXCLUDED.bytes;
+      END IF;
+      UPDATE ${s}.clients SET last_mutation_id = mid, last_modified_version = v, updated_at = now WHERE client_id = cid;
+      RETURN v;
+    END
+    $fn$;
   `);
   await db.query(`UPDATE ${s}.meta SET epoch = $1 WHERE id = 1 AND epoch IS NULL`, [newEpoch()]);
   const r = await db.query<{ epoch: string }>(`SELECT epoch FROM ${s}.meta WHERE id = 1`);

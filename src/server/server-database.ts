@@ -7,7 +7,7 @@ import { cryptoIds, type Clock, type Ids } from '../seams/index.ts';
 import { createServerSchema } from './schema.ts';
 import { processMutation, type MutationResult } from './push.ts';
 import { pushBatch, tryFastPush, type BatchContext, type PushBudget } from './batch.ts';
-import { buildPull } from './pull.ts';
+import { buildPull, upToDatePull } from './pull.ts';
 import { resolveLimits, type ServerLimits } from './limits.ts';
 import { isDataError } from './validate.ts';
 import { isElided, type LogEffect } from './log-effects.ts';
@@ -76,6 +76,19 @@ export class ServerDatabase {
    * stopping at the work budget. Throws ProtocolError (403 foreign client, ClientStateNotFound).
    */
   async push(req: PushEnvelope): Promise<PushOutcome> {
+    const outcome = await this.pushEnvelope(req);
+    if (outcome.version > this.seenVersion) this.seenVersion = outcome.version;
+    return outcome;
+  }
+
+  /**
+   * The highest version a push through this instance committed: a hint for pull only (another
+   * process may have committed more, a restored database may be behind it; either way pull
+   * stays exact, only its first statement differs).
+   */
+  private seenVersion = 0;
+
+  private async pushEnvelope(req: PushEnvelope): Promise<PushOutcome> {
     if (this.perMutationPush) return this.pushPerMutation(req);
     let mutations = req.mutations;
     let skipped = 0;
@@ -178,6 +191,13 @@ export class ServerDatabase {
 
   /** One pull page from one snapshot. Throws ProtocolError (ClientStateNotFound). */
   async pull(req: PullRequest): Promise<PullResponseOK> {
+    // A cookie at the version this instance last committed is likely up to date: answered in one
+    // statement if so. One below it has a page to get, from the snapshot, without that check.
+    const c = req.cookie;
+    if (!(c !== null && typeof c === 'object' && c.order < this.seenVersion)) {
+      const upToDate = await upToDatePull(this.db, this.s, req, this.epoch);
+      if (upToDate) return upToDate;
+    }
     return this.db.transaction((tx) => buildPull(tx, this.s, req, this.limits, this.epoch), { isolation: 'repeatable read', readOnly: true });
   }
 

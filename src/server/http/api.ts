@@ -11,13 +11,14 @@ type Result = { status: number; body: unknown; headers?: Record<string, string> 
 
 const json = (r: Result) => Response.json(r.body, { status: r.status, headers: r.headers });
 /** A client-proposed token: long enough not to be guessed, printable ASCII (it travels in a header). */
-export const registerTokenLimits = { minChars: 32, maxChars: 256 };
-const proposedToken = z
-  .string()
-  .min(registerTokenLimits.minChars, `must be at least ${registerTokenLimits.minChars} characters (a random id)`)
-  .max(registerTokenLimits.maxChars, `must be at most ${registerTokenLimits.maxChars} characters`)
-  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
-const registerSchema = z.object({ clientGroupID: safeString, token: proposedToken.optional() });
+function registerSchemaFor(l: HttpLimits) {
+  const proposedToken = z
+    .string()
+    .min(l.registerTokenMinChars, `must be at least ${l.registerTokenMinChars} characters (a random id; registerTokenMinChars)`)
+    .max(l.registerTokenMaxChars, `must be at most ${l.registerTokenMaxChars} characters (registerTokenMaxChars)`)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
+  return z.object({ clientGroupID: safeString, token: proposedToken.optional() });
+}
 
 /** The bearer token of a request: the Authorization header, or `?token=` (EventSource cannot set headers). */
 export function tokenOf(request: Request, allowQuery = false): string {
@@ -43,6 +44,7 @@ export class SyncApi {
   private readonly o: ResolvedOptions;
   private readonly syncLimiter: RateLimiter;
   private readonly registerLimiter: RateLimiter;
+  private readonly registerSchema: ReturnType<typeof registerSchemaFor>;
   private inFlight = 0;
   private draining = false;
   private idle: (() => void) | undefined;
@@ -53,6 +55,7 @@ export class SyncApi {
     this.o = resolveOptions(options);
     this.limits = this.o.limits;
     const l = this.limits;
+    this.registerSchema = registerSchemaFor(l);
     this.syncLimiter = new RateLimiter(this.o.clock, l.syncPerSecond, l.syncBurst, l.rateLimitKeys);
     this.registerLimiter = new RateLimiter(this.o.clock, l.registerPerSecond, l.registerBurst, l.rateLimitKeys);
     this.pokes = new PokeHub((cb) => server.onCommit(cb), {
@@ -74,7 +77,7 @@ export class SyncApi {
       if (limited) return limited;
       const read = await readJsonLimited(request, this.limits.maxBodyBytes);
       if (!read.ok) return bodyError(read);
-      const parsed = registerSchema.safeParse(read.body);
+      const parsed = this.registerSchema.safeParse(read.body);
       if (!parsed.success) return { status: 400, body: { error: 'BadRequest', message: `malformed register: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` } };
       const { clientGroupID, token } = parsed.data;
       const r = await this.auth.register(clientGroupID, token);
@@ -157,24 +160,27 @@ export class SyncApi {
   private authorized(request: Request, handle: (body: unknown) => Promise<{ status: number; body: unknown }>): Promise<Response> {
     return this.tracked(async () => {
       const token = tokenOf(request);
-      const denied = await this.check(token, undefined);
-      if (denied) return denied;
+      // One lookup per request: the token's group is read before the body and checked against it after.
+      const group = await this.groupOf(token);
+      if (typeof group !== 'string') return group;
       const limited = this.rateLimited(this.syncLimiter, token, 'sync requests for this token');
       if (limited) return limited;
       const read = await readJsonLimited(request, this.limits.maxBodyBytes);
       if (!read.ok) return bodyError(read);
-      return (await this.check(token, read.body)) ?? handle(read.body);
+      return claims(group, read.body) ?? handle(read.body);
     });
   }
 
   private async check(token: string, body: unknown): Promise<Result | undefined> {
+    const group = await this.groupOf(token);
+    if (typeof group !== 'string') return group;
+    return body === undefined ? undefined : claims(group, body);
+  }
+
+  /** The token's client group, or the 401 answer. */
+  private async groupOf(token: string): Promise<string | Result> {
     if (!token) return { status: 401, body: { error: 'Unauthorized', message: 'missing bearer token (POST /api/register first)' } };
-    const group = await this.auth.groupOf(token);
-    if (!group) return { status: 401, body: { error: 'Unauthorized', message: 'unknown token' } };
-    if (body === undefined) return undefined;
-    const claimed = (body as { clientGroupID?: unknown } | null)?.clientGroupID;
-    if (claimed !== group) return { status: 403, body: { error: 'Forbidden', message: `token does not belong to client group ${String(claimed)}` } };
-    return undefined;
+    return (await this.auth.groupOf(token)) ?? { status: 401, body: { error: 'Unauthorized', message: 'unknown token' } };
   }
 
   private rateLimited(limiter: RateLimiter, key: string, what: string): Response | undefined {
@@ -198,6 +204,12 @@ export class SyncApi {
       if (this.inFlight === 0) this.idle?.();
     }
   }
+}
+
+/** A 403 unless the body's clientGroupID is the token's group. */
+function claims(group: string, body: unknown): Result | undefined {
+  const claimed = (body as { clientGroupID?: unknown } | null)?.clientGroupID;
+  return claimed === group ? undefined : { status: 403, body: { error: 'Forbidden', message: `token does not belong to client group ${String(claimed)}` } };
 }
 
 function bodyError(e: { status: number; message: string }): Result {

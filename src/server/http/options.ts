@@ -19,6 +19,9 @@ export interface HttpLimits {
   registerBurst: number;
   /** Most distinct keys (tokens, IPs) the rate limiters remember; the oldest is forgotten first. */
   rateLimitKeys: number;
+  /** Shortest and longest token a client may propose to /api/register (short ones can be guessed). */
+  registerTokenMinChars: number;
+  registerTokenMaxChars: number;
 }
 
 export const defaultHttpLimits: HttpLimits = {
@@ -31,6 +34,8 @@ export const defaultHttpLimits: HttpLimits = {
   registerPerSecond: 1,
   registerBurst: 30,
   rateLimitKeys: 100_000,
+  registerTokenMinChars: 32,
+  registerTokenMaxChars: 256,
 };
 
 export const httpLimitEnv: Record<keyof HttpLimits, string> = {
@@ -43,6 +48,8 @@ export const httpLimitEnv: Record<keyof HttpLimits, string> = {
   registerPerSecond: 'LOCKSTEP_REGISTER_RATE_PER_SECOND',
   registerBurst: 'LOCKSTEP_REGISTER_RATE_BURST',
   rateLimitKeys: 'LOCKSTEP_RATE_LIMIT_KEYS',
+  registerTokenMinChars: 'LOCKSTEP_REGISTER_TOKEN_MIN_CHARS',
+  registerTokenMaxChars: 'LOCKSTEP_REGISTER_TOKEN_MAX_CHARS',
 };
 
 const positive = z.coerce.number().positive().finite();
@@ -77,9 +84,21 @@ export interface ResolvedOptions {
   log: (message: string) => void;
 }
 
+/** The token length bounds are whole numbers, min <= max; anything else is a startup error naming the limit. */
+function checkTokenBounds(l: HttpLimits): void {
+  for (const k of ['registerTokenMinChars', 'registerTokenMaxChars'] as const) {
+    if (!Number.isInteger(l[k]) || l[k] < 1) throw new Error(`${k} (${httpLimitEnv[k]}) must be a positive integer, got ${String(l[k])}`);
+  }
+  if (l.registerTokenMinChars > l.registerTokenMaxChars) {
+    throw new Error(`registerTokenMinChars (${l.registerTokenMinChars}) is over registerTokenMaxChars (${l.registerTokenMaxChars})`);
+  }
+}
+
 export function resolveOptions(o: SyncApiOptions = {}): ResolvedOptions {
+  const limits = { ...defaultHttpLimits, ...o.limits };
+  checkTokenBounds(limits);
   return {
-    limits: { ...defaultHttpLimits, ...o.limits },
+    limits,
     clock: o.clock ?? systemClock,
     timer: o.timer ?? realTimer,
     log: o.log ?? ((m) => console.error(m)),

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSyncServer, type SyncServer } from '../index.ts';
 import { SyncApi } from './api.ts';
 import { AuthStore } from './auth.ts';
+import { httpLimitsFromEnv, type SyncApiOptions } from './options.ts';
 
 let server: SyncServer | undefined;
 afterEach(async () => {
@@ -14,11 +15,11 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function open() {
+async function open(options: SyncApiOptions = {}) {
   server = await createSyncServer();
   let n = 0;
   const auth = await AuthStore.open(server.db, { newId: (p) => `${p}-issued-${++n}`.padEnd(36, '0') });
-  return { api: new SyncApi(server, auth), auth, db: server.db };
+  return { api: new SyncApi(server, auth, options), auth, db: server.db };
 }
 
 const post = (api: SyncApi, body: unknown) =>
@@ -86,5 +87,37 @@ describe('POST /api/register', () => {
     expect((await post(api, { clientGroupID: 'g1' })).status).toBe(409);
     // The issued token, proposed, registers again like any proposed one.
     expect((await post(api, { clientGroupID: 'g1', token: issued })).status).toBe(200);
+  });
+
+  it('bounds a proposed token by registerTokenMinChars and registerTokenMaxChars (options or env), with a clear 400', async () => {
+    const { api } = await open();
+    const short = await post(api, { clientGroupID: 'g1', token: 'x'.repeat(31) });
+    expect(short.status).toBe(400);
+    expect((await short.json()).message).toContain('at least 32 characters (a random id; registerTokenMinChars)');
+    const long = await post(api, { clientGroupID: 'g1', token: 'x'.repeat(257) });
+    expect((await long.json()).message).toContain('at most 256 characters (registerTokenMaxChars)');
+    await server!.close();
+    const { api: custom } = await open({ limits: { registerTokenMinChars: 8, registerTokenMaxChars: 40 } });
+    expect((await post(custom, { clientGroupID: 'g1', token: 'x'.repeat(8) })).status).toBe(200);
+    expect((await post(custom, { clientGroupID: 'g2', token: 'y'.repeat(41) })).status).toBe(400);
+    expect(httpLimitsFromEnv({ LOCKSTEP_REGISTER_TOKEN_MIN_CHARS: '16', LOCKSTEP_REGISTER_TOKEN_MAX_CHARS: '64' })).toMatchObject({ registerTokenMinChars: 16, registerTokenMaxChars: 64 });
+    await expect(open({ limits: { registerTokenMinChars: 50, registerTokenMaxChars: 40 } })).rejects.toThrow('registerTokenMinChars (50) is over registerTokenMaxChars (40)');
+    await expect(open({ limits: { registerTokenMinChars: 1.5 } })).rejects.toThrow(/registerTokenMinChars \(LOCKSTEP_REGISTER_TOKEN_MIN_CHARS\) must be a positive integer/);
+  });
+
+  it('looks the token up once per push or pull', async () => {
+    const { api, auth } = await open();
+    expect((await post(api, { clientGroupID: 'g1', token: tokenA })).status).toBe(200);
+    let lookups = 0;
+    const groupOf = auth.groupOf.bind(auth);
+    auth.groupOf = (t) => (lookups++, groupOf(t));
+    const req = (body: unknown) => new Request('http://x/api/pull', { method: 'POST', headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const pull = await api.pull(req({ pullVersion: 1, clientGroupID: 'g1', cookie: null, profileID: 'p', schemaVersion: '1' }));
+    expect(pull.status).toBe(200);
+    const push = await api.push(req({ pushVersion: 1, clientGroupID: 'g1', profileID: 'p', schemaVersion: '1', mutations: [] }));
+    expect(push.status).toBe(200);
+    expect(lookups).toBe(2);
+    // The body still has to name the token's group.
+    expect((await api.pull(req({ pullVersion: 1, clientGroupID: 'g2', cookie: null, profileID: 'p', schemaVersion: '1' }))).status).toBe(403);
   });
 });
