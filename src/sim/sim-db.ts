@@ -19,14 +19,23 @@ export class SimDb implements Db {
   readonly stats: DbStats;
   /** Mutable so that world setup can take no virtual time (see SimWorld.create). */
   maxStatementMs: number;
+  /**
+   * Each caller stands for its own device's database (the clients: one shared PGlite only
+   * because 1,000 instances do not fit in memory). The lock still serialises the real session,
+   * but a transaction's statements take their virtual time after it is released: held across
+   * them, one client's transaction stalled every other client's local statements, and at 1,000
+   * clients the shared lock was busier than virtual time itself (the bench's liveness failure).
+   */
+  private readonly separateDevices: boolean;
 
   /**
    * Each statement takes 0..maxStatementMs of virtual time (a real database is not instant), so
    * that requests overlap in virtual time and their statements interleave. The duration is drawn
    * from the running task's own random stream.
    */
-  constructor(inner: Db, sched: Scheduler, lockName: string, maxStatementMs: number, stats: DbStats = { statements: 0 }) {
+  constructor(inner: Db, sched: Scheduler, lockName: string, maxStatementMs: number, stats: DbStats = { statements: 0 }, options: { separateDevices?: boolean } = {}) {
     this.inner = inner;
+    this.separateDevices = options.separateDevices ?? false;
     this.maxStatementMs = maxStatementMs;
     this.dialect = inner.dialect;
     this.sched = sched;
@@ -36,7 +45,12 @@ export class SimDb implements Db {
 
   /** The scheduling point before a statement: it takes some virtual time, and others may run. */
   private pause(): Promise<void> {
-    return this.sched.sleep(this.maxStatementMs > 0 ? this.sched.taskRng().int(0, this.maxStatementMs) : 0);
+    return this.sched.sleep(this.statementMs());
+  }
+
+  /** A statement's virtual duration, from the running task's own stream. */
+  private statementMs(): number {
+    return this.maxStatementMs > 0 ? this.sched.taskRng().int(0, this.maxStatementMs) : 0;
   }
 
   private async standalone<T>(run: () => Promise<T>): Promise<T> {
@@ -61,23 +75,34 @@ export class SimDb implements Db {
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
     await this.pause();
     await this.sched.lock(this.lockName);
+    const owed = { ms: 0 };
+    let result: T;
     try {
       this.stats.statements += 2; // BEGIN, COMMIT/ROLLBACK
-      return await this.inner.transaction((tx) => fn(this.wrapTx(tx)), options);
+      result = await this.inner.transaction((tx) => fn(this.wrapTx(tx, owed)), options);
     } finally {
       this.sched.unlock(this.lockName);
     }
+    // A separate device's transaction took this long on its own device: its caller waits, nobody else.
+    if (owed.ms > 0) await this.sched.sleep(owed.ms);
+    return result;
   }
 
-  private wrapTx(tx: Queryable): Queryable {
+  /** Inside a transaction: each statement is a scheduling point; on separate devices its time is owed until the end. */
+  private wrapTx(tx: Queryable, owed: { ms: number }): Queryable {
+    const step = (): Promise<void> => {
+      if (!this.separateDevices) return this.pause();
+      owed.ms += this.statementMs();
+      return this.sched.yield();
+    };
     return {
       query: async <T>(sql: string, params?: unknown[]) => {
-        await this.pause();
+        await step();
         this.stats.statements++;
         return tx.query<T>(sql, params);
       },
       exec: async (sql: string) => {
-        await this.pause();
+        await step();
         this.stats.statements++;
         return tx.exec(sql);
       },

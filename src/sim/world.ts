@@ -84,7 +84,8 @@ export class SimWorld implements World {
     this.serverSchema = `${prefix}_server`;
     const serverDb = new SimDb(stores.server, this.sched, 'server-db', config.dbLatencyMs, this.statements);
     this.server = { db: serverDb, database: null as unknown as ServerDatabase, sync: null as unknown as SyncServer, up: true, incarnation: 0 };
-    this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements);
+    // Each client is its own device: one client's transaction must not hold up the others in virtual time.
+    this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements, { separateDevices: true });
     this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, compactedLog: this.compactedLog, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: app ? simulationCheckers(app) : checkerModules, bug, mutators: app?.mutators });
     this.sched.betweenSteps = () => this.observer.flush();
     const clientRng = rng.fork('clients');
