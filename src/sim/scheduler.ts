@@ -111,6 +111,12 @@ export class Scheduler {
     this.trace.push(detail === undefined ? { t: this.now, lane, kind } : { t: this.now, lane, kind, detail });
   }
 
+  /** The running task's owner (a client's lane for its tasks). */
+  taskOwner(): string {
+    if (!this.current) throw new Error('taskOwner outside a scheduler task');
+    return this.current.owner;
+  }
+
   /** The running task's own random stream. */
   taskRng(): Rng {
     if (!this.current) throw new Error('taskRng outside a scheduler task');
