@@ -92,7 +92,10 @@ describe('planted bugs', () => {
     expect(s.result.schedule.length).toBeLessThan(r.schedule.length);
     const again = await runSimulation(s.result.config, stores, { schedule: s.result.schedule });
     expect(again.traceHash).toBe(s.result.traceHash);
-    expect(again.violations[0]?.checker).toBe(r.violations[0]!.checker);
+    // The shrinker keeps a candidate while the original's first kind of violation still occurs
+    // (with this bug the engine also refuses an acknowledgement of an id it never created, which may come first).
+    expect(again.violations.map((v) => v.checker)).toContain(r.violations[0]!.checker);
+    expect(again.violations).toEqual(s.result.violations);
   }, 240_000); // every trial runs the clients' real sync loops through the heal
 });
 
