@@ -9,6 +9,8 @@ export interface CompactionSchedule {
   onError?: (e: unknown) => void;
   /** Told about each run (for tests and metrics). */
   onCompact?: (r: CompactionResult) => void;
+  /** Told once the loop has ended after stop(), whether it was asleep or compacting when asked. */
+  onStopped?: () => void;
 }
 
 const scheduleSchema = z.object({ everyMs: z.number().int().positive() });
@@ -41,7 +43,7 @@ export function compactionSchedule(target: { compact(): Promise<CompactionResult
         if (!abort.signal.aborted) onError(e);
       }
     }
-  })();
+  })().finally(() => options.onStopped?.());
   return {
     async stop() {
       abort.abort();

@@ -63,6 +63,10 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
               compaction: {
                 everyMs: schedule.everyMs,
                 onCompact: (r) => sched.record('server', 'compact', `scheduled: horizon ${r.horizon}, ${r.droppedRows} rows dropped`),
+                // A stop that came during a compaction ends the loop without a sleep to reject: the
+                // task waited forever and the run never settled (swarm seed 187: heal ended as a
+                // scheduled compaction began).
+                onStopped: loopEnded,
                 onError: (e) => {
                   if (e instanceof Crash) return;
                   o.onViolation(exceptionViolation(e, { lane: 'server', t: sched.now }, 'server-error'));
