@@ -189,19 +189,8 @@ export class PersistentSyncEngine {
    * MutationRejectedError, queuing nothing, when the mutator fails or its args or a document it
    * writes break a limit (EngineOptions.limits).
    */
-  async mutate(name: string, args: JSONValue): Promise<Mutation> {
-    this.assertOpen();
-    let written;
-    try {
-      written = await this.store.mutate(name, args, this.clock.now());
-    } finally {
-      this.writes++;
-    }
-    const { mutation, changes } = written;
-    for (const c of changes) this.entityListeners.emit(c);
-    await this.emitState();
-    this.loop.poke();
-    return mutation;
+  mutate(name: string, args: JSONValue): Promise<Mutation> {
+    return this.write(() => this.store.mutate(name, args, this.clock.now()));
   }
 
   /**
@@ -213,11 +202,16 @@ export class PersistentSyncEngine {
    * state (a fresh store may not hold what it reads yet): the server decides. Only args over the
    * limits are refused (MutationRejectedError), as by mutate.
    */
-  async adopt(m: Mutation): Promise<Mutation> {
+  adopt(m: Mutation): Promise<Mutation> {
+    return this.write(() => this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m), true));
+  }
+
+  /** A local write: counted even when it fails (the push's pending read must not be skipped), then listeners, state and a poke. */
+  private async write(run: () => ReturnType<ClientDatabase['mutate']>): Promise<Mutation> {
     this.assertOpen();
     let written;
     try {
-      written = await this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m), true);
+      written = await run();
     } finally {
       this.writes++;
     }
