@@ -66,13 +66,20 @@ export class Observer {
     this.queue.push({ client, generation: client.generation, schema: client.schema, clientID, t: this.sched.now });
   }
 
+  /**
+   * Set while the server is down for a storage change (withServerDown): its schema may be gone or
+   * half rebuilt, so queued observations wait until it is up again (reading it then failed with
+   * "relation ... does not exist", an engine-error of nobody's making).
+   */
+  paused = false;
+
   get pending(): number {
     return this.queue.length;
   }
 
   /** Runs queued observations while both databases are free (called by the scheduler between steps). */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 && !this.sched.isLocked(this.clientDb.lockName) && !this.sched.isLocked(this.serverDb.lockName)) {
+    while (!this.paused && this.queue.length > 0 && !this.sched.isLocked(this.clientDb.lockName) && !this.sched.isLocked(this.serverDb.lockName)) {
       const r = this.queue.shift()!;
       // A wiped client's schema is gone: its observations went with it.
       if (r.client.generation !== r.generation) continue;

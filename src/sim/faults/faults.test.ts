@@ -175,6 +175,22 @@ describe('fault modules', () => {
     expect(r.verdict).toBe('converged');
   });
 
+  it('an observation asked for while the server reopens after a storage loss waits until it is up (it read a schema that was not there yet: engine-error)', async () => {
+    // Found by the 1,000-client replay (scenarios/large): slow statements, so the reopen takes
+    // virtual time during which clients apply pulls answered before the loss.
+    const clients = 8;
+    const schedule: ScheduleEvent[] = Array.from({ length: clients }, (_, c) => ({ t: 10 + c, kind: 'op', client: c, op: 'upsert', type: 'note', id: `n${c}`, data: { t: 1 } }) as ScheduleEvent);
+    for (let t = 400; t < 900; t += 7) schedule.push(sync(t, Math.floor(t / 7) % clients));
+    schedule.push({ t: 600, kind: 'storage-loss' });
+    schedule.sort((a, b) => a.t - b.t);
+    const base = buildConfig({ seed: 'obs', profile: 'none', clients, steps: 1 });
+    const config = { ...base, dbLatencyMs: 30, rebaseCheckRate: 1, network: { ...quietNetwork, latencyMs: [5, 5] as [number, number] } };
+    const r = await runSimulation(config, stores, { schedule });
+    expect(r.trace.some((e) => e.lane === 'server' && e.kind === 'storage-loss')).toBe(true);
+    expect(r.violations, JSON.stringify(r.violations.slice(0, 2))).toEqual([]);
+    expect(r.verdict).toBe('converged');
+  });
+
   it('backup and restore: clients start over, with a new epoch and also with the same one (the cookie fingerprint tells the restored history)', async () => {
     const schedule = (epoch: 'same' | 'reset') => [...base, { t: 250, kind: 'backup-restore', restoreAfterMs: 400, epoch } as ScheduleEvent, up(700, 0, 'c1'), sync(800, 0), sync(900, 1)];
     for (const epoch of ['reset', 'same'] as const) {

@@ -13,13 +13,20 @@ export async function withServerDown(world: World, what: string, change: () => P
   world.sched.record('server', what, `${killed} requests killed`);
   await world.server.db.exec('ROLLBACK');
   // Observations asked for before the change must read the database they observed.
-  const observer = (world as { observer?: { pending: number; flush(): Promise<void> } }).observer;
+  const observer = (world as { observer?: { pending: number; paused: boolean; flush(): Promise<void> } }).observer;
   for (let i = 0; observer && observer.pending > 0 && i < 1_000; i++) {
     await observer.flush();
     if (observer.pending > 0) await world.sched.sleep(1);
   }
-  await change();
-  await world.reopenServer();
+  // The change and the reopen take virtual time in which clients still apply answers sent
+  // before: what they ask to be observed waits for the server's new tables.
+  if (observer) observer.paused = true;
+  try {
+    await change();
+    await world.reopenServer();
+  } finally {
+    if (observer) observer.paused = false;
+  }
   world.server.up = true;
   world.sched.record('server', 'restart', `epoch ${world.server.database.epoch}`);
   return true;
