@@ -105,14 +105,6 @@ describe('ClientDatabase local writes (one statement each)', () => {
     expect((await store.visibleMap()).get('doc/b')).toEqual({ n: 8, x: 1 });
   });
 
-  it('writes issued together take ids in call order', async () => {
-    const store = await open(uniqueSchema('w'));
-    const done = await Promise.all(Array.from({ length: 12 }, (_, i) => store.mutate(i % 2 ? 'increment' : 'upsert', i % 2 ? { type: 'doc', id: 'c', field: 'n', by: 1 } : { type: 'doc', id: `d${i}`, data: { i } }, i)));
-    expect(done.map((d) => d.mutation.id)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
-    expect((await store.pendingMutations()).map((m) => (m.args as { id: string }).id)).toEqual(done.map((d) => (d.mutation.args as { id: string }).id));
-    expect((await store.visibleMap()).get('doc/c')).toEqual({ n: 6 });
-  });
-
   it('args and documents with quotes, backslashes and any unicode are stored exactly as given (they travel as SQL literals)', async () => {
     const store = await open(uniqueSchema('w'));
     const data = { q: "it's", qq: "''", bs: 'a\\b\\', both: "\\'\\''", nl: 'line\nbreak\ttab', uni: 'é 日本 🎉', dollar: '$fn$ $$', semi: "'); DROP TABLE x; --" };

@@ -1,6 +1,7 @@
 import { defaultLimits, maxOriginsPerMutation, runMutator, valueProblem, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type Origin, type PatchOp, type JSONValue } from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 import { jsonChunks } from './json-chunks.ts';
+import { DocumentCache } from './document-cache.ts';
 
 /** Default of ClientDatabase.applyChunkBytes: 256 KiB of JSON per statement of a pull's apply. */
 export const defaultApplyChunkBytes = 256 * 1024;
@@ -72,8 +73,6 @@ export interface QueuedMutation {
   origins?: Origin[];
 }
 
-const noop = () => {};
-
 /** The SQLSTATE queue_and_apply raises when it wrote nothing because the write is stale (a class no PostgreSQL error uses). */
 const staleWriteCode = 'LS409';
 
@@ -140,8 +139,8 @@ export class ClientDatabase {
    * need not read meta first; the write checks them in its own statement (see queueAndApply).
    */
   private writer: { clientID: string; nextMutationID: number } | undefined;
-  /** The tail of the local writes in flight: each starts after the one before (see mutate). */
-  private writeQueue: Promise<void> = Promise.resolve();
+  /** Documents local writes read or wrote, so the next write's mutator reads them from memory (a hint: see DocumentCache). PersistentSyncEngine sizes it from its option. */
+  documentCache = new DocumentCache();
   /**
    * Most JSON (in characters: bytes for ASCII) one statement of a pull's apply carries; a page
    * is written in chunks of it, in its one transaction (see jsonChunks: PGlite's heap grows to the
@@ -268,19 +267,14 @@ export class ClientDatabase {
    * error is rethrown, as in Replicache. Args and written documents are checked against the
    * limits first: a write the server would refuse forever must never enter the queue (it would
    * be retried on every sync). `origins`: the earlier identities of a mutation adopted from
-   * another client (a move to a new client group). Local writes run one at a time in call
-   * order, so ids follow the order of the calls.
+   * another client (a move to a new client group). Concurrent writes each commit whole and
+   * checked, in the order they reach the database (PersistentSyncEngine runs its writes one at
+   * a time, in call order).
    */
-  mutate(name: string, args: unknown, timestamp: number, origins?: Origin[], adopted = false): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
+  async mutate(name: string, args: unknown, timestamp: number, origins?: Origin[], adopted = false): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
     const problem = valueProblem(args ?? null, this.limits.maxArgsBytes, this.limits.maxDepth);
-    if (problem) return Promise.reject(new MutationRejectedError(`mutation "${name}" refused, nothing queued: args ${problem}`));
-    const run = this.writeQueue.then(() => this.mutateSerial(name, args, timestamp, origins, adopted));
-    this.writeQueue = run.then(noop, noop);
-    return run;
-  }
-
-  private async mutateSerial(name: string, args: unknown, timestamp: number, origins: Origin[] | undefined, adopted: boolean): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
-    const fast = this.writer ? await this.mutateAutocommit(this.writer, name, args, timestamp, origins, adopted) : undefined;
+    if (problem) throw new MutationRejectedError(`mutation "${name}" refused, nothing queued: args ${problem}`);
+    const fast = this.writer ? await this.mutateAutocommit(this.writer, name, args, timestamp, origins) : undefined;
     if (fast) return fast;
     // No remembered identity, or it moved (a reset, another instance), or a read changed before
     // the write, or the mutator failed on reads that may not be one state: once more in a
@@ -294,18 +288,25 @@ export class ClientDatabase {
    * unless the identity, the next id and every document read are still as they were (a pull
    * may commit in between). Undefined: nothing written, take the transactional path.
    */
-  private async mutateAutocommit(writer: { clientID: string; nextMutationID: number }, name: string, args: unknown, timestamp: number, origins: Origin[] | undefined, adopted: boolean) {
+  private async mutateAutocommit(writer: { clientID: string; nextMutationID: number }, name: string, args: unknown, timestamp: number, origins: Origin[] | undefined) {
     const id = writer.nextMutationID;
     const reads: { key: string; data: string | null }[] = [];
     const read = async (key: string) => {
-      const r = await this.db.query<{ data: string }>(`SELECT data::text AS data FROM ${this.s}.visible WHERE key = $1`, [key]);
-      const text = r.rows[0]?.data ?? null;
+      let text = this.documentCache.get(key);
+      if (text === undefined) {
+        const r = await this.db.query<{ data: string }>(`SELECT data::text AS data FROM ${this.s}.visible WHERE key = $1`, [key]);
+        text = r.rows[0]?.data ?? null;
+        this.documentCache.set(key, text);
+      }
       reads.push({ key, data: text });
       return text === null ? undefined : (JSON.parse(text) as EntityData);
     };
     const outcome = await runMutator(this.registry, { name, args, clientID: writer.clientID, mutationID: id }, 'client', read, { limits: this.limits });
     if (outcome.error !== undefined) return undefined;
-    return this.queued(this.db, { clientID: writer.clientID, id, name, args: args ?? null, timestamp, origins }, outcome.effects, reads);
+    const done = await this.queued(this.db, { clientID: writer.clientID, id, name, args: args ?? null, timestamp, origins }, outcome.effects, reads);
+    // Something else wrote (a pull, another instance): what this instance remembers may be stale.
+    if (!done) this.documentCache.clear();
+    return done;
   }
 
   private mutateInTransaction(name: string, args: unknown, timestamp: number, origins: Origin[] | undefined, adopted: boolean) {
@@ -333,6 +334,7 @@ export class ClientDatabase {
     }
     // Remembered before a transaction's COMMIT: if that fails, the next write's check finds it stale.
     this.writer = { clientID: m.clientID, nextMutationID: m.id + 1 };
+    for (const e of effects) if (e.op !== 'clear') this.documentCache.set(e.key, e.op === 'put' ? JSON.stringify(e.value) : null);
     const mutation: Mutation = { clientID: m.clientID, id: m.id, name: m.name, args: m.args as JSONValue, timestamp: m.timestamp, ...(m.origins?.length ? { origins: m.origins } : {}) };
     return { mutation, changes: effects.map(toChange) };
   }

@@ -5,6 +5,7 @@ import { ClientDatabase, defaultApplyChunkBytes, type ClientMeta, type EntityCha
 import type { SimulationHooks } from './simulation.ts';
 import { cryptoIds, mathRandom, realTimer, systemClock, type Clock, type Ids, type Random, type Timer, type Transport } from '../seams/index.ts';
 import { Emitter } from './emitter.ts';
+import { DocumentCache, defaultDocumentCacheEntries } from './document-cache.ts';
 import { SyncLoop, type SyncLoopOptions } from './sync-loop.ts';
 
 export interface EngineOptions {
@@ -27,6 +28,8 @@ export interface EngineOptions {
   maxPages?: number;
   /** Most JSON (characters) one statement of a pull's apply writes; a page goes in chunks of it (default 256 KiB, see ClientDatabase.applyChunkBytes). */
   applyChunkBytes?: number;
+  /** Most documents kept in memory for local writes' mutators to read (default 1,000; 0: off; see DocumentCache). */
+  documentCacheEntries?: number;
   /** Args and document limits checked before a write is queued (defaults: defaultLimits). */
   limits?: Partial<Limits>;
   schemaVersion?: string;
@@ -36,11 +39,14 @@ export interface EngineOptions {
 }
 
 const positiveInt = z.number().int().positive();
+/** The longest setTimeout delay: a write waiting for the one before it never times out first. */
+const maxTimerMs = 2 ** 31 - 1;
 const engineLimitsSchema = z.object({
   pushBatchSize: positiveInt.max(1000),
   maxPushBytes: positiveInt,
   maxPages: positiveInt,
   applyChunkBytes: positiveInt,
+  documentCacheEntries: z.number().int().nonnegative(),
   maxDocumentBytes: positiveInt,
   maxArgsBytes: positiveInt,
   maxDepth: positiveInt,
@@ -54,6 +60,7 @@ function engineLimits(o: EngineOptions): EngineLimits {
     maxPushBytes: o.maxPushBytes ?? 512 * 1024,
     maxPages: o.maxPages ?? 100,
     applyChunkBytes: o.applyChunkBytes ?? defaultApplyChunkBytes,
+    documentCacheEntries: o.documentCacheEntries ?? defaultDocumentCacheEntries,
     ...defaultLimits,
     ...Object.fromEntries(Object.entries(o.limits ?? {}).filter(([, v]) => v !== undefined)),
   });
@@ -133,6 +140,9 @@ export class PersistentSyncEngine {
    */
   private drained: { writes: number; upTo: number; clientID: string } | null = null;
   private syncing = 0;
+  /** The latest local write called: finished once its signal is aborted (see write). */
+  private lastWrite: AbortController | null = null;
+  private readonly timer: Timer;
   private lastError: string | null = null;
   private closed = false;
 
@@ -146,8 +156,9 @@ export class PersistentSyncEngine {
     this.limits = limits;
     this.schemaVersion = options.schemaVersion ?? '1';
     this.profileID = options.profileID ?? meta.clientGroupID;
+    this.timer = options.timer ?? realTimer;
     this.loop = new SyncLoop({
-      timer: options.timer ?? realTimer,
+      timer: this.timer,
       random: options.random ?? mathRandom,
       run: () => this.syncOnce(),
       onError: (e) => this.reportError(e),
@@ -161,6 +172,7 @@ export class PersistentSyncEngine {
     const create = options.simulation?.createStore ?? ((db, schema, registry, l) => new ClientDatabase(db, schema, registry, l));
     const store = create(options.db, options.schema ?? 'lockstep', createRegistry(options.mutators), storeLimits);
     store.applyChunkBytes = limits.applyChunkBytes;
+    store.documentCache = new DocumentCache(limits.documentCacheEntries);
     const meta = await store.open(() => ({ clientID: ids.newId('c'), clientGroupID: options.clientGroupID ?? ids.newId('g') }));
     return new PersistentSyncEngine(options, store, meta, limits, ids);
   }
@@ -206,14 +218,25 @@ export class PersistentSyncEngine {
     return this.write(() => this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m), true));
   }
 
-  /** A local write: counted even when it fails (the push's pending read must not be skipped), then listeners, state and a poke. */
+  /**
+   * A local write, in call order: it starts once the write called before it has finished (a
+   * wait on the Timer seam, ended by that write, so that a simulator's scheduler sees it). It is
+   * counted even when it fails (the push's pending read must not be skipped), then listeners,
+   * state and a poke.
+   */
   private async write(run: () => ReturnType<ClientDatabase['mutate']>): Promise<Mutation> {
     this.assertOpen();
+    const before = this.lastWrite;
+    const mine = new AbortController();
+    this.lastWrite = mine;
     let written;
     try {
+      if (before && !before.signal.aborted) await this.timer.sleep(maxTimerMs, before.signal).catch(() => {});
       written = await run();
     } finally {
       this.writes++;
+      mine.abort('written');
+      if (this.lastWrite === mine) this.lastWrite = null;
     }
     const { mutation, changes } = written;
     for (const c of changes) this.entityListeners.emit(c);
@@ -345,7 +368,10 @@ export class PersistentSyncEngine {
     if (base === null && resp.cookie.stage === undefined && meta.clientID === this.clientID) {
       this.pushedUpTo = Math.min(this.pushedUpTo, resp.lastMutationIDChanges[meta.clientID] ?? 0);
     }
-    for (const c of result.changes) this.entityListeners.emit(c);
+    for (const c of result.changes) {
+      this.store.documentCache.forget(c.key);
+      this.entityListeners.emit(c);
+    }
     if (result.applied) await this.emitState();
     return result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);
   }
