@@ -116,6 +116,23 @@ function queueAndApplyFunction(s: string): string {
     END $fn$;`;
 }
 
+interface MetaRow {
+  client_id: string; client_group_id: string; cookie: number | null; cookie_epoch: string | null; cookie_fp: string | null;
+  next_mutation_id: number; last_mutation_id: number;
+}
+
+function metaFromRow(m: MetaRow): ClientMeta {
+  return {
+    clientID: m.client_id,
+    clientGroupID: m.client_group_id,
+    cookie: m.cookie === null ? null : Number(m.cookie),
+    epoch: m.cookie_epoch,
+    fp: m.cookie_fp,
+    nextMutationID: Number(m.next_mutation_id),
+    lastMutationID: Number(m.last_mutation_id),
+  };
+}
+
 function splitKey(key: string): { type: string; id: string } {
   const i = key.indexOf('/');
   return { type: key.slice(0, i), id: key.slice(i + 1) };
@@ -223,16 +240,19 @@ export class ClientDatabase {
     );
     const m = r.rows[0];
     if (!m) return undefined;
-    const meta: ClientMeta = {
-      clientID: m.client_id,
-      clientGroupID: m.client_group_id,
-      cookie: m.cookie === null ? null : Number(m.cookie),
-      epoch: m.cookie_epoch,
-      fp: m.cookie_fp,
-      nextMutationID: Number(m.next_mutation_id),
-      lastMutationID: Number(m.last_mutation_id),
-    };
+    const meta = metaFromRow(m);
     return { meta, stageClientID: m.stage_client_id, stage: m.stage_client_id === meta.clientID ? m.stage_cookie : null };
+  }
+
+  /** Meta and the number of pending mutations in one statement (the engine's getState). */
+  async readMetaAndPendingCount(): Promise<{ meta: ClientMeta; pendingCount: number } | undefined> {
+    const r = await this.db.query<MetaRow & { pending_count: number }>(
+      `SELECT client_id, client_group_id, cookie, cookie_epoch, cookie_fp, next_mutation_id, last_mutation_id,
+              (SELECT count(*)::int FROM ${this.s}.pending) AS pending_count
+         FROM ${this.s}.meta WHERE id = 1`,
+    );
+    const m = r.rows[0];
+    return m && { meta: metaFromRow(m), pendingCount: Number(m.pending_count) };
   }
 
   protected reader(q: Queryable) {

@@ -264,14 +264,14 @@ export class PersistentSyncEngine {
   }
 
   async getState(): Promise<SyncState> {
-    const meta = (await this.store.readMeta())!;
+    const { meta, pendingCount } = (await this.store.readMetaAndPendingCount())!;
     return {
       clientID: this.clientID,
       clientGroupID: this.clientGroupID,
       cookie: meta.cookie,
       lastSyncedVersion: meta.cookie,
       lastMutationID: meta.lastMutationID,
-      pendingCount: await this.store.pendingCount(),
+      pendingCount,
       online: this.online,
       syncing: this.syncing > 0,
       lastError: this.lastError,
@@ -297,7 +297,8 @@ export class PersistentSyncEngine {
     // Taken before the read: a write that lands during it makes the result stale, and is counted after it.
     const writes = this.writes;
     const from = this.pushedUpTo;
-    const pending = await this.store.pendingMutations(this.limits.pushBatchSize, undefined, from);
+    // One row past the batch tells whether anything is left after it (else a full batch costs a second read to find nothing).
+    const pending = await this.store.pendingMutations(this.limits.pushBatchSize + 1, undefined, from);
     if (pending.length === 0) {
       this.drained = { writes, upTo: from, clientID };
       return 0;
@@ -306,6 +307,7 @@ export class PersistentSyncEngine {
     let bytes = encodedBytes(req);
     for (const m of pending) {
       const size = encodedBytes(m) + 1;
+      if (req.mutations.length === this.limits.pushBatchSize) break;
       if (req.mutations.length > 0 && bytes + size > this.limits.maxPushBytes) break;
       req.mutations.push(m);
       bytes += size;
@@ -334,9 +336,9 @@ export class PersistentSyncEngine {
     }
     if (resp.failed?.length) await this.emitState();
     if (held < first) throw new Error(`push made no progress: sent mutations ${first}..${last} of ${clientID}, the server holds up to ${held}`);
-    // Everything the read found was sent and is held, and the read was not cut by the batch size:
-    // nothing is left, unless a write came since (the next push's read is skipped otherwise).
-    if (held === last && req.mutations.length === pending.length && pending.length < this.limits.pushBatchSize) this.drained = { writes, upTo: held, clientID };
+    // Everything the read found was sent and is held (its extra row was not there): nothing is
+    // left, unless a write came since (the next push's read is skipped otherwise).
+    if (held === last && req.mutations.length === pending.length) this.drained = { writes, upTo: held, clientID };
     return req.mutations.length;
   }
 

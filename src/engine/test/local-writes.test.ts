@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realTimer, type Timer } from '../../seams/index.ts';
 import type { Db, Queryable, TransactionOptions } from '../../db/types.ts';
-import { openClient, openDbs, openServer, switchableTransport } from './world.ts';
+import { PersistentSyncEngine } from '../persistent-sync-engine.ts';
+import { uniqueSchema } from '../../../test/support/stores.ts';
+import { clock, ids, openClient, openDbs, openServer, switchableTransport } from './world.ts';
 
 let dbs: Awaited<ReturnType<typeof openDbs>>;
 beforeAll(async () => {
@@ -54,7 +56,7 @@ describe('local writes', () => {
     const server = await openServer(dbs.serverDb);
     for (const [entries, perIncrement] of [[1000, 1], [0, 2]] as const) {
       const { db, n } = counting(dbs.clientDb);
-      const engine = await openClient(db, switchableTransport(() => server), { documentCacheEntries: entries });
+      const engine = await PersistentSyncEngine.open({ db, schema: uniqueSchema('cache'), transport: switchableTransport(() => server), ids, clock, documentCacheEntries: entries });
       await engine.increment('doc', 'x', 'n', 1);
       const before = n.statements;
       for (let i = 0; i < 5; i++) await engine.increment('doc', 'x', 'n', 1);
