@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PGliteDb } from '../db/pglite.ts';
+import { z } from 'zod';
 import { createRegistry, defineMutator, deleteArgsSchema } from '../protocol/index.ts';
 import { uniqueSchema } from '../../test/support/stores.ts';
 import { ClientDatabase } from './client-database.ts';
@@ -12,7 +13,18 @@ afterAll(async () => {
   await db.close();
 });
 
+/** Runs between a mutator's read and its write (a pull committing in between, in a test). */
+let betweenReadAndWrite: (() => Promise<void>) | undefined;
+
 const registry = createRegistry({
+  /** Adds `by` to doc.n, with a pause after its read. */
+  addSlowly: defineMutator(z.object({ id: z.string(), by: z.number() }), async (tx, a) => {
+    const doc = (await tx.get('doc', a.id)) ?? {};
+    const hook = betweenReadAndWrite;
+    betweenReadAndWrite = undefined;
+    await hook?.();
+    tx.put('doc', a.id, { ...doc, n: ((doc.n as number | undefined) ?? 0) + a.by });
+  }),
   /** Deletes one entity and writes another in one mutation. */
   move: defineMutator(deleteArgsSchema, async (tx, a) => {
     const doc = (await tx.get(a.type, a.id)) ?? {};
@@ -68,5 +80,36 @@ describe('ClientDatabase local writes (one statement each)', () => {
     const { mutation } = await store.mutate('upsert', { type: 'doc', id: 'c', data: {} }, 3);
     expect([mutation.clientID, mutation.id]).toEqual(['c2', 3]);
     expect((await store.pendingMutations()).map((m) => [m.clientID, m.id])).toEqual([['c2', 1], ['c2', 2], ['c2', 3]]);
+  });
+
+  it('a document read by the mutator that changes before the write is not overwritten with a stale result: the write runs again on the new state', async () => {
+    const store = await open(uniqueSchema('w'));
+    await store.mutate('upsert', { type: 'doc', id: 'a', data: { n: 1 } }, 1);
+    // A commit outside the write (as a pull's apply would) between the mutator's read and its write.
+    betweenReadAndWrite = async () => {
+      await db.query(`UPDATE ${store.schema}.visible SET data = '{"n": 10}' WHERE key = 'doc/a'`);
+    };
+    const { mutation, changes } = await store.mutate('addSlowly', { id: 'a', by: 5 }, 2);
+    expect(mutation.id).toBe(2);
+    expect(changes).toEqual([{ key: 'doc/a', type: 'doc', id: 'a', data: { n: 15 } }]);
+    expect((await store.visibleMap()).get('doc/a')).toEqual({ n: 15 });
+    expect((await store.pendingMutations()).map((m) => m.id)).toEqual([1, 2]);
+  });
+
+  it('a read of an absent document counts too: one created meanwhile is seen by the write', async () => {
+    const store = await open(uniqueSchema('w'));
+    betweenReadAndWrite = async () => {
+      await db.query(`INSERT INTO ${store.schema}.visible (key, type, id, data) VALUES ('doc/b', 'doc', 'b', '{"n": 7, "x": 1}')`);
+    };
+    await store.mutate('addSlowly', { id: 'b', by: 1 }, 1);
+    expect((await store.visibleMap()).get('doc/b')).toEqual({ n: 8, x: 1 });
+  });
+
+  it('args and documents with quotes, backslashes and any unicode are stored exactly as given (they travel as SQL literals)', async () => {
+    const store = await open(uniqueSchema('w'));
+    const data = { q: "it's", qq: "''", bs: 'a\\b\\', both: "\\'\\''", nl: 'line\nbreak\ttab', uni: 'é 日本 🎉', dollar: '$fn$ $$', semi: "'); DROP TABLE x; --" };
+    await store.mutate('upsert', { type: 'doc', id: "o'k\\", data }, 1);
+    expect((await store.visibleMap()).get("doc/o'k\\")).toEqual(data);
+    expect((await store.pendingMutations())[0]!.args).toEqual({ type: 'doc', id: "o'k\\", data });
   });
 });

@@ -5,6 +5,7 @@ import { ClientDatabase, defaultApplyChunkBytes, type ClientMeta, type EntityCha
 import type { SimulationHooks } from './simulation.ts';
 import { cryptoIds, mathRandom, realTimer, systemClock, type Clock, type Ids, type Random, type Timer, type Transport } from '../seams/index.ts';
 import { Emitter } from './emitter.ts';
+import { DocumentCache, defaultDocumentCacheEntries } from './document-cache.ts';
 import { SyncLoop, type SyncLoopOptions } from './sync-loop.ts';
 
 export interface EngineOptions {
@@ -27,6 +28,8 @@ export interface EngineOptions {
   maxPages?: number;
   /** Most JSON (characters) one statement of a pull's apply writes; a page goes in chunks of it (default 256 KiB, see ClientDatabase.applyChunkBytes). */
   applyChunkBytes?: number;
+  /** Most documents kept in memory for local writes' mutators to read (default 1,000; 0: off; see DocumentCache). */
+  documentCacheEntries?: number;
   /** Args and document limits checked before a write is queued (defaults: defaultLimits). */
   limits?: Partial<Limits>;
   schemaVersion?: string;
@@ -36,11 +39,14 @@ export interface EngineOptions {
 }
 
 const positiveInt = z.number().int().positive();
+/** The longest setTimeout delay: a write waiting for the one before it never times out first. */
+const maxTimerMs = 2 ** 31 - 1;
 const engineLimitsSchema = z.object({
   pushBatchSize: positiveInt.max(1000),
   maxPushBytes: positiveInt,
   maxPages: positiveInt,
   applyChunkBytes: positiveInt,
+  documentCacheEntries: z.number().int().nonnegative(),
   maxDocumentBytes: positiveInt,
   maxArgsBytes: positiveInt,
   maxDepth: positiveInt,
@@ -54,6 +60,7 @@ function engineLimits(o: EngineOptions): EngineLimits {
     maxPushBytes: o.maxPushBytes ?? 512 * 1024,
     maxPages: o.maxPages ?? 100,
     applyChunkBytes: o.applyChunkBytes ?? defaultApplyChunkBytes,
+    documentCacheEntries: o.documentCacheEntries ?? defaultDocumentCacheEntries,
     ...defaultLimits,
     ...Object.fromEntries(Object.entries(o.limits ?? {}).filter(([, v]) => v !== undefined)),
   });
@@ -133,6 +140,9 @@ export class PersistentSyncEngine {
    */
   private drained: { writes: number; upTo: number; clientID: string } | null = null;
   private syncing = 0;
+  /** The latest local write called: finished once its signal is aborted (see write). */
+  private lastWrite: AbortController | null = null;
+  private readonly timer: Timer;
   private lastError: string | null = null;
   private closed = false;
 
@@ -146,8 +156,9 @@ export class PersistentSyncEngine {
     this.limits = limits;
     this.schemaVersion = options.schemaVersion ?? '1';
     this.profileID = options.profileID ?? meta.clientGroupID;
+    this.timer = options.timer ?? realTimer;
     this.loop = new SyncLoop({
-      timer: options.timer ?? realTimer,
+      timer: this.timer,
       random: options.random ?? mathRandom,
       run: () => this.syncOnce(),
       onError: (e) => this.reportError(e),
@@ -161,6 +172,7 @@ export class PersistentSyncEngine {
     const create = options.simulation?.createStore ?? ((db, schema, registry, l) => new ClientDatabase(db, schema, registry, l));
     const store = create(options.db, options.schema ?? 'lockstep', createRegistry(options.mutators), storeLimits);
     store.applyChunkBytes = limits.applyChunkBytes;
+    store.documentCache = new DocumentCache(limits.documentCacheEntries);
     const meta = await store.open(() => ({ clientID: ids.newId('c'), clientGroupID: options.clientGroupID ?? ids.newId('g') }));
     return new PersistentSyncEngine(options, store, meta, limits, ids);
   }
@@ -206,14 +218,25 @@ export class PersistentSyncEngine {
     return this.write(() => this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m), true));
   }
 
-  /** A local write: counted even when it fails (the push's pending read must not be skipped), then listeners, state and a poke. */
+  /**
+   * A local write, in call order: it starts once the write called before it has finished (a
+   * wait on the Timer seam, ended by that write, so that a simulator's scheduler sees it). It is
+   * counted even when it fails (the push's pending read must not be skipped), then listeners,
+   * state and a poke.
+   */
   private async write(run: () => ReturnType<ClientDatabase['mutate']>): Promise<Mutation> {
     this.assertOpen();
+    const before = this.lastWrite;
+    const mine = new AbortController();
+    this.lastWrite = mine;
     let written;
     try {
+      if (before && !before.signal.aborted) await this.timer.sleep(maxTimerMs, before.signal).catch(() => {});
       written = await run();
     } finally {
       this.writes++;
+      mine.abort('written');
+      if (this.lastWrite === mine) this.lastWrite = null;
     }
     const { mutation, changes } = written;
     for (const c of changes) this.entityListeners.emit(c);
@@ -241,14 +264,14 @@ export class PersistentSyncEngine {
   }
 
   async getState(): Promise<SyncState> {
-    const meta = (await this.store.readMeta())!;
+    const { meta, pendingCount } = (await this.store.readMetaAndPendingCount())!;
     return {
       clientID: this.clientID,
       clientGroupID: this.clientGroupID,
       cookie: meta.cookie,
       lastSyncedVersion: meta.cookie,
       lastMutationID: meta.lastMutationID,
-      pendingCount: await this.store.pendingCount(),
+      pendingCount,
       online: this.online,
       syncing: this.syncing > 0,
       lastError: this.lastError,
@@ -274,7 +297,8 @@ export class PersistentSyncEngine {
     // Taken before the read: a write that lands during it makes the result stale, and is counted after it.
     const writes = this.writes;
     const from = this.pushedUpTo;
-    const pending = await this.store.pendingMutations(this.limits.pushBatchSize, undefined, from);
+    // One row past the batch tells whether anything is left after it (else a full batch costs a second read to find nothing).
+    const pending = await this.store.pendingMutations(this.limits.pushBatchSize + 1, undefined, from);
     if (pending.length === 0) {
       this.drained = { writes, upTo: from, clientID };
       return 0;
@@ -283,6 +307,7 @@ export class PersistentSyncEngine {
     let bytes = encodedBytes(req);
     for (const m of pending) {
       const size = encodedBytes(m) + 1;
+      if (req.mutations.length === this.limits.pushBatchSize) break;
       if (req.mutations.length > 0 && bytes + size > this.limits.maxPushBytes) break;
       req.mutations.push(m);
       bytes += size;
@@ -311,9 +336,9 @@ export class PersistentSyncEngine {
     }
     if (resp.failed?.length) await this.emitState();
     if (held < first) throw new Error(`push made no progress: sent mutations ${first}..${last} of ${clientID}, the server holds up to ${held}`);
-    // Everything the read found was sent and is held, and the read was not cut by the batch size:
-    // nothing is left, unless a write came since (the next push's read is skipped otherwise).
-    if (held === last && req.mutations.length === pending.length && pending.length < this.limits.pushBatchSize) this.drained = { writes, upTo: held, clientID };
+    // Everything the read found was sent and is held (its extra row was not there): nothing is
+    // left, unless a write came since (the next push's read is skipped otherwise).
+    if (held === last && req.mutations.length === pending.length) this.drained = { writes, upTo: held, clientID };
     return req.mutations.length;
   }
 
@@ -345,7 +370,10 @@ export class PersistentSyncEngine {
     if (base === null && resp.cookie.stage === undefined && meta.clientID === this.clientID) {
       this.pushedUpTo = Math.min(this.pushedUpTo, resp.lastMutationIDChanges[meta.clientID] ?? 0);
     }
-    for (const c of result.changes) this.entityListeners.emit(c);
+    for (const c of result.changes) {
+      this.store.documentCache.forget(c.key);
+      this.entityListeners.emit(c);
+    }
     if (result.applied) await this.emitState();
     return result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);
   }
