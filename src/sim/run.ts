@@ -146,7 +146,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
       pushes: world.stats.pushes,
       pulls: world.stats.pulls,
       statements: world.statements.statements,
-      faults: Object.fromEntries(Object.entries(world.stats.faults).sort()),
+      faults: Object.fromEntries(Object.entries({ ...world.stats.faults, ...messageFaultCounts(sched.trace) }).sort()),
       serverErrors: world.stats.serverErrors,
       checks: { ...world.observer.counts, ...(final ? Object.fromEntries(modules.filter((m) => m.final).map((m) => [m.name, 1])) : {}) },
       virtualMs: sched.now,
@@ -157,6 +157,20 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
     config,
     ...(stalled ? { stalled } : {}),
   };
+}
+
+/**
+ * The per-message faults the network does not count itself, from the trace (once per seed, off
+ * the hot path): lost acks, cut-off and slow answers, and duplicate deliveries.
+ */
+function messageFaultCounts(trace: readonly TraceEvent[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (k: string) => (out[k] = (out[k] ?? 0) + 1);
+  for (const e of trace) {
+    if (e.kind === 'lost-ack' || e.kind === 'truncated' || e.kind === 'slow-response') add(e.kind);
+    else if (e.lane === 'server' && e.kind.endsWith('-recv') && e.detail?.includes(' (dup)')) add('duplicate');
+  }
+  return out;
 }
 
 /**

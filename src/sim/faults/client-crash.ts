@@ -66,6 +66,7 @@ export const clientCrash: FaultModule<typeof crashEventSchema> = {
       if (c.engine !== engine || c.incarnation !== incarnation) return; // crashed or replaced meanwhile
     }
     killClient(world, c);
+    if (e.graceful) world.countFault('close');
     world.sched.record(c.name, e.graceful ? 'close' : 'crash', `down ${e.downMs} ms`);
     const incarnation = c.incarnation;
     world.sched.spawn(c.name, 'restart', async () => {

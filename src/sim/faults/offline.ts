@@ -29,6 +29,7 @@ export const offline: FaultModule<typeof offlineEventSchema> = {
     world.sched.record(c.name, 'offline', `${e.durationMs} ms${e.appKnows ? ', app knows' : ''}`);
     const engine = c.engine;
     if (!e.appKnows || !engine) return;
+    world.countFault('offline-app-knows');
     await engine.setOnline(false);
     world.sched.spawn(c.name, 'back-online', async () => {
       // A later event may have extended the period; this engine may be gone (a crash, a wipe, a group move).
