@@ -52,22 +52,37 @@ export const clientCrash: FaultModule<typeof crashEventSchema> = {
     if (!c.engine) return; // already down
     if (e.graceful) {
       // The engine's own close(): the loop stops once its run in progress ends (its wait is
-      // aborted). Then the page goes away: writes still in flight die with it, as in a crash.
+      // aborted). Then the page goes away: what is still running dies with it, as in a crash.
+      // Under the client's open lock, so that the heal's restart waits for the close to end.
       const engine = c.engine;
       const incarnation = c.incarnation;
-      // Through a scheduler future, never a bare await: the loop ends in its own task, and a task
-      // awaiting a plain promise would never park (the run would stall, as seed 187 did).
-      const closed = world.sched.future<void>();
-      void engine.close().then(() => closed.resolve(), (err: unknown) => closed.reject(err instanceof Error ? err : new Error(String(err))));
-      const tick = new Error('tick');
-      while (!closed.settled) await world.sched.waitFor(closed, 1_000, () => tick).catch((err: unknown) => {
-        if (err !== tick) throw err;
-      });
-      if (c.engine !== engine || c.incarnation !== incarnation) return; // crashed or replaced meanwhile
+      const lock = `open ${c.name}`;
+      await world.sched.lock(lock);
+      try {
+        if (c.engine !== engine || c.incarnation !== incarnation) return; // crashed or replaced meanwhile
+        // The page is closing: the app starts no more work on this engine (a write to a closed
+        // engine is refused, seeds 31 and 42 of the first sweep).
+        c.engine = null;
+        // Through a scheduler future, never a bare await: the loop ends in its own task, and a task
+        // awaiting a plain promise would never park (the run would stall, as seed 187 did). A kill
+        // of the client meanwhile (a wipe) ends the loop too.
+        const closed = world.sched.future<void>();
+        void engine.close().then(() => closed.resolve(), () => closed.resolve());
+        const tick = new Error('tick');
+        while (!closed.settled) await world.sched.waitFor(closed, 1_000, () => tick).catch((err: unknown) => {
+          if (err !== tick) throw err;
+        });
+        if (c.incarnation !== incarnation) return; // wiped meanwhile: that fault brought it back
+        killClient(world, c);
+      } finally {
+        world.sched.unlock(lock);
+      }
+      world.countFault('close');
+      world.sched.record(c.name, 'close', `down ${e.downMs} ms`);
+    } else {
+      killClient(world, c);
+      world.sched.record(c.name, 'crash', `down ${e.downMs} ms`);
     }
-    killClient(world, c);
-    if (e.graceful) world.countFault('close');
-    world.sched.record(c.name, e.graceful ? 'close' : 'crash', `down ${e.downMs} ms`);
     const incarnation = c.incarnation;
     world.sched.spawn(c.name, 'restart', async () => {
       if (await restartClient(world, c, incarnation)) world.sched.record(c.name, 'restart', c.clientID ?? undefined);
