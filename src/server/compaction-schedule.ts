@@ -38,7 +38,10 @@ export function compactionSchedule(target: { compact(): Promise<CompactionResult
         return; // stopped
       }
       try {
-        options.onCompact?.(await target.compact());
+        // Not onCompact?.(await compact()): an optional call skips its arguments, so without an
+        // onCompact the schedule never compacted.
+        const r = await target.compact();
+        options.onCompact?.(r);
       } catch (e) {
         if (!abort.signal.aborted) onError(e);
       }

@@ -16,6 +16,7 @@ import { Progress } from './parallel/progress.ts';
 import { mergeReportDirs } from './report/merge.ts';
 import { readReplayFile, toReplayFile, writeReplayFile } from './replay-file.ts';
 import { runSimulation } from './run.ts';
+import { defaultBudget, defaultStallMs } from './run-guard.ts';
 import { shrink } from './shrink.ts';
 import { runZoo } from './zoo.ts';
 import { addStressCommand } from '../stress/command.ts';
@@ -67,6 +68,9 @@ program
   .option('--shrink-budget <seconds>', 'time budget to shrink each failing seed', int('--shrink-budget'), 60)
   .option('--coverage', 'measure which lines and branches of src/engine, src/server, src/protocol and src/db the run reaches (into report.md/html); runs in one process')
   .option('--coverage-pg-seeds <n>', 'with --coverage and LOCKSTEP_PG_URL set: also run this many seeds on PostgreSQL (src/db/postgres.ts)', int('--coverage-pg-seeds'), 3)
+  .option('--seed-max-steps <n>', `a seed past this many scheduler steps is a seed-timeout finding (default ${defaultBudget.maxSteps})`, int('--seed-max-steps'))
+  .option('--seed-max-virtual-seconds <n>', `a seed past this much virtual time is a seed-timeout finding (default ${defaultBudget.maxVirtualMs / 1000})`, int('--seed-max-virtual-seconds'))
+  .option('--seed-stall-seconds <n>', `a seed with no scheduler step for this long (wall clock: a promise that never settles) is a seed-timeout finding (default ${defaultStallMs / 1000})`, positive('--seed-stall-seconds'))
   .option('--timeline <seeds>', 'comma-separated seeds whose timelines report.html draws even if they converge')
   .action(async (o) => {
     let scenario = loadScenario(o.scenario ?? defaultScenario);
@@ -74,7 +78,8 @@ program
     // An app simulation: its fault defaults sit between the scenario and the flags; workers load it by the path in the config.
     const app = o.sim ? await simForRun(String(o.sim), scenario) : undefined;
     if (app) scenario = app.scenario;
-    const input = { clients: o.clients, steps: o.steps, profile: o.profile, server: o.server, bug: o.bug, scenario, ...(app ? { simulation: app.ref } : {}) };
+    const budget = { ...(o.seedMaxSteps ? { maxSteps: o.seedMaxSteps } : {}), ...(o.seedMaxVirtualSeconds ? { maxVirtualMs: o.seedMaxVirtualSeconds * 1000 } : {}) };
+    const input = { clients: o.clients, steps: o.steps, profile: o.profile, server: o.server, bug: o.bug, scenario, ...(app ? { simulation: app.ref } : {}), ...(Object.keys(budget).length ? { budget } : {}) };
     // Each seed builds its own configuration (swarm draws its mix from the seed), in whichever process runs it.
     const configFor = (seed: string) => buildConfig({ ...input, seed });
     const first = String(o.seed);
@@ -104,6 +109,7 @@ program
           return coverage!.take(process.cwd());
         } } : {}),
         checkDeterminism: Boolean(o.checkDeterminism),
+        ...(o.seedStallSeconds !== undefined ? { stallMs: o.seedStallSeconds * 1000 } : {}),
         shrink: o.shrink !== false,
         shrinkFirst: o.shrinkFirst,
         shrinkBudgetMs: o.shrinkBudget * 1000,

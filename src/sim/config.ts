@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { faultModules } from './faults/index.ts';
 import { drawWideWorkload, wideWorkloadSchema, type WideWorkload } from './wide-workload.ts';
+import { budgetSchema } from './run-guard.ts';
 import { describeServerProcess, drawServerProcess, serverProcessSchema, type ServerProcessConfig } from './server-process.ts';
 
 /** Network behaviour while faults are on; during heal only latency remains. */
@@ -82,6 +83,8 @@ export const simConfigSchema = z.object({
   wide: wideWorkloadSchema.optional(),
   /** The server process's compaction schedule and HTTP limits (server-process.ts); absent: the defaults. */
   serverProcess: serverProcessSchema.optional(),
+  /** When a seed that does not finish becomes a seed-timeout finding (run-guard.ts); absent: defaultBudget. */
+  budget: budgetSchema.partial().optional(),
 });
 export type SimConfig = z.infer<typeof simConfigSchema>;
 

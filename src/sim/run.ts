@@ -21,6 +21,7 @@ import { simulationCheckers } from './app/checkers.ts';
 import { workloadEvent } from './schedule.ts';
 import { isWideOp, runWideOp } from './wide-ops.ts';
 import { apiState } from './sim-api.ts';
+import { defaultStallMs, guardStall, isSeedTimeout, plantHang, SeedStall, seedTimeoutViolation, testHang } from './run-guard.ts';
 
 export interface RunStats {
   events: number;
@@ -45,6 +46,8 @@ export interface RunResult {
   schedule: ScheduleEvent[];
   trace: TraceEvent[];
   config: SimConfig;
+  /** The run stalled (no scheduler step for the stall bound): a wall-clock finding, not shrunk. */
+  stalled?: boolean;
 }
 
 export function hashTrace(trace: readonly TraceEvent[]): string {
@@ -59,7 +62,7 @@ let runCounter = 0;
  * One seeded run: build the world, play the schedule (chaos), heal, check. With `schedule`, that
  * explicit schedule is played instead of one generated from the seed (replay and shrinking).
  */
-export async function runSimulation(config: SimConfig, stores: Stores, options: { schedule?: ScheduleEvent[]; bug?: BugVariant; simulation?: Simulation } = {}): Promise<RunResult> {
+export async function runSimulation(config: SimConfig, stores: Stores, options: { schedule?: ScheduleEvent[]; bug?: BugVariant; simulation?: Simulation; stallMs?: number } = {}): Promise<RunResult> {
   const wall0 = performance.now();
   // An app simulation: the one given, else the one the config names (loaded by path, so workers and replays find it).
   const app = options.simulation ?? (config.simulation ? await resolveSimulation(config.simulation) : undefined);
@@ -72,6 +75,8 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
   const world = await SimWorld.create(config, rng.fork('world'), stores, bug, prefix, app);
   const modules = app ? simulationCheckers(app) : checkerModules;
   const { sched } = world;
+  const stallMs = options.stallMs ?? defaultStallMs;
+  let stalled = false;
 
   // An exception out of production code is a finding of this seed, not the end of the sweep.
   let runError: unknown = world.setupError;
@@ -95,30 +100,39 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
         ({ healed, healMs, loops } = await heal(world));
       });
     });
+    const hang = testHang(config.seed);
+    if (hang) plantHang(sched, hang);
     try {
-      await sched.run();
+      await guardStall(sched.run(), sched, stallMs);
     } catch (e) {
       runError = e;
+      stalled = e instanceof SeedStall;
     }
   }
 
   // Collect the final state (through the scheduler, as everything else) and check it.
+  // Not after a stall: the stalled task still holds the scheduler (its run never returns).
   let final: FinalState | undefined;
-  sched.spawn('sim', 'collect', async () => {
-    final = await collect(world, { healed, healMs }, loops);
-  });
-  try {
-    await sched.run();
-  } catch (e) {
-    runError ??= e;
+  if (!stalled) {
+    sched.spawn('sim', 'collect', async () => {
+      final = await collect(world, { healed, healMs }, loops);
+    });
+    try {
+      await guardStall(sched.run(), sched, stallMs);
+    } catch (e) {
+      runError ??= e;
+      stalled = e instanceof SeedStall;
+    }
   }
   // Observations still queued (the run ended before the databases were free) run now.
-  await world.observer.flush();
+  if (!stalled) await world.observer.flush();
   const violations: Violation[] = [...world.liveViolations];
-  if (runError !== undefined) violations.push(exceptionViolation(runError, { t: sched.now }));
+  if (runError !== undefined) violations.push(isSeedTimeout(runError) ? seedTimeoutViolation(runError, sched) : exceptionViolation(runError, { t: sched.now }));
   if (final) for (const m of modules) if (m.final) violations.push(...(await m.final(final)));
   for (const v of violations.filter((x) => x.t !== undefined)) sched.record(v.lane ?? 'sim', 'violation', `${v.checker}: ${v.message}`);
-  await dropSchemas(stores, prefix, world.clients);
+  // A stalled task may hold a database: then its schemas stay (bounded wait, the sweep goes on).
+  if (stalled) await guardStall(dropSchemas(stores, prefix, world.clients), sched, stallMs).catch(() => {});
+  else await dropSchemas(stores, prefix, world.clients);
 
   return {
     seed: config.seed,
@@ -132,7 +146,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
       pushes: world.stats.pushes,
       pulls: world.stats.pulls,
       statements: world.statements.statements,
-      faults: Object.fromEntries(Object.entries(world.stats.faults).sort()),
+      faults: Object.fromEntries(Object.entries({ ...world.stats.faults, ...messageFaultCounts(sched.trace) }).sort()),
       serverErrors: world.stats.serverErrors,
       checks: { ...world.observer.counts, ...(final ? Object.fromEntries(modules.filter((m) => m.final).map((m) => [m.name, 1])) : {}) },
       virtualMs: sched.now,
@@ -141,7 +155,22 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
     schedule,
     trace: sched.trace,
     config,
+    ...(stalled ? { stalled } : {}),
   };
+}
+
+/**
+ * The per-message faults the network does not count itself, from the trace (once per seed, off
+ * the hot path): lost acks, cut-off and slow answers, and duplicate deliveries.
+ */
+function messageFaultCounts(trace: readonly TraceEvent[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (k: string) => (out[k] = (out[k] ?? 0) + 1);
+  for (const e of trace) {
+    if (e.kind === 'lost-ack' || e.kind === 'truncated' || e.kind === 'slow-response') add(e.kind);
+    else if (e.lane === 'server' && e.kind.endsWith('-recv') && e.detail?.includes(' (dup)')) add('duplicate');
+  }
+  return out;
 }
 
 /**

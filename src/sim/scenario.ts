@@ -48,6 +48,8 @@ export interface ConfigInput {
   scenario?: Scenario;
   /** The app simulation the run belongs to (recorded in the config and so in replay files). */
   simulation?: SimConfig['simulation'];
+  /** --seed-max-steps / --seed-max-virtual-seconds (run-guard.ts). */
+  budget?: SimConfig['budget'];
 }
 
 /** Flags win over the scenario, the scenario over the profile, the profile over defaults. */
@@ -75,6 +77,7 @@ export function buildConfig(input: ConfigInput): SimConfig {
     syncLoop: 'syncLoop' in swarm ? swarm.syncLoop : defaultSyncLoop,
     ...('wide' in swarm ? { wide: swarm.wide } : {}),
     ...('serverProcess' in swarm ? { serverProcess: swarm.serverProcess } : {}),
+    ...(input.budget ? { budget: input.budget } : {}),
   };
   const parsed = simConfigSchema.safeParse(config);
   if (!parsed.success) throw new UsageError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

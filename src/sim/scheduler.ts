@@ -10,6 +10,8 @@ export const failedLane = new WeakMap<Error, string>();
 
 export class SchedulerLimitError extends Error {
   override name = 'SchedulerLimitError';
+  /** The live tasks when the limit was hit (before the drain ended them), for a seed-timeout finding. */
+  tasks?: string[];
 }
 
 type TaskState = 'new' | 'runnable' | 'blocked' | 'running' | 'done';
@@ -322,9 +324,17 @@ export class Scheduler {
     try {
       await this.loop(until);
     } catch (e) {
+      if (e instanceof SchedulerLimitError) e.tasks ??= this.describeTasks();
       await this.drain();
       throw e;
     }
+  }
+
+  /** Each live task, oldest first: owner:name and what it is doing (for a seed-timeout finding). */
+  describeTasks(): string[] {
+    return [...this.tasks.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((t) => `${t.label} ${t === this.current ? 'running' : t.state}${t !== this.current && Number.isFinite(t.wakeAt) && t.wakeAt > this.now ? ` until ${t.wakeAt}` : ''}`);
   }
 
   /** Kills every task and runs them until all are gone; their own failures no longer count. */

@@ -56,6 +56,7 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
         // As an app declares it: the engine's default; another version gets VersionNotSupported.
         schemaVersion: '1',
         ...serverKnobs(config.wide),
+        ...(config.serverProcess?.limits ? { limits: config.serverProcess.limits } : {}),
         openDatabase: (db, options) => openDatabase(world, db, options, o.bug),
         ...(schedule
           ? {

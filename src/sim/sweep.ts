@@ -46,6 +46,8 @@ export interface SweepOptions {
   maxFailures?: number;
   /** Campaign: stop starting seeds once this many ms have passed since the start. */
   durationMs?: number;
+  /** Wall-clock ms without a scheduler step before a seed is a stalled seed-timeout (--seed-stall-seconds). */
+  stallMs?: number;
   /** Seeds whose timelines go into report.html even when they converged. */
   timelineSeeds?: string[];
   /** The configuration of each seed (default: the base config with the seed replaced). */
@@ -99,7 +101,7 @@ export async function sweepWith(runner: SeedRunner, plan: SeedPlan, configFor: (
       const seed = plan.at(k);
       if (seed === undefined) return;
       next++;
-      const out = await runner.run(slot, seed, { checkDeterminism: o.checkDeterminism, wantTrace: timelineSeeds.has(seed) });
+      const out = await runner.run(slot, seed, { checkDeterminism: o.checkDeterminism, wantTrace: timelineSeeds.has(seed), ...(o.stallMs !== undefined ? { stallMs: o.stallMs } : {}) });
       if (out.report.verdict === 'violation') {
         failures++;
         const file = join(o.outDir, 'failures', `${seed}.json`);

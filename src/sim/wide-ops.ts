@@ -57,8 +57,12 @@ async function intrude(world: World, c: SimClient, e: OpEvent): Promise<void> {
   let other: typeof engine | undefined;
   for (const x of world.clients) {
     if (x === c || !x.engine || x.engine.clientGroupID === engine.clientGroupID) continue;
-    if (((await x.engine.store.readMeta())?.lastMutationID ?? 0) >= 1) {
-      other = x.engine;
+    // The simulator's shortcut to a known id reads the other client's store, which a wipe of that
+    // client may drop meanwhile (swarm seed 7: "relation ...c0_g0.meta does not exist"): then skip it.
+    const candidate = x.engine;
+    const known = await candidate.store.readMeta().then((m) => m?.lastMutationID ?? 0, () => 0);
+    if (known >= 1 && x.engine === candidate) {
+      other = candidate;
       break;
     }
   }

@@ -27,6 +27,7 @@ import { simulationCheckers } from './app/checkers.ts';
 import { runSetup } from './app/setup.ts';
 import { engineKnobs } from './wide-workload.ts';
 import { watchEngine } from './identity.ts';
+import { budgetOf } from './run-guard.ts';
 
 /** Virtual time starts at a fixed epoch so that timestamps look real and replay identically. */
 export const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -78,7 +79,7 @@ export class SimWorld implements World {
     this.app = app;
     this.bug = bug;
     this.prefix = prefix;
-    this.sched = new Scheduler(rng.fork('scheduler'), { maxSteps: 50_000_000, maxVirtualMs: 100_000_000 });
+    this.sched = new Scheduler(rng.fork('scheduler'), budgetOf(config));
     this.netRng = rng.fork('network');
     this.network = config.network;
     this.serverSchema = `${prefix}_server`;

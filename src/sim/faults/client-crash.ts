@@ -2,7 +2,14 @@ import { z } from 'zod';
 import type { FaultModule } from './types.ts';
 import type { SimClient, World } from '../world-types.ts';
 
-export const crashEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('crash'), client: z.number().int().nonnegative(), downMs: z.number().int().nonnegative() });
+export const crashEventSchema = z.object({
+  t: z.number().nonnegative(),
+  kind: z.literal('crash'),
+  client: z.number().int().nonnegative(),
+  downMs: z.number().int().nonnegative(),
+  /** A reload rather than a crash: the app closes the engine (close() lets the sync in progress finish), then the tab is gone and reopens. */
+  graceful: z.literal(true).optional(),
+});
 
 /** Kills a client's tasks (open transactions roll back) and forgets its in-memory state. */
 export function killClient(world: World, c: SimClient): void {
@@ -37,13 +44,45 @@ export const clientCrash: FaultModule<typeof crashEventSchema> = {
   rate: 'clientCrash',
   rates: { flaky: 0, 'offline-heavy': 0, crashy: 0.03, chaos: 0.02, swarmMax: 0.04 },
   schema: crashEventSchema,
-  generate: (rng, t, client) => ({ t, kind: 'crash', client, downMs: rng.int(0, 3_000) }),
-  arbitrary: (f, t, client) => f.record({ t, kind: f.constant('crash' as const), client, downMs: f.integer({ min: 0, max: 2000 }) }),
+  // graceful from a stream of its own (a fork does not advance `rng`): the schedule's other draws stay as they were.
+  generate: (rng, t, client) => ({ t, kind: 'crash', client, downMs: rng.int(0, 3_000), ...(rng.fork(`graceful|${t}|${client}`).chance(0.3) ? { graceful: true as const } : {}) }),
+  arbitrary: (f, t, client) => f.record({ t, kind: f.constant('crash' as const), client, downMs: f.integer({ min: 0, max: 2000 }), graceful: f.constantFrom(true as const, undefined) }, { requiredKeys: ['t', 'kind', 'client', 'downMs'] }),
   async apply(world, e) {
     const c = world.client(e.client);
     if (!c.engine) return; // already down
-    killClient(world, c);
-    world.sched.record(c.name, 'crash', `down ${e.downMs} ms`);
+    if (e.graceful) {
+      // The engine's own close(): the loop stops once its run in progress ends (its wait is
+      // aborted). Then the page goes away: what is still running dies with it, as in a crash.
+      // Under the client's open lock, so that the heal's restart waits for the close to end.
+      const engine = c.engine;
+      const incarnation = c.incarnation;
+      const lock = `open ${c.name}`;
+      await world.sched.lock(lock);
+      try {
+        if (c.engine !== engine || c.incarnation !== incarnation) return; // crashed or replaced meanwhile
+        // The page is closing: the app starts no more work on this engine (a write to a closed
+        // engine is refused, seeds 31 and 42 of the first sweep).
+        c.engine = null;
+        // Through a scheduler future, never a bare await: the loop ends in its own task, and a task
+        // awaiting a plain promise would never park (the run would stall, as seed 187 did). A kill
+        // of the client meanwhile (a wipe) ends the loop too.
+        const closed = world.sched.future<void>();
+        void engine.close().then(() => closed.resolve(), () => closed.resolve());
+        const tick = new Error('tick');
+        while (!closed.settled) await world.sched.waitFor(closed, 1_000, () => tick).catch((err: unknown) => {
+          if (err !== tick) throw err;
+        });
+        if (c.incarnation !== incarnation) return; // wiped meanwhile: that fault brought it back
+        killClient(world, c);
+      } finally {
+        world.sched.unlock(lock);
+      }
+      world.countFault('close');
+      world.sched.record(c.name, 'close', `down ${e.downMs} ms`);
+    } else {
+      killClient(world, c);
+      world.sched.record(c.name, 'crash', `down ${e.downMs} ms`);
+    }
     const incarnation = c.incarnation;
     world.sched.spawn(c.name, 'restart', async () => {
       if (await restartClient(world, c, incarnation)) world.sched.record(c.name, 'restart', c.clientID ?? undefined);
@@ -54,5 +93,5 @@ export const clientCrash: FaultModule<typeof crashEventSchema> = {
     await restartClient(world, c);
   },
   smaller: (e) => (e.downMs > 0 ? { ...e, downMs: Math.floor(e.downMs / 2) } : undefined),
-  report: { traceKinds: ['crash', 'restart'], colour: '#b5179e', legend: 'crash / restart' },
+  report: { traceKinds: ['crash', 'close', 'restart'], colour: '#b5179e', legend: 'crash / close / restart' },
 };

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import type { FaultModule } from './types.ts';
 
-export const compactionEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('compaction'), keepVersions: z.number().int().nonnegative() });
+export const compactionEventSchema = z.object({
+  t: z.number().nonnegative(),
+  kind: z.literal('compaction'),
+  keepVersions: z.number().int().nonnegative(),
+  /** Also keep what is younger than this (the age retention; with both, the stricter one wins). */
+  keepMs: z.number().int().nonnegative().optional(),
+});
 
 /**
  * The server compacts its replication log at a random moment, keeping the last `keepVersions`
@@ -16,8 +22,12 @@ export const compaction: FaultModule<typeof compactionEventSchema> = {
   rates: { flaky: 0, 'offline-heavy': 0, crashy: 0, chaos: 0.004, swarmMax: 0.03 },
   schema: compactionEventSchema,
   // Half the time everything folds: every client not fully caught up is then behind the horizon.
-  generate: (rng, t) => ({ t, kind: 'compaction', keepVersions: rng.next() < 0.5 ? 0 : rng.int(0, 30) }),
-  arbitrary: (f, t) => f.record({ t, kind: f.constant('compaction' as const), keepVersions: f.integer({ min: 0, max: 30 }) }),
+  // keepMs in 40% from a stream of its own (a fork does not advance `rng`): the schedule's other draws stay as they were.
+  generate: (rng, t) => {
+    const age = rng.fork(`keep-ms|${t}`);
+    return { t, kind: 'compaction', keepVersions: rng.next() < 0.5 ? 0 : rng.int(0, 30), ...(age.chance(0.4) ? { keepMs: age.int(0, 5_000) } : {}) };
+  },
+  arbitrary: (f, t) => f.record({ t, kind: f.constant('compaction' as const), keepVersions: f.integer({ min: 0, max: 30 }), keepMs: f.integer({ min: 0, max: 5_000 }) }, { requiredKeys: ['t', 'kind', 'keepVersions'] }),
   async apply(world, e) {
     if (!world.server.up) return;
     const db = world.server.database;
@@ -28,9 +38,9 @@ export const compaction: FaultModule<typeof compactionEventSchema> = {
     // past the horizon stay in the log as well; readers take the archive only below it.
     const archived = world.compactedLog.length ? world.compactedLog[world.compactedLog.length - 1]!.version : 0;
     world.compactedLog.push(...log.filter((x) => x.version > archived));
-    const r = await db.compact({ keepVersions: e.keepVersions, upTo });
+    const r = await db.compact({ keepVersions: e.keepVersions, upTo, ...(e.keepMs !== undefined ? { keepMs: e.keepMs } : {}) });
     world.sched.record('server', 'compact', `horizon ${r.horizon}, ${r.droppedRows} rows dropped`);
   },
-  smaller: (e) => (e.keepVersions < 30 ? { ...e, keepVersions: Math.min(30, e.keepVersions * 2 + 1) } : undefined),
+  smaller: (e) => (e.keepMs !== undefined ? { t: e.t, kind: e.kind, keepVersions: e.keepVersions } : e.keepVersions < 30 ? { ...e, keepVersions: Math.min(30, e.keepVersions * 2 + 1) } : undefined),
   report: { traceKinds: ['compact'], colour: '#6a994e', legend: 'log compaction' },
 };

@@ -83,6 +83,29 @@ describe('fault modules', () => {
     expect(r.verdict).toBe('converged'); // the mutation queued before the crash was not lost
   });
 
+  it('offline the app knows about: the engine is told (setOnline), its loop sends nothing, and back online it syncs', async () => {
+    const { r, at } = await run([up(5, 0), { t: 10, kind: 'offline', client: 0, durationMs: 1000, appKnows: true }, up(20, 0, 'c1'), sync(500, 0), up(2000, 1, 'c2')]);
+    expect(at('c0', 'offline')).toEqual([10]);
+    expect(at('c0', 'online')).toEqual([1010]);
+    // Told, the loop skips its runs: once the run in progress at 10 is over, no request tries the network.
+    const tries = [...at('c0', 'push-offline'), ...at('c0', 'pull-offline'), ...at('c0', 'register-offline'), ...r.trace.filter((e) => e.lane === 'c0' && e.kind.endsWith('-send')).map((e) => e.t)];
+    expect(tries.filter((t) => t > 200 && t < 1010)).toEqual([]);
+    // setOnline(true) pokes the loop: c1's write is pushed right after, before any interval.
+    expect(r.trace.some((e) => e.lane === 'c0' && e.kind === 'push-send' && e.t >= 1010 && e.t < 1010 + 400)).toBe(true);
+    expect(r.verdict).toBe('converged');
+  });
+
+  it('graceful close: the engine closes (its sync in progress finishes), the page reopens, nothing is lost', async () => {
+    const { r, at, kinds } = await run([up(10, 0), { t: 12, kind: 'crash', client: 0, downMs: 500, graceful: true }, up(100, 0, 'c1'), sync(800, 0)]);
+    const closed = at('c0', 'close');
+    expect(closed).toHaveLength(1);
+    expect(at('c0', 'crash')).toEqual([]);
+    expect(at('c0', 'restart')).toEqual([closed[0]! + 500]);
+    expect(kinds('c0')).toContain('skipped'); // the op while closed
+    expect(r.verdict).toBe('converged');
+    expect(r.stats.mutations).toBe(1);
+  });
+
   it('server crash: requests are refused while it is down and served after restart', async () => {
     const { r, at } = await run([up(5, 0), { t: 10, kind: 'server-crash', downMs: 300 }, sync(20, 0)]);
     expect(at('server', 'crash')).toEqual([10]);

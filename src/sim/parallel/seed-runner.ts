@@ -30,6 +30,8 @@ export interface ShrunkOutcome {
 export interface RunSeedOptions {
   checkDeterminism: boolean;
   wantTrace: boolean;
+  /** Wall-clock ms without a scheduler step before the seed is a stalled seed-timeout (default run-guard's). */
+  stallMs?: number;
 }
 
 /** Names the first event where two traces of the same seed part ways. */
@@ -44,10 +46,10 @@ export function firstTraceDifference(a: readonly TraceEvent[], b: readonly Trace
 /** Runs one seed on these stores: the same code serves a serial sweep and every worker process. */
 export async function runSeed(config: SimConfig, stores: Stores, o: RunSeedOptions): Promise<SeedOutcome> {
   const seed = config.seed;
-  const r = await runSimulation(config, stores);
+  const r = await runSimulation(config, stores, { stallMs: o.stallMs });
   const report: SeedReport = { seed, verdict: r.verdict, violations: r.violations, traceHash: r.traceHash, stats: r.stats, mix: { network: config.network, faults: config.faults, syncLoop: config.syncLoop, ...(config.wide ? { wide: config.wide } : {}), ...(config.serverProcess ? { serverProcess: config.serverProcess } : {}) } };
   if (o.checkDeterminism) {
-    const again = await runSimulation(config, stores);
+    const again = await runSimulation(config, stores, { stallMs: o.stallMs });
     const diff = again.traceHash === r.traceHash ? undefined : firstTraceDifference(r.trace, again.trace) ?? 'trace hashes differ';
     report.deterministic = diff === undefined;
     if (diff) {
@@ -59,7 +61,8 @@ export async function runSeed(config: SimConfig, stores: Stores, o: RunSeedOptio
   if (failed) report.events = r.schedule.length;
   return {
     report,
-    shrinkable: failed,
+    // A stall is a wall-clock finding: each shrinking trial would wait out the bound.
+    shrinkable: failed && !r.stalled,
     ...(failed ? { replay: toReplayFile(r) } : {}),
     ...(failed || o.wantTrace ? { trace: r.trace } : {}),
   };

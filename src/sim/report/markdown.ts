@@ -1,6 +1,7 @@
 import type { Report } from './schema.ts';
 import { describeMix } from '../config.ts';
 import { byFolder } from '../coverage.ts';
+import { faultCoverageLines } from './fault-coverage.ts';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -26,8 +27,7 @@ export function renderMarkdown(r: Report): string {
     lines.push(`| ${s.seed} | ${s.verdict} | \`${s.traceHash}\` | ${s.stats.events} | ${s.stats.mutations} | ${s.stats.pushes} | ${s.stats.pulls} | ${faults} | ${(s.stats.virtualMs / 1000).toFixed(1)} | ${s.stats.wallMs} | ${s.mix ? esc(describeMix(s.mix)) : ''} | ${v ? esc(`${v.checker}: ${v.message}`).slice(0, 300) + shrunk : ''} |`);
   }
   if (!failing.length && r.seeds.length > shown.length) lines.push('', `(${r.seeds.length - shown.length} more converged seeds in report.json)`);
-  if (t.faults && Object.keys(t.faults).length) lines.push('', `Faults injected: ${Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  if (t.checks && Object.keys(t.checks).length) lines.push('', `Checker looks: ${Object.entries(t.checks).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(...faultCoverageLines(r));
   if (r.coverage?.length) {
     lines.push('', '## Production coverage by the simulator', '', '| file | lines | branches | unreached lines |', '|---|---|---|---|');
     const pct = (c: { covered: number; total: number }) => `${c.covered}/${c.total} (${c.total ? ((100 * c.covered) / c.total).toFixed(1) : '100.0'}%)`;
