@@ -1,4 +1,7 @@
 import { Rng } from './rng.ts';
+import { Trace, type TraceEvent } from './trace.ts';
+
+export type { TraceEvent };
 
 /** Thrown into a task that was killed (its client or the server crashed) at its next park. */
 export class Crash extends Error {
@@ -29,18 +32,11 @@ interface Task {
   ready: boolean;
   wakeAt: number;
   killed: boolean;
-  /** Random choices made inside this task (statement latency), independent of other tasks. */
-  rng: Rng;
+  /** Random choices made inside this task (statement latency), independent of other tasks; forked at first use (most tasks never draw). */
+  rng: Rng | null;
+  /** The name its stream is forked by. */
+  readonly rngLabel: string;
   resume?: (error?: Error) => void;
-}
-
-export interface TraceEvent {
-  /** Virtual ms. */
-  t: number;
-  /** Lane: a client name, 'server', or 'sim'. */
-  lane: string;
-  kind: string;
-  detail?: string;
 }
 
 export interface SchedulerLimits {
@@ -79,7 +75,8 @@ interface FutureImpl<T> extends Future<T> {
 export class Scheduler {
   now = 0;
   steps = 0;
-  readonly trace: TraceEvent[] = [];
+  /** What happened, compactly (see Trace); `trace` gives it as event objects. */
+  readonly traceLog = new Trace();
   private readonly rng: Rng;
   private readonly limits: SchedulerLimits;
   private readonly tasks = new Map<number, Task>();
@@ -108,7 +105,12 @@ export class Scheduler {
   }
 
   record(lane: string, kind: string, detail?: string): void {
-    this.trace.push(detail === undefined ? { t: this.now, lane, kind } : { t: this.now, lane, kind, detail });
+    this.traceLog.push(this.now, lane, kind, detail);
+  }
+
+  /** The trace as event objects, built at each call (reports, tests); a run's hash and size come from traceLog. */
+  get trace(): TraceEvent[] {
+    return this.traceLog.events();
   }
 
   /** The running task's owner (a client's lane for its tasks). */
@@ -119,8 +121,10 @@ export class Scheduler {
 
   /** The running task's own random stream. */
   taskRng(): Rng {
-    if (!this.current) throw new Error('taskRng outside a scheduler task');
-    return this.current.rng;
+    const task = this.current;
+    if (!task) throw new Error('taskRng outside a scheduler task');
+    // A fork is a pure function of the root's seed and the label: forking late draws the same stream.
+    return (task.rng ??= this.rng.fork(task.rngLabel));
   }
 
   /** Starts a task at the current virtual time (or after delayMs). Errors other than Crash fail the run. */
@@ -130,7 +134,7 @@ export class Scheduler {
     const key = `${owner}|${name}`;
     const serial = (this.taskSerial.get(key) ?? 0) + 1;
     this.taskSerial.set(key, serial);
-    const task: Task = { id: this.nextId++, owner, name, key: owner + name, label: `${owner}:${name}`, state: 'new', stamp: 0, ready: false, wakeAt: this.now + delayMs, killed: false, rng: this.rng.fork(`${key}|${serial}`) };
+    const task: Task = { id: this.nextId++, owner, name, key: owner + name, label: `${owner}:${name}`, state: 'new', stamp: 0, ready: false, wakeAt: this.now + delayMs, killed: false, rng: null, rngLabel: `${key}|${serial}` };
     this.tasks.set(task.id, task);
     const gate = new Promise<void>((resolve, reject) => {
       task.resume = (e) => (e ? reject(e) : resolve());
