@@ -49,6 +49,8 @@ async function one(clients: number) {
   const cpuSecs = cpuMs(c0) / 1000;
   // The run's own peak, before the second raw measurement opens a third PGlite.
   const peakRss = process.resourceUsage().maxRSS;
+  // Where memory is at the run's end: the JS heap (world, trace) and external (PGlite's wasm memory and in-memory files).
+  const mem = process.memoryUsage();
   const after = await rawStatementRate();
   const raw = { wall: (before.wall + after.wall) / 2, cpu: (before.cpu + after.cpu) / 2 };
   const secs = r.stats.wallMs / 1000;
@@ -71,6 +73,9 @@ async function one(clients: number) {
     // The same in bare upserts of this process (machine speed under load cancels out).
     'raw upserts/step': Math.round((cpuSecs * raw.cpu) / steps),
     'peak RSS MB': Math.round(peakRss / 1024),
+    'end heap MB': Math.round(mem.heapUsed / 1e6),
+    'end external MB': Math.round(mem.external / 1e6),
+    'trace events': r.stats.traceEvents,
   };
   process.stdout.write(JSON.stringify(row) + '\n');
   await stores.server.close();
