@@ -1,4 +1,4 @@
-import { Rng } from './rng.ts';
+import { KeyMix, Rng } from './rng.ts';
 import { Trace, type TraceEvent } from './trace.ts';
 
 export type { TraceEvent };
@@ -463,9 +463,10 @@ export class Scheduler {
       // only one is, and no shared sequence that one removed event would shift for everyone.
       let index = 0;
       if (ready.length > 1) {
-        let labels = ready[0]!.label;
-        for (let i = 1; i < ready.length; i++) labels += `,${ready[i]!.label}`;
-        index = Math.floor(this.rng.fork(`pick|${this.now}|${labels}`).next() * ready.length);
+        // The stream of rng.fork(`pick|${now}|${labels joined by ','}`), mixed without building that string.
+        const mix = new KeyMix().add(this.rng.seed).add('/pick|').add(String(this.now)).add('|').add(ready[0]!.label);
+        for (let i = 1; i < ready.length; i++) mix.add(',').add(ready[i]!.label);
+        index = Math.floor(mix.rng().next() * ready.length);
       }
       const task = ready[index]!;
       if (this.betweenSteps && !this.draining) await this.betweenSteps();
