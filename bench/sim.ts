@@ -11,10 +11,11 @@
  * cover what the simulated engine and server issue (BEGIN and COMMIT included), not the
  * checkers' observation reads, which cost CPU too. "cpu ms/step" is the cost of the run's work
  * (a step of the schedule), the figure to compare when a change cuts statements per operation;
- * "raw upserts/step" is that CPU in bare upserts measured in the same process.
+ * "raw upserts/step" is that CPU in bare upserts measured in the same process. Every PGlite here,
+ * the raw one too, has the simulator's settings (sim-db-pglite.ts; LOCKSTEP_SIM_PGLITE_SETTINGS).
  */
 import { execFileSync } from 'node:child_process';
-import { PGliteDb } from '../src/db/pglite.ts';
+import { openSimPglite, simPgliteSettings } from '../src/sim/sim-db-pglite.ts';
 import { runSimulation } from '../src/sim/run.ts';
 import { buildConfig, configForSeed } from '../src/sim/scenario.ts';
 
@@ -25,7 +26,7 @@ function cpuMs(from?: NodeJS.CpuUsage): number {
 }
 
 async function rawStatementRate(): Promise<{ wall: number; cpu: number }> {
-  const db = await PGliteDb.open();
+  const db = await openSimPglite();
   await db.exec('CREATE TABLE t (k int PRIMARY KEY, v jsonb)');
   const n = 3000;
   const t0 = performance.now();
@@ -37,7 +38,7 @@ async function rawStatementRate(): Promise<{ wall: number; cpu: number }> {
 }
 
 async function one(clients: number) {
-  const stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
+  const stores = { server: await openSimPglite(), clients: await openSimPglite() };
   // Steady state: a short run first, so that compiling the engine, server and simulator code is
   // not charged to the 10-client row (whose run lasts a second or two).
   await runSimulation(buildConfig({ seed: 'warm-up', profile: 'chaos', clients: 4, steps: 100 }), stores);
@@ -48,6 +49,8 @@ async function one(clients: number) {
   const cpuSecs = cpuMs(c0) / 1000;
   // The run's own peak, before the second raw measurement opens a third PGlite.
   const peakRss = process.resourceUsage().maxRSS;
+  // Where memory is at the run's end: the JS heap (world, trace) and external (PGlite's wasm memory and in-memory files).
+  const mem = process.memoryUsage();
   const after = await rawStatementRate();
   const raw = { wall: (before.wall + after.wall) / 2, cpu: (before.cpu + after.cpu) / 2 };
   const secs = r.stats.wallMs / 1000;
@@ -70,6 +73,9 @@ async function one(clients: number) {
     // The same in bare upserts of this process (machine speed under load cancels out).
     'raw upserts/step': Math.round((cpuSecs * raw.cpu) / steps),
     'peak RSS MB': Math.round(peakRss / 1024),
+    'end heap MB': Math.round(mem.heapUsed / 1e6),
+    'end external MB': Math.round(mem.external / 1e6),
+    'trace events': r.stats.traceEvents,
   };
   process.stdout.write(JSON.stringify(row) + '\n');
   await stores.server.close();
@@ -78,7 +84,7 @@ async function one(clients: number) {
 
 /** Swarm seeds back to back on shared stores, as one sweep worker runs them. */
 async function swarm(seeds: number) {
-  const stores = { server: await PGliteDb.open(), clients: await PGliteDb.open() };
+  const stores = { server: await openSimPglite(), clients: await openSimPglite() };
   const base = buildConfig({ seed: '1', profile: 'swarm' });
   await runSimulation(buildConfig({ seed: 'warm-up', profile: 'chaos', clients: 4, steps: 100 }), stores);
   const before = await rawStatementRate();
@@ -123,6 +129,7 @@ if (flag('--one') !== undefined) {
 } else {
   const swarmSeeds = flag('--swarm-seeds') ?? 10;
   const sizes = argv.filter((a, i) => argv[i - 1] !== '--swarm-seeds' && !a.startsWith('--')).map(Number).filter(Boolean);
+  console.log(`PGlite settings: ${Object.entries(simPgliteSettings()).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   const rows = [];
   for (const n of sizes.length ? sizes : [10, 100, 1000]) rows.push(child(['--one', String(n)]));
   console.table(rows);

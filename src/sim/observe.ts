@@ -43,6 +43,7 @@ export class Observer {
   /** How many times each checker's observe hook ran (the sweep's checker coverage). */
   readonly counts: Record<string, number> = {};
   private readonly log: LogCache;
+  private readonly base: BaseCache;
   /** The client database as the checkers read it (see readOnlyView). */
   private readonly readDb: Db;
 
@@ -58,6 +59,7 @@ export class Observer {
     this.bug = o.bug;
     this.mutators = o.mutators;
     this.log = new LogCache(o.serverDb.inner, o.serverSchema);
+    this.base = new BaseCache(o.serverDb.inner, o.serverSchema);
     this.readDb = readOnlyView(o.clientDb.inner);
   }
 
@@ -113,16 +115,14 @@ export class Observer {
       serverEpoch: async () => (await readServerMeta()).epoch,
       serverLog: async (upTo) => {
         // After a compaction: at or past the horizon, the compacted base (as one entry at the
-        // horizon) and the log above it; below it, the entries the compaction fault archived.
-        const s = `"${this.serverSchema}"`;
+        // horizon) and the log above it (compaction deleted the rows at or below it, so the
+        // incremental cache serves those as it does before any compaction); below it, the entries
+        // the compaction fault archived.
         const { horizon } = await readServerMeta();
-        // Before any compaction the incremental cache serves (the common case, and the costly one).
         if (horizon === 0) return this.log.upTo(upTo);
         if (upTo < horizon) return this.compactedLog.filter((e) => e.version <= upTo);
-        const log = await this.serverDb.inner.query<{ version: number; effects: PatchOp[] }>(`SELECT version, effects FROM ${s}.replication_log WHERE version <= $1 ORDER BY version`, [upTo]);
-        const rows = log.rows.map((x) => ({ version: Number(x.version), effects: x.effects }) as LogEntry);
-        const base = await this.serverDb.inner.query<{ key: string; value: EntityData }>(`SELECT key, value FROM ${s}.log_base`);
-        return [{ version: horizon, effects: base.rows.map((b): PatchOp => ({ op: 'put', key: b.key, value: b.value })) } as LogEntry, ...rows];
+        const rows = await this.log.upTo(upTo);
+        return [{ version: horizon, effects: await this.base.read() } as LogEntry, ...rows];
       },
       sample: () => this.rng.chance(this.rate),
     };
@@ -213,5 +213,34 @@ export class LogCache {
       else hi = mid;
     }
     return this.entries.slice(0, lo);
+  }
+}
+
+/**
+ * The server's compacted base (log_base) as put effects, read again only when its fingerprint
+ * (count and the sum of xmin, as LogCache's) moved: a compaction, a storage loss or a restore.
+ * Reading every base row's jsonb at every observation after a compaction was the observer's
+ * largest cost in chaos runs.
+ */
+export class BaseCache {
+  private readonly db: Queryable;
+  private readonly table: string;
+  private fp: string | null = null;
+  private effects: PatchOp[] = [];
+
+  constructor(db: Queryable, schema: string) {
+    this.db = db;
+    this.table = `${quoteIdent(schema)}.log_base`;
+  }
+
+  async read(): Promise<PatchOp[]> {
+    const f = (await this.db.query<{ n: number; x: string }>(`SELECT count(*)::int AS n, coalesce(sum(xmin::text::bigint), 0)::text AS x FROM ${this.table}`)).rows[0]!;
+    const fp = `${f.n}/${f.x}`;
+    if (fp !== this.fp) {
+      const base = await this.db.query<{ key: string; value: EntityData }>(`SELECT key, value FROM ${this.table}`);
+      this.effects = base.rows.map((b): PatchOp => ({ op: 'put', key: b.key, value: b.value }));
+      this.fp = fp;
+    }
+    return this.effects;
   }
 }

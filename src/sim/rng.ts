@@ -2,6 +2,35 @@
 const KEY = new Uint8Array(256);
 
 /**
+ * seedrandom's mixkey over a key given in parts, as if concatenated: key[j & 255] = 255 &
+ * ((smear ^= key[j & 255] * 19) + charCode), an unset key byte counting as 0. The scheduler's
+ * pick among ready tasks names its stream by every ready task's label: concatenating them at each
+ * step was a large share of a 1,000-client run.
+ */
+export class KeyMix {
+  private smear = 0;
+  length = 0;
+
+  add(str: string): this {
+    let smear = this.smear;
+    let j = this.length;
+    for (let i = 0; i < str.length; i++, j++) {
+      const k = j & 255;
+      if (j >= 256) smear ^= KEY[k]! * 19;
+      KEY[k] = (smear + str.charCodeAt(i)) & 255;
+    }
+    this.smear = smear;
+    this.length = j;
+    return this;
+  }
+
+  /** The stream of the key mixed so far (what new Rng(the concatenation) gives). Nothing else may mix in between. */
+  rng(): Rng {
+    return new Rng('', this.length);
+  }
+}
+
+/**
  * A seeded PRNG. One seed makes one root; `fork(label)` derives an independent stream by name,
  * so that removing an event from a schedule does not shift the random draws of unrelated parts
  * (which keeps shrunk schedules meaningful).
@@ -18,17 +47,15 @@ export class Rng {
   private i = 0;
   private j = 0;
 
-  constructor(seed: string | number) {
+  /** With `mixedLength`, KEY already holds the mix of a key that long (KeyMix): the seed is only a name. */
+  constructor(seed: string | number, mixedLength?: number) {
     this.seed = String(seed);
-    const str = this.seed;
-    const len = str.length;
-    // seedrandom's mixkey: key[j & 255] = 255 & ((smear ^= key[j & 255] * 19) + charCode), with
-    // an unset key byte counting as 0.
-    let smear = 0;
-    for (let j = 0; j < len; j++) {
-      const k = j & 255;
-      if (j >= 256) smear ^= KEY[k]! * 19;
-      KEY[k] = (smear + str.charCodeAt(j)) & 255;
+    let len: number;
+    if (mixedLength !== undefined) len = mixedLength;
+    else {
+      const mix = new KeyMix();
+      mix.add(this.seed);
+      len = mix.length;
     }
     const keylen = len === 0 ? 1 : Math.min(len, 256);
     if (len === 0) KEY[0] = 0;

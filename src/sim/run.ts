@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { MutationRejectedError } from '../engine/client-database.ts';
 import type { SimConfig } from './config.ts';
 import { findBug, type BugVariant } from './bugs/index.ts';
@@ -50,11 +49,7 @@ export interface RunResult {
   stalled?: boolean;
 }
 
-export function hashTrace(trace: readonly TraceEvent[]): string {
-  const h = createHash('sha256');
-  for (const e of trace) h.update(`${e.t}|${e.lane}|${e.kind}|${e.detail ?? ''}\n`);
-  return h.digest('hex').slice(0, 16);
-}
+export { hashTrace } from './trace.ts';
 
 let runCounter = 0;
 
@@ -138,10 +133,10 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
     seed: config.seed,
     verdict: violations.length ? 'violation' : 'converged',
     violations,
-    traceHash: hashTrace(sched.trace),
+    traceHash: sched.traceLog.hash(),
     stats: {
       events: schedule.length,
-      traceEvents: sched.trace.length,
+      traceEvents: sched.traceLog.length,
       mutations: world.stats.mutations,
       pushes: world.stats.pushes,
       pulls: world.stats.pulls,
@@ -153,7 +148,10 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
       wallMs: Math.round(performance.now() - wall0),
     },
     schedule,
-    trace: sched.trace,
+    // Built when read (a failing seed's timeline, a determinism diff): a long run's events as objects cost more than the run's own trace.
+    get trace() {
+      return sched.trace;
+    },
     config,
     ...(stalled ? { stalled } : {}),
   };

@@ -1,4 +1,7 @@
-import { Rng } from './rng.ts';
+import { KeyMix, Rng } from './rng.ts';
+import { Trace, type TraceEvent } from './trace.ts';
+
+export type { TraceEvent };
 
 /** Thrown into a task that was killed (its client or the server crashed) at its next park. */
 export class Crash extends Error {
@@ -31,18 +34,11 @@ interface Task {
   ready: boolean;
   wakeAt: number;
   killed: boolean;
-  /** Random choices made inside this task (statement latency), independent of other tasks. */
-  rng: Rng;
+  /** Random choices made inside this task (statement latency), independent of other tasks; forked at first use (most tasks never draw). */
+  rng: Rng | null;
+  /** The name its stream is forked by. */
+  readonly rngLabel: string;
   resume?: (error?: Error) => void;
-}
-
-export interface TraceEvent {
-  /** Virtual ms. */
-  t: number;
-  /** Lane: a client name, 'server', or 'sim'. */
-  lane: string;
-  kind: string;
-  detail?: string;
 }
 
 export interface SchedulerLimits {
@@ -81,7 +77,8 @@ interface FutureImpl<T> extends Future<T> {
 export class Scheduler {
   now = 0;
   steps = 0;
-  readonly trace: TraceEvent[] = [];
+  /** What happened, compactly (see Trace); `trace` gives it as event objects. */
+  readonly traceLog = new Trace();
   private readonly rng: Rng;
   private readonly limits: SchedulerLimits;
   private readonly tasks = new Map<number, Task>();
@@ -110,7 +107,12 @@ export class Scheduler {
   }
 
   record(lane: string, kind: string, detail?: string): void {
-    this.trace.push(detail === undefined ? { t: this.now, lane, kind } : { t: this.now, lane, kind, detail });
+    this.traceLog.push(this.now, lane, kind, detail);
+  }
+
+  /** The trace as event objects, built at each call (reports, tests); a run's hash and size come from traceLog. */
+  get trace(): TraceEvent[] {
+    return this.traceLog.events();
   }
 
   /** The running task's owner (a client's lane for its tasks). */
@@ -121,8 +123,10 @@ export class Scheduler {
 
   /** The running task's own random stream. */
   taskRng(): Rng {
-    if (!this.current) throw new Error('taskRng outside a scheduler task');
-    return this.current.rng;
+    const task = this.current;
+    if (!task) throw new Error('taskRng outside a scheduler task');
+    // A fork is a pure function of the root's seed and the label: forking late draws the same stream.
+    return (task.rng ??= this.rng.fork(task.rngLabel));
   }
 
   /** Starts a task at the current virtual time (or after delayMs). Errors other than Crash fail the run. */
@@ -132,7 +136,7 @@ export class Scheduler {
     const key = `${owner}|${name}`;
     const serial = (this.taskSerial.get(key) ?? 0) + 1;
     this.taskSerial.set(key, serial);
-    const task: Task = { id: this.nextId++, owner, name, key: owner + name, label: `${owner}:${name}`, state: 'new', stamp: 0, ready: false, wakeAt: this.now + delayMs, killed: false, rng: this.rng.fork(`${key}|${serial}`) };
+    const task: Task = { id: this.nextId++, owner, name, key: owner + name, label: `${owner}:${name}`, state: 'new', stamp: 0, ready: false, wakeAt: this.now + delayMs, killed: false, rng: null, rngLabel: `${key}|${serial}` };
     this.tasks.set(task.id, task);
     const gate = new Promise<void>((resolve, reject) => {
       task.resume = (e) => (e ? reject(e) : resolve());
@@ -469,9 +473,10 @@ export class Scheduler {
       // only one is, and no shared sequence that one removed event would shift for everyone.
       let index = 0;
       if (ready.length > 1) {
-        let labels = ready[0]!.label;
-        for (let i = 1; i < ready.length; i++) labels += `,${ready[i]!.label}`;
-        index = Math.floor(this.rng.fork(`pick|${this.now}|${labels}`).next() * ready.length);
+        // The stream of rng.fork(`pick|${now}|${labels joined by ','}`), mixed without building that string.
+        const mix = new KeyMix().add(this.rng.seed).add('/pick|').add(String(this.now)).add('|').add(ready[0]!.label);
+        for (let i = 1; i < ready.length; i++) mix.add(',').add(ready[i]!.label);
+        index = Math.floor(mix.rng().next() * ready.length);
       }
       const task = ready[index]!;
       if (this.betweenSteps && !this.draining) await this.betweenSteps();

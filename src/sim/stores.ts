@@ -1,5 +1,5 @@
-import { PGliteDb } from '../db/pglite.ts';
 import { PostgresDb } from '../db/postgres.ts';
+import { openSimPglite } from './sim-db-pglite.ts';
 import { UsageError } from './scenario.ts';
 import type { Stores } from './world.ts';
 
@@ -14,8 +14,8 @@ export async function openStores(server: 'pglite' | 'postgres'): Promise<Stores 
     if (!url) throw new UsageError('--server postgres needs LOCKSTEP_PG_URL (npm run pg:start prints one)');
     // One connection: the simulator serialises server transactions through its own lock anyway.
     serverDb = new PostgresDb(url, { max: 1 });
-  } else serverDb = await PGliteDb.open();
-  const clients = await PGliteDb.open();
+  } else serverDb = await openSimPglite();
+  const clients = await openSimPglite();
   return {
     server: serverDb,
     clients,

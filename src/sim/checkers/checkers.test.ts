@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { EntityData } from '../../protocol/index.ts';
 import type { LogEntry } from '../../server/types.ts';
 import { checkers, type FinalState } from './index.ts';
+import { firstDifference } from './util.ts';
 
 const put = (key: string, value: EntityData) => ({ op: 'put' as const, key, value });
 const entry = (version: number, clientID: string, mutationID: number, name: string, args: unknown, effects: LogEntry['effects'], error: string | null = null): LogEntry =>
@@ -190,5 +191,16 @@ describe('checkers', () => {
     expect(await intruded(restored(), 'A', 3)).toEqual([]);
     expect(await intruded(restored(), 'A', 2)).toHaveLength(1);
     expect(await intruded(restored(), 'A', 5)).toHaveLength(1);
+  });
+});
+
+describe('firstDifference', () => {
+  const m = (...e: [string, EntityData][]) => new Map<string, EntityData>(e);
+  it('is undefined for equal states (key order inside a document aside), else the first differing key in order', () => {
+    expect(firstDifference(m(['a/1', { x: 1, y: 2 }], ['a/2', { z: [1] }]), m(['a/2', { z: [1] }], ['a/1', { y: 2, x: 1 }]))).toBeUndefined();
+    expect(firstDifference(m(['a/1', { x: 1 }], ['a/3', { x: 3 }]), m(['a/1', { x: 1 }], ['a/3', { x: 4 }]))).toBe('a/3');
+    // Same size, other keys: the first key either side lacks.
+    expect(firstDifference(m(['a/1', { x: 1 }], ['a/3', { x: 3 }]), m(['a/1', { x: 1 }], ['a/2', { x: 3 }]))).toBe('a/2');
+    expect(firstDifference(m(['a/1', { x: 1 }]), m(['a/1', { x: 1 }], ['a/0', {}]))).toBe('a/0');
   });
 });
