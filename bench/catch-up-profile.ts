@@ -144,11 +144,11 @@ await c.db.close();
 child.kill();
 process.exit(0);
 
-interface CpuProfile { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] }
+interface CpuProfile { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples?: number[]; timeDeltas?: number[] }
 /** Self time by function, and the shares of PGlite's wasm and of its bundled JS (the Emscripten file system, the wire protocol). */
 function printTop(p: CpuProfile, n: number) {
   const ms = new Map<number, number>();
-  p.samples.forEach((id, i) => ms.set(id, (ms.get(id) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000));
+  (p.samples ?? []).forEach((id, i) => ms.set(id, (ms.get(id) ?? 0) + (p.timeDeltas?.[i] ?? 0) / 1000));
   const self = new Map<string, number>();
   let wasm = 0;
   let pgliteJs = 0;
