@@ -138,7 +138,7 @@ export class PersistentSyncEngine {
    * client's). Keyed by the cookie it carries; the next pull uses it only if its own cookie is that
    * one (else it is dropped: a pull has no effect on the server).
    */
-  private ahead: { key: string; response: Promise<PullResponseOK> } | undefined;
+  private ahead: { key: string; response(): Promise<PullResponseOK> } | undefined;
   private syncing = 0;
   private lastError: string | null = null;
   private closed = false;
@@ -335,22 +335,20 @@ export class PersistentSyncEngine {
     const { meta, stage } = (await this.store.readMetaAndStage())!;
     const base = meta.cookie;
     const cookie = stage ?? (base === null ? null : { order: base, epoch: meta.epoch ?? '', ...(meta.fp ? { fp: meta.fp } : {}) });
-    const sent = this.ahead?.key === cookieKey(cookie) ? this.ahead.response : undefined;
+    const sent = this.ahead?.key === cookieKey(cookie) ? this.ahead : undefined;
     this.ahead = undefined;
     let resp;
     try {
-      resp = await (sent ?? this.tracked(() => this.transport.pull(this.pullRequest(cookie))));
+      resp = await this.tracked(() => (sent ? sent.response() : this.transport.pull(this.pullRequest(cookie))));
     } catch (e) {
       if (isClientStateNotFound(e)) await this.resetIdentity('pull', meta.clientID);
       throw e;
     }
     // More may follow: ask for it now, from the cookie this page leaves.
-    if (sendNext && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined)) {
+    if (sendNext && this.transport.pullAhead && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined)) {
       const c = resp.cookie;
       const next = c.stage !== undefined ? c : { order: c.order, epoch: c.epoch, ...(c.fp ? { fp: c.fp } : {}) };
-      const response = this.tracked(() => this.transport.pull(this.pullRequest(next)));
-      response.catch(() => undefined); // its error is the next pull's, if that pull uses it
-      this.ahead = { key: cookieKey(next), response };
+      this.ahead = { key: cookieKey(next), ...this.transport.pullAhead(this.pullRequest(next)) };
     }
     const result = await this.store.applyPull(base, resp, meta.clientID, stage?.stage);
     // A full snapshot gives the server's whole view of this client: if it holds less than a push

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db, Queryable } from '../../db/types.ts';
 import { foldLog, type ServerDatabase } from '../../server/index.ts';
 import type { PersistentSyncEngine } from '../index.ts';
+import type { Transport } from '../../seams/index.ts';
 import { openClient, openDbs, openServer, switchableTransport } from './world.ts';
 
 let dbs: Awaited<ReturnType<typeof openDbs>>;
@@ -46,7 +47,19 @@ function recorder(server: () => ServerDatabase) {
       if (seen.cookie !== null) exposed.push({ cookie: seen.cookie, visible: seen.visible });
     },
   });
-  return { transport, exposed, attach: (c: PersistentSyncEngine) => void (client = c) };
+  return { transport: withPullAhead(transport), exposed, attach: (c: PersistentSyncEngine) => void (client = c) };
+}
+
+/** A transport that can send a pull ahead, as fetchTransport does. */
+function withPullAhead(t: Transport): Transport {
+  return {
+    ...t,
+    pullAhead(req) {
+      const response = t.pull(req);
+      response.catch(() => undefined);
+      return { response: () => response };
+    },
+  };
 }
 
 describe('multi-page catch-up', () => {
@@ -89,7 +102,7 @@ describe('multi-page catch-up', () => {
     const events: string[] = [];
     let sent = 0;
     let applied = 0;
-    const c = await openClient(dbs.clientDb, switchableTransport(() => server, { pull: () => void events.push(`sent ${++sent}`) }));
+    const c = await openClient(dbs.clientDb, withPullAhead(switchableTransport(() => server, { pull: () => void events.push(`sent ${++sent}`) })));
     const apply = c.store.applyPull.bind(c.store);
     c.store.applyPull = async (...a) => {
       try {
@@ -114,7 +127,7 @@ describe('multi-page catch-up', () => {
     const server = await openServer(dbs.serverDb, { pageSize: 2 });
     await history(server);
     const cookies: unknown[] = [];
-    const c = await openClient(dbs.clientDb, switchableTransport(() => server, { pull: (req) => void cookies.push(req.cookie) }));
+    const c = await openClient(dbs.clientDb, withPullAhead(switchableTransport(() => server, { pull: (req) => void cookies.push(req.cookie) })));
     const apply = c.store.applyPull.bind(c.store);
     let calls = 0;
     // The second page's apply finds the stored cookie moved (as after a concurrent pull): not applied.
