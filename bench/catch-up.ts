@@ -101,6 +101,8 @@ for (const [i, v] of variants.entries()) {
     const e = kind === 'new' ? await newEngine(v.base, `g-new-${i}`, v.before) : behind[i]!;
     e.c.pulls = 0;
     e.c.bytes = 0;
+    const serverCpu = async () => ((await (await fetch(`${urls.now}/cpu`)).json()) as { seconds: number }).seconds;
+    const server0 = await serverCpu();
     const t = performance.now();
     const cpu0 = process.cpuUsage();
     // Before: pull() one page at a time, as sync() did (it now asks for the next page while applying one).
@@ -114,14 +116,15 @@ for (const [i, v] of variants.entries()) {
     // This process's CPU (the client's work: the server runs in its own): a figure that load on
     // the machine changes far less than the seconds.
     const cpu = process.cpuUsage(cpu0);
+    const server = (await serverCpu()) - server0;
     const n = (await e.engine.query({ type: 'item' })).length;
     if (n !== entities) throw new Error(`${v.name} ${kind}: ${n} entities after catch-up, expected ${entities}`);
-    rows.push(`| ${v.name} | ${kind} | ${e.c.pulls} | ${s.toFixed(2)} | ${((cpu.user + cpu.system) / 1e6).toFixed(2)} | ${(e.c.bytes / 1e6).toFixed(1)} | ${(m.rss / 1e6).toFixed(0)} | ${(m.heap / 1e6).toFixed(0)} |`);
+    rows.push(`| ${v.name} | ${kind} | ${e.c.pulls} | ${s.toFixed(2)} | ${((cpu.user + cpu.system) / 1e6).toFixed(2)} | ${server.toFixed(2)} | ${(e.c.bytes / 1e6).toFixed(1)} | ${(m.rss / 1e6).toFixed(0)} | ${(m.heap / 1e6).toFixed(0)} |`);
     console.log(rows[rows.length - 1]);
     await e.engine.close();
     await e.db.close();
   }
 }
-console.log(`\n| client | catch-up | round trips | seconds | client CPU s | MB received | peak RSS growth MB | peak heap growth MB |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
+console.log(`\n| client | catch-up | round trips | seconds | client CPU s | server CPU s | MB received | peak RSS growth MB | peak heap growth MB |\n|---|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
 child.kill();
 process.exit(0);

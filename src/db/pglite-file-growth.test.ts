@@ -24,6 +24,10 @@ describe('PGlite file growth', () => {
     expect(grow(memfs, 40 * MiB, 40 * MiB + 1)).toBe(40 * MiB + defaultFileGrowthStepBytes);
     expect(grow(memfs, 40 * MiB, 100 * MiB)).toBe(100 * MiB);
     expect(grow(memfs, 40 * MiB, 10)).toBe(40 * MiB);
+    // A WAL segment being created takes its whole size at its first growth.
+    const wal = { contents: new Uint8Array(8192), usedBytes: 8192, name: 'xlogtemp.42' };
+    memfs.expandFileStorage(wal, 16384);
+    expect(wal.contents.length).toBe(16 * MiB);
     const small = fakePg();
     tuneFileGrowth(small.pg, MiB);
     expect(grow(small.memfs, 40 * MiB, 40 * MiB + 1)).toBe(41 * MiB);

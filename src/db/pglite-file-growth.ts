@@ -10,7 +10,14 @@
 /** Default of PGliteDb.open's fileGrowthStepBytes: 16 MiB (a WAL segment). */
 export const defaultFileGrowthStepBytes = 16 * 1024 * 1024;
 
-interface MemfsNode { contents: Uint8Array; usedBytes: number }
+interface MemfsNode { contents: Uint8Array; usedBytes: number; name?: string }
+
+/**
+ * PostgreSQL creates each WAL segment as `xlogtemp.<pid>` and fills it with zeros up to the
+ * segment size (16 MiB, PGlite's) before renaming it: it gets its whole size at once instead of
+ * eleven doublings (those were most of the bytes a catch-up allocated for files).
+ */
+const walSegmentBytes = 16 * 1024 * 1024;
 interface Memfs { expandFileStorage(node: MemfsNode, wanted: number): void }
 
 /** The step to use, or a clear error naming the option. */
@@ -28,7 +35,7 @@ export function tuneFileGrowth(pg: unknown, stepBytes: number = defaultFileGrowt
     const had = node.contents ? node.contents.length : 0;
     if (had >= wanted) return;
     // Small files double, as MEMFS does; the many small relations of a shared instance stay small.
-    const grown = had < 1024 * 1024 ? had * 2 : had + Math.min(had, stepBytes);
+    const grown = node.name?.startsWith('xlogtemp.') ? walSegmentBytes : had < 1024 * 1024 ? had * 2 : had + Math.min(had, stepBytes);
     const contents = new Uint8Array(Math.max(wanted, grown, 256));
     if (node.usedBytes > 0) contents.set(node.contents.subarray(0, node.usedBytes));
     node.contents = contents;
