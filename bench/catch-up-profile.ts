@@ -4,7 +4,8 @@
  * the apply (ClientDatabase.applyPull), and printing this process's memory by kind after it:
  * RSS, JS heap, array buffers, and PGlite's wasm heap (which grows and never shrinks).
  * Run: npx tsx --expose-gc bench/catch-up-profile.ts [--entities 100000] [--behind] [--page-bytes N]
- * With node --cpu-prof (node --import tsx --cpu-prof bench/catch-up-profile.ts) for a profile.
+ * `--top N` profiles the catch-up alone (node:inspector, setup excluded) and prints the N functions
+ * with the most self time, and how much of it is PGlite's wasm and its in-memory file system.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -12,6 +13,7 @@ import { PGliteDb } from '../src/db/pglite.ts';
 import { PersistentSyncEngine } from '../src/engine/persistent-sync-engine.ts';
 import { fetchTransport, registerClientGroup } from '../src/engine/transports/fetch-json.ts';
 import type { Transport } from '../src/seams/index.ts';
+import { Session } from 'node:inspector/promises';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -111,10 +113,18 @@ globalThis.gc?.();
 const m0 = memory(c.db);
 let peakRss = m0.rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+const top = arg('top', 0);
+const session = top > 0 ? new Session() : undefined;
+if (session) {
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+}
 const t = performance.now();
 const cpu0 = process.cpuUsage();
 await c.engine.sync();
 const cpu = process.cpuUsage(cpu0);
+const profile = session ? (await session.post('Profiler.stop')).profile : undefined;
 const total = performance.now() - t;
 clearInterval(sampler);
 const m1 = memory(c.db);
@@ -127,8 +137,32 @@ console.log(
     `growth MB: peak RSS ${mb(peakRss - m0.rss)}, heap ${mb(m1.heap - m0.heap)}, array buffers ${mb(m1.buffers - m0.buffers)}, PGlite wasm heap ${mb(m0.wasm)} -> ${mb(m1.wasm)}, ` +
     `PGlite files: tables ${mb(m0.data)} -> ${mb(m1.data)}, WAL ${mb(m0.wal)} -> ${mb(m1.wal)}`,
 );
+if (profile) printTop(profile, top);
 for (const [k, ms] of [...statements].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`${ms.toFixed(0).padStart(6)} ms  ${k}`);
 await c.engine.close();
 await c.db.close();
 child.kill();
 process.exit(0);
+
+interface CpuProfile { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples?: number[]; timeDeltas?: number[] }
+/** Self time by function, and the shares of PGlite's wasm and of its bundled JS (the Emscripten file system, the wire protocol). */
+function printTop(p: CpuProfile, n: number) {
+  const ms = new Map<number, number>();
+  (p.samples ?? []).forEach((id, i) => ms.set(id, (ms.get(id) ?? 0) + (p.timeDeltas?.[i] ?? 0) / 1000));
+  const self = new Map<string, number>();
+  let wasm = 0;
+  let pgliteJs = 0;
+  let busy = 0;
+  for (const node of p.nodes) {
+    const t = ms.get(node.id) ?? 0;
+    const f = node.callFrame;
+    if (f.functionName === '(idle)' || f.functionName === '(program)') continue;
+    busy += t;
+    if (f.url.startsWith('wasm')) wasm += t;
+    else if (f.url.includes('pglite')) pgliteJs += t;
+    const k = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+    self.set(k, (self.get(k) ?? 0) + t);
+  }
+  console.log(`profile: ${busy.toFixed(0)} ms busy; PGlite wasm ${wasm.toFixed(0)} ms, PGlite JS ${pgliteJs.toFixed(0)} ms`);
+  for (const [k, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, n)) console.log(`${t.toFixed(0).padStart(6)} ms  ${k}`);
+}

@@ -4,14 +4,17 @@
  * process as in production (bench/catch-up-server.ts: srvx mounting SyncApi on PGlite), this
  * process the client (fetchTransport, PersistentSyncEngine on PGlite). Prints round trips,
  * seconds, this process's CPU seconds, response bytes and its peak memory growth (RSS and heap) per catch-up,
- * for the server's current page settings and, in the same run over the same database, for the
- * old ones (pageSize 5,000).
+ * for the client as it is and, in the same run against the same server, as it was before branch
+ * catchup2: PGlite's files grown by MEMFS's own 1/8 steps and one pull request at a time (the next
+ * page asked for only after this one is applied). `--before-pages` adds the server's old page
+ * settings (pageSize 5,000, pageBytes 4 MiB).
  * Memory grows most in a process's first catch-up (PGlite's heap and V8's never shrink): run
  * `-- --only new` and `-- --only 10%` in separate processes to see each one's own.
- * Run: npm run bench:catchup [-- --entities 100000] [-- --only new]
+ * Run: npm run bench:catchup [-- --entities 100000] [-- --only new|10%] [-- --variant now|before]
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { PGlite } from '@electric-sql/pglite';
 import { PGliteDb } from '../src/db/pglite.ts';
 import { PersistentSyncEngine } from '../src/engine/persistent-sync-engine.ts';
 import { fetchTransport, registerClientGroup } from '../src/engine/transports/fetch-json.ts';
@@ -58,21 +61,24 @@ async function peakGrowth<T>(fn: () => Promise<T>): Promise<{ value: T; rss: num
   }
 }
 
-async function newEngine(base: string, group: string) {
+async function newEngine(base: string, group: string, before: boolean) {
   // A keep-alive socket the server closed while the seed ran fails once (ECONNRESET): retry.
   const token = await registerClientGroup(base, group).catch(() => registerClientGroup(base, group));
   const { c, f } = countingFetch();
-  const db = await PGliteDb.open('memory');
+  // Before: PGlite as created, without PGliteDb.open's file growth tuning.
+  const db = before ? new PGliteDb(await PGlite.create()) : await PGliteDb.open('memory');
   const engine = await PersistentSyncEngine.open({ db, transport: fetchTransport({ baseURL: base, token: () => token, fetch: f }), clientGroupID: group, maxPages: 1000 });
   return { engine, db, c };
 }
 
 const child = spawn(process.execPath, ['--import', 'tsx', new URL('./catch-up-server.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
 const urls = JSON.parse(await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve))) as { now: string; before: string };
+const variantArg = process.argv.includes('--variant') ? process.argv[process.argv.indexOf('--variant') + 1] : undefined;
 const variants = [
-  { name: 'now', base: urls.now },
-  { name: 'before (pageSize 5,000, pageBytes 4 MiB)', base: urls.before },
-];
+  { name: 'now', base: urls.now, before: false },
+  { name: 'before (MEMFS growth, one request at a time)', base: urls.now, before: true },
+  ...(process.argv.includes('--before-pages') ? [{ name: 'server pages before (pageSize 5,000, pageBytes 4 MiB)', base: urls.before, before: false }] : []),
+].filter((v) => variantArg === undefined || v.name.startsWith(variantArg));
 const seed = async (upTo: number) => (await (await fetch(`${urls.now}/seed?upTo=${upTo}`, { method: 'POST' })).json()) as { version: number };
 
 const t0 = performance.now();
@@ -80,7 +86,7 @@ await seed(Math.round(entities / 10));
 // Clients at 10% of the history: one per variant, caught up now (not measured).
 const behind = [];
 for (const v of variants) {
-  const e = await newEngine(v.base, `g-behind-${v.name.slice(0, 3)}`);
+  const e = await newEngine(v.base, `g-behind-${variants.indexOf(v)}`, v.before);
   await e.engine.sync();
   behind.push(e);
 }
@@ -92,24 +98,33 @@ const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf
 for (const [i, v] of variants.entries()) {
   for (const kind of ['new', '10%'] as const) {
     if (only && only !== kind) continue;
-    const e = kind === 'new' ? await newEngine(v.base, `g-new-${i}`) : behind[i]!;
+    const e = kind === 'new' ? await newEngine(v.base, `g-new-${i}`, v.before) : behind[i]!;
     e.c.pulls = 0;
     e.c.bytes = 0;
+    const serverCpu = async () => ((await (await fetch(`${urls.now}/cpu`)).json()) as { seconds: number }).seconds;
+    const server0 = await serverCpu();
     const t = performance.now();
     const cpu0 = process.cpuUsage();
-    const m = await peakGrowth(() => e.engine.sync());
+    // Before: pull() one page at a time, as sync() did (it now asks for the next page while applying one).
+    const m = await peakGrowth(async () => {
+      if (!v.before) return e.engine.sync();
+      for (let p = 0; p < 1000 && (await e.engine.pull()); p++) {
+        /* next page */
+      }
+    });
     const s = (performance.now() - t) / 1000;
     // This process's CPU (the client's work: the server runs in its own): a figure that load on
     // the machine changes far less than the seconds.
     const cpu = process.cpuUsage(cpu0);
+    const server = (await serverCpu()) - server0;
     const n = (await e.engine.query({ type: 'item' })).length;
     if (n !== entities) throw new Error(`${v.name} ${kind}: ${n} entities after catch-up, expected ${entities}`);
-    rows.push(`| ${v.name} | ${kind} | ${e.c.pulls} | ${s.toFixed(2)} | ${((cpu.user + cpu.system) / 1e6).toFixed(2)} | ${(e.c.bytes / 1e6).toFixed(1)} | ${(m.rss / 1e6).toFixed(0)} | ${(m.heap / 1e6).toFixed(0)} |`);
+    rows.push(`| ${v.name} | ${kind} | ${e.c.pulls} | ${s.toFixed(2)} | ${((cpu.user + cpu.system) / 1e6).toFixed(2)} | ${server.toFixed(2)} | ${(e.c.bytes / 1e6).toFixed(1)} | ${(m.rss / 1e6).toFixed(0)} | ${(m.heap / 1e6).toFixed(0)} |`);
     console.log(rows[rows.length - 1]);
     await e.engine.close();
     await e.db.close();
   }
 }
-console.log(`\n| server pages | client | round trips | seconds | client CPU s | MB received | peak RSS growth MB | peak heap growth MB |\n|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
+console.log(`\n| client | catch-up | round trips | seconds | client CPU s | server CPU s | MB received | peak RSS growth MB | peak heap growth MB |\n|---|---|---|---|---|---|---|---|---|\n${rows.join('\n')}`);
 child.kill();
 process.exit(0);

@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, TransactionOptions } from './types.ts';
+import { checkFileGrowthStep, tuneFileGrowth } from './pglite-file-growth.ts';
 
 function wrap(q: { query: PGlite['query']; exec: PGlite['exec'] }): Queryable {
   return {
@@ -25,9 +26,12 @@ export class PGliteDb implements Db {
     this.q = wrap(pg);
   }
 
-  static async open(dataDir?: string): Promise<PGliteDb> {
+  /** fileGrowthStepBytes: how much a large file grows at most at once (see pglite-file-growth.ts). */
+  static async open(dataDir?: string, options: { fileGrowthStepBytes?: number } = {}): Promise<PGliteDb> {
+    const step = checkFileGrowthStep(options.fileGrowthStepBytes);
     const pg = dataDir && dataDir !== 'memory' ? new PGlite(dataDir) : new PGlite();
     await pg.waitReady;
+    tuneFileGrowth(pg, step);
     return new PGliteDb(pg);
   }
 

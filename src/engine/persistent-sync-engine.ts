@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createRegistry, defaultLimits, encodedBytes, ProtocolError, requeuedOrigins, type EntityData, type JSONValue, type Limits, type Mutation, type MutatorRegistry, type PushRequest } from '../protocol/index.ts';
+import { createRegistry, defaultLimits, encodedBytes, ProtocolError, requeuedOrigins, type EntityData, type JSONValue, type Limits, type Mutation, type MutatorRegistry, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
 import type { Db } from '../db/types.ts';
 import { ClientDatabase, defaultApplyChunkBytes, type ClientMeta, type EntityChange, type EntityRow, type IdentityReset, type QuerySpec } from './client-database.ts';
 import type { SimulationHooks } from './simulation.ts';
@@ -139,6 +139,13 @@ export class PersistentSyncEngine {
    * crash) starts without it and reads. Assumes one engine per store at a time, as everywhere here.
    */
   private drained: { writes: number; upTo: number; clientID: string } | null = null;
+  /**
+   * Within one sync(), the next page's request, sent while this page is applied so that the
+   * server builds it meanwhile (they took turns: a catch-up's wall time was the server's plus the
+   * client's). Keyed by the cookie it carries; the next pull uses it only if its own cookie is that
+   * one (else it is dropped: a pull has no effect on the server).
+   */
+  private ahead: { key: string; response(): Promise<PullResponseOK> } | undefined;
   private syncing = 0;
   /** The latest local write called: finished once its signal is aborted (see write). */
   private lastWrite: AbortController | null = null;
@@ -347,20 +354,26 @@ export class PersistentSyncEngine {
    * (if so there may be another page). ClientStateNotFound resets the client's identity
    * (a new client id; the next pull starts over from a full snapshot) and is rethrown.
    */
-  async pull(): Promise<boolean> {
+  async pull(sendNext = false): Promise<boolean> {
     this.assertOpen();
     // A staged bootstrap under way continues from its own cookie (see ClientDatabase.applyPull).
     const { meta, stage } = (await this.store.readMetaAndStage())!;
     const base = meta.cookie;
     const cookie = stage ?? (base === null ? null : { order: base, epoch: meta.epoch ?? '', ...(meta.fp ? { fp: meta.fp } : {}) });
+    const sent = this.ahead?.key === cookieKey(cookie) ? this.ahead : undefined;
+    this.ahead = undefined;
     let resp;
     try {
-      resp = await this.tracked(() =>
-        this.transport.pull({ pullVersion: 1, clientGroupID: this.clientGroupID, cookie, profileID: this.profileID, schemaVersion: this.schemaVersion, stagedBootstrap: true }),
-      );
+      resp = await this.tracked(() => (sent ? sent.response() : this.transport.pull(this.pullRequest(cookie))));
     } catch (e) {
       if (isClientStateNotFound(e)) await this.resetIdentity('pull', meta.clientID);
       throw e;
+    }
+    // More may follow: ask for it now, from the cookie this page leaves.
+    if (sendNext && this.transport.pullAhead && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined)) {
+      const c = resp.cookie;
+      const next = c.stage !== undefined ? c : { order: c.order, epoch: c.epoch, ...(c.fp ? { fp: c.fp } : {}) };
+      this.ahead = { key: cookieKey(next), ...this.transport.pullAhead(this.pullRequest(next)) };
     }
     const result = await this.store.applyPull(base, resp, meta.clientID, stage?.stage);
     // A full snapshot gives the server's whole view of this client: if it holds less than a push
@@ -396,12 +409,14 @@ export class PersistentSyncEngine {
       }
       if (attempt === 0 && isClientStateNotFound(pushError)) continue;
       try {
-        for (let i = 0; i < maxPages && (await this.pull()); i++) {
+        for (let i = 0; i < maxPages && (await this.pull(i + 1 < maxPages)); i++) {
           /* next page */
         }
       } catch (e) {
         if (attempt === 0 && isClientStateNotFound(e)) continue;
         throw pushError ?? e;
+      } finally {
+        this.ahead = undefined;
       }
       if (pushError !== undefined) throw pushError;
       return;
@@ -470,6 +485,10 @@ export class PersistentSyncEngine {
 
   // ---- internals ----------------------------------------------------------------------------
 
+  private pullRequest(cookie: PullRequest['cookie']): PullRequest {
+    return { pullVersion: 1, clientGroupID: this.clientGroupID, cookie, profileID: this.profileID, schemaVersion: this.schemaVersion, stagedBootstrap: true };
+  }
+
   private async tracked<T>(fn: () => Promise<T>): Promise<T> {
     this.syncing++;
     try {
@@ -505,4 +524,9 @@ export class PersistentSyncEngine {
   private assertOpen(): void {
     if (this.closed) throw new Error('engine is closed');
   }
+}
+
+/** What identifies a pull's cookie (a stored staged cookie comes back from jsonb with its keys reordered). */
+function cookieKey(c: { order: number; epoch: string; fp?: string; stage?: string } | null): string {
+  return c === null ? 'null' : JSON.stringify([c.order, c.epoch, c.fp ?? null, c.stage ?? null]);
 }

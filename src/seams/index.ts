@@ -29,6 +29,12 @@ export interface Random {
 export interface Transport {
   push(req: PushRequest): Promise<PushResponseOK>;
   pull(req: PullRequest): Promise<PullResponseOK>;
+  /**
+   * Optional: sends a pull now whose answer is awaited later, or never (the engine asks for the
+   * next page while it applies one). response() is called at most once; an answer never asked
+   * for must not surface as an unhandled rejection. Without it, pages are asked for one at a time.
+   */
+  pullAhead?(req: PullRequest): { response(): Promise<PullResponseOK> };
 }
 
 export const systemClock: Clock = { now: () => Date.now() };

@@ -2,7 +2,7 @@ import type { LogEntry } from '../server/types.ts';
 import { PersistentSyncEngine } from '../engine/index.ts';
 import { syncLoopRun } from '../engine/simulation.ts';
 import type { Db } from '../db/types.ts';
-import { ProtocolError, TransportError } from '../protocol/index.ts';
+import { ProtocolError, TransportError, type PullResponseOK } from '../protocol/index.ts';
 import type { ServerDatabase } from '../server/server-database.ts';
 import type { SyncServer } from '../server/index.ts';
 import { defaultSyncLoop, type NetworkConfig, type SimConfig } from './config.ts';
@@ -28,6 +28,9 @@ import { runSetup } from './app/setup.ts';
 import { engineKnobs } from './wide-workload.ts';
 import { watchEngine } from './identity.ts';
 import { budgetOf } from './run-guard.ts';
+
+/** How long a pull takes a page sent ahead (virtual ms): the network settles every request sooner, so only a lost task would reach it. */
+const pullAheadWaitMs = 10 * 60_000;
 
 /** Virtual time starts at a fixed epoch so that timestamps look real and replay identically. */
 export const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -183,6 +186,28 @@ export class SimWorld implements World {
         const resp = await net.pull(req);
         c.loop.pulled = true;
         return resp;
+      },
+      // The next page, asked for while the engine applies one: the request runs as its own task of
+      // the client's lane (the scheduler runs one flow per task; a crash ends it with the client),
+      // and its answer waits in a future until the next pull takes it, where that pull would send.
+      pullAhead: (req) => {
+        const answer = this.sched.future<PullResponseOK>();
+        this.sched.spawn(c.name, 'pull-ahead', async () => {
+          try {
+            answer.resolve(await net.pull(req));
+          } catch (e) {
+            if (e instanceof Crash) throw e;
+            answer.reject(e as Error);
+          }
+        });
+        return {
+          response: async () => {
+            this.observeIfPulled(c, engine);
+            const resp = await this.sched.waitFor(answer, pullAheadWaitMs, () => new TransportError('no answer to the pull sent ahead'));
+            c.loop.pulled = true;
+            return resp;
+          },
+        };
       },
     };
     c.loop = { wait: null, lastError: null, pulled: false };

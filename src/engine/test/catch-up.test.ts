@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db, Queryable } from '../../db/types.ts';
 import { foldLog, type ServerDatabase } from '../../server/index.ts';
 import type { PersistentSyncEngine } from '../index.ts';
+import type { Transport } from '../../seams/index.ts';
 import { openClient, openDbs, openServer, switchableTransport } from './world.ts';
 
 let dbs: Awaited<ReturnType<typeof openDbs>>;
@@ -37,11 +38,28 @@ function recorder(server: () => ServerDatabase) {
   let client: PersistentSyncEngine | undefined;
   const exposed: { cookie: number; visible: Map<string, unknown> }[] = [];
   const transport = switchableTransport(server, {
-    pull: async (req) => {
-      if (client && req.cookie !== null && typeof req.cookie === 'object') exposed.push({ cookie: req.cookie.order, visible: await client.visibleEntities() });
+    // The state and the cookie it is at, read together: the next page's request goes out before
+    // this page is applied (see PersistentSyncEngine.pull), so the request's cookie is ahead.
+    pull: async () => {
+      const store = client?.store;
+      if (!store) return;
+      const seen = await store.db.transaction(async (tx) => ({ cookie: (await store.readMeta(tx))!.cookie, visible: await store.visibleMap(tx) }));
+      if (seen.cookie !== null) exposed.push({ cookie: seen.cookie, visible: seen.visible });
     },
   });
-  return { transport, exposed, attach: (c: PersistentSyncEngine) => void (client = c) };
+  return { transport: withPullAhead(transport), exposed, attach: (c: PersistentSyncEngine) => void (client = c) };
+}
+
+/** A transport that can send a pull ahead, as fetchTransport does. */
+function withPullAhead(t: Transport): Transport {
+  return {
+    ...t,
+    pullAhead(req) {
+      const response = t.pull(req);
+      response.catch(() => undefined);
+      return { response: () => response };
+    },
+  };
 }
 
 describe('multi-page catch-up', () => {
@@ -75,6 +93,52 @@ describe('multi-page catch-up', () => {
     const log = await server.readLog();
     expect(rec.exposed.length).toBeGreaterThanOrEqual(6);
     for (const { cookie, visible } of rec.exposed) expect(visible).toEqual(foldLog(log.filter((l) => l.version <= cookie)));
+    expect(await c.visibleEntities()).toEqual(await server.readEntities());
+  });
+
+  it('asks for the next page while it applies this one, and sends no more requests than pages', async () => {
+    const server = await openServer(dbs.serverDb, { pageSize: 2 });
+    await history(server);
+    const events: string[] = [];
+    let sent = 0;
+    let applied = 0;
+    const c = await openClient(dbs.clientDb, withPullAhead(switchableTransport(() => server, { pull: () => void events.push(`sent ${++sent}`) })));
+    const apply = c.store.applyPull.bind(c.store);
+    c.store.applyPull = async (...a) => {
+      try {
+        return await apply(...a);
+      } finally {
+        events.push(`applied ${++applied}`);
+      }
+    };
+    await c.sync();
+    expect(applied).toBeGreaterThanOrEqual(4);
+    // Page i+1 was requested before page i was applied; the last request (up to date) needed no page after it.
+    for (let i = 1; i < applied; i++) expect(events.indexOf(`sent ${i + 1}`), events.join(', ')).toBeLessThan(events.indexOf(`applied ${i}`));
+    expect(sent).toBe(applied);
+    expect(await c.visibleEntities()).toEqual(await server.readEntities());
+    // A sync with nothing new: one request, none sent ahead.
+    sent = applied = 0;
+    await c.sync();
+    expect([sent, applied]).toEqual([1, 1]);
+  });
+
+  it('a page not applied ends the sync, and the request sent ahead for its successor is not used later', async () => {
+    const server = await openServer(dbs.serverDb, { pageSize: 2 });
+    await history(server);
+    const cookies: unknown[] = [];
+    const c = await openClient(dbs.clientDb, withPullAhead(switchableTransport(() => server, { pull: (req) => void cookies.push(req.cookie) })));
+    const apply = c.store.applyPull.bind(c.store);
+    let calls = 0;
+    // The second page's apply finds the stored cookie moved (as after a concurrent pull): not applied.
+    c.store.applyPull = async (...a) => (++calls === 2 ? { applied: false, changes: [], droppedPending: 0 } : apply(...a));
+    await c.sync();
+    // Its successor's answer, asked for ahead, was not used: the next sync asks again from where the client is.
+    const at = (await c.getState()).cookie;
+    cookies.length = 0;
+    await c.sync();
+    expect(cookies[0]).toMatchObject({ order: at });
+    expect((await c.getState()).cookie).toBe(await server.version());
     expect(await c.visibleEntities()).toEqual(await server.readEntities());
   });
 

@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { pullResponseOKSchema } from '../../protocol/index.ts';
 import { pullResponseWireSchema } from './pull-response.ts';
 
+const deep = (n: number): unknown => (n === 0 ? 1 : { d: deep(n - 1) });
 const resp = (patch: unknown[]) => ({ cookie: { order: 3, epoch: 'e1', fp: 'f' }, lastMutationIDChanges: { c1: 2 }, patch });
 
 describe('pullResponseWireSchema', () => {
   const accepted = [
     resp([]),
     resp([{ op: 'clear' }, { op: 'put', key: 'a/1', value: { n: 1, s: 'x', deep: { list: [1, null, true] } } }, { op: 'del', key: 'a/2' }]),
+    resp([{ op: 'put', key: 'a/1', value: { d: deep(20), e: 'emoji \ud83d\ude00', o: Object.create(null) } }]),
   ];
   const refused = [
     resp([{ op: 'put', key: 'a/1', value: [1] }]),
@@ -20,6 +22,10 @@ describe('pullResponseWireSchema', () => {
     resp([{ op: 'put', key: 'a/1', value: { s: 'nul\u0000' } }]),
     resp([{ op: 'put', key: 'a/1', value: { s: 'half \ud83d' } }]),
     resp([{ op: 'put', key: 'a/1', value: { n: Infinity } }]),
+    resp([{ op: 'put', key: 'a/1', value: { ['k\u0000']: 1 } }]),
+    resp([{ op: 'put', key: 'a/1', value: { list: ['fine', { s: 'half \udc00' }] } }]),
+    resp([{ op: 'put', key: 'a/1', value: { d: deep(200) } }]),
+    resp([{ op: 'put', key: 'a/1', value: { d: new Date(0) } }]),
     { ...resp([]), cookie: { order: -1, epoch: 'e1' } },
     { ...resp([]), lastMutationIDChanges: { c1: 1.5 } },
     { cookie: { order: 1, epoch: 'e' }, lastMutationIDChanges: {} },
@@ -34,6 +40,11 @@ describe('pullResponseWireSchema', () => {
       expect(pullResponseOKSchema.safeParse(r).success, JSON.stringify(r)).toBe(false);
       expect(pullResponseWireSchema.safeParse(r).success, JSON.stringify(r)).toBe(false);
     }
+  });
+
+  it('refuses a forbidden key, as jsonProblem does', () => {
+    const r = pullResponseWireSchema.safeParse(resp([{ op: 'put', key: 'a/1', value: { ok: { list: [JSON.parse('{"ok": 1, "__proto__": {"a": 1}}')] } } }]));
+    expect(r.error?.issues[0]?.message).toBe('value: ok.list[0].__proto__: the key "__proto__" is not allowed');
   });
 
   it('names the op and the path of a bad document', () => {

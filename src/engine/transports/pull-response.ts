@@ -1,5 +1,27 @@
 import { z } from 'zod';
-import { cookieObjectSchema, jsonProblem, type PatchOp, type PullResponseOK } from '../../protocol/index.ts';
+import { cookieObjectSchema, defaultLimits, forbiddenKeys, jsonProblem, type PatchOp, type PullResponseOK } from '../../protocol/index.ts';
+
+/**
+ * Whether jsonProblem would find nothing, without building the path of every value it visits
+ * (a page of 25,000 documents built a path string per field); jsonProblem runs only to name a
+ * problem this finds.
+ */
+function plainJson(v: unknown, depth: number): boolean {
+  if (v === null || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (typeof v === 'string') return !v.includes('\u0000') && v.isWellFormed();
+  if (typeof v !== 'object' || depth >= defaultLimits.maxDepth) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!plainJson(x, depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const k of Object.keys(v)) {
+    if (forbiddenKeys.has(k) || k.includes('\u0000') || !k.isWellFormed() || !plainJson((v as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
+}
 
 /** Why `v` is not a patch op as patchOpSchema (protocol/patch.ts) defines one, or undefined. */
 function patchOpProblem(v: unknown): string | undefined {
@@ -10,6 +32,7 @@ function patchOpProblem(v: unknown): string | undefined {
   if (typeof key !== 'string' || key.length === 0) return 'key must be a non-empty string';
   if (op === 'del') return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'value must be a JSON object';
+  if (plainJson(value, 0)) return undefined;
   const p = jsonProblem(value);
   return p && `value: ${p}`;
 }
@@ -24,7 +47,8 @@ function patchOpProblem(v: unknown): string | undefined {
 export const pullResponseWireSchema = z.object({
   cookie: cookieObjectSchema,
   lastMutationIDChanges: z.record(z.string(), z.number().int().nonnegative()),
-  patch: z.array(z.unknown()).superRefine((ops, ctx) => {
+  // z.custom, not z.array(z.unknown()): that parsed every op once more into a copy of the array.
+  patch: z.custom<unknown[]>((v) => Array.isArray(v), { message: 'patch must be an array' }).superRefine((ops, ctx) => {
     for (let i = 0; i < ops.length; i++) {
       const p = patchOpProblem(ops[i]);
       if (p) ctx.addIssue({ code: 'custom', path: [i], message: p });
