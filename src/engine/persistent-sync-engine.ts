@@ -521,6 +521,11 @@ export class PersistentSyncEngine {
     this.stateListeners.emit(await this.getState());
   }
 
+  /** Whether close() has been called (every later call but close() throws). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new Error('engine is closed');
   }

@@ -278,6 +278,9 @@ export class SimWorld implements World {
       // The heal may have ended (stopLoops) between the spawn and this task's first step: a loop
       // started now would never be stopped and would run to the virtual time limit.
       if (!this.loopsRunning) return;
+      // So may a graceful close of this engine (the client-crash fault's close variant): start()
+      // on a closed engine throws, and its loop is not wanted any more.
+      if (engine.isClosed) return;
       engine.start(options);
       await syncLoopRun(engine);
     });
