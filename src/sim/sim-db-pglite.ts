@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { z } from 'zod';
 import { PGliteDb } from '../db/pglite.ts';
+import { tuneFileGrowth } from '../db/pglite-file-growth.ts';
 
 /**
  * PostgreSQL settings of the simulator's own PGlite instances (the shared server and client
@@ -50,5 +51,7 @@ export async function openSimPglite(settings: Record<string, string> = simPglite
     const list = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ');
     throw new Error(`PGlite did not start with the simulator's settings "${list}" (${SIM_PGLITE_ENV} changes them): ${(e as Error).message}`);
   }
+  // Production's file growth (PGliteDb.open does the same), so that the simulator runs it too.
+  tuneFileGrowth(pg);
   return new PGliteDb(pg);
 }
