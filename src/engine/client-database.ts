@@ -230,10 +230,7 @@ export class ClientDatabase {
    * request and again inside its apply, and statements are most of a client's cost.
    */
   async readMetaAndStage(q: Queryable = this.db): Promise<{ meta: ClientMeta; stage: CookieObject | null; stageClientID: string | null } | undefined> {
-    const r = await q.query<{
-      client_id: string; client_group_id: string; cookie: number | null; cookie_epoch: string | null; cookie_fp: string | null;
-      next_mutation_id: number; last_mutation_id: number; stage_client_id: string | null; stage_cookie: CookieObject | null;
-    }>(
+    const r = await q.query<MetaRow & { stage_client_id: string | null; stage_cookie: CookieObject | null }>(
       `SELECT m.client_id, m.client_group_id, m.cookie, m.cookie_epoch, m.cookie_fp, m.next_mutation_id, m.last_mutation_id,
               st.client_id AS stage_client_id, st.cookie AS stage_cookie
          FROM ${this.s}.meta m LEFT JOIN ${this.s}.stage st ON st.id = 1 WHERE m.id = 1`,

@@ -131,6 +131,10 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   const syncLoop = { intervalMs: between(500, 8_000), pokeDelayMs: between(1, 300), backoffBaseMs, backoffMaxMs: between(backoffBaseMs * 2, 10_000) };
   // The server process's settings, drawn after everything else.
   const serverProcess = drawServerProcess(next);
+  // The engine's document cache, drawn after everything else: off, or a few entries so that it
+  // evicts (the production 1,000 never fills in a run), in a fifth of the seeds each.
+  const cache = next();
+  if (cache < 0.4) wide.documentCacheEntries = cache < 0.2 ? 0 : Math.floor(1 + next() * 4);
   return { network, faults, wide, syncLoop, serverProcess };
 }
 
@@ -143,6 +147,7 @@ export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: 
   if (w) {
     parts.push(`page ${w.pageSize}/${w.pageBytes} B, push batch ${w.pushBatchSize}/${w.maxPushBytes} B`);
     for (const [k, v] of Object.entries({ bigDoc: w.bigDocRate, reshape: w.reshapeRate, failing: w.failingRate, hostile: w.hostileRate, intruder: w.intruderRate })) if (v > 0) parts.push(`${k} ${v}`);
+    if (w.documentCacheEntries !== undefined) parts.push(`document cache ${w.documentCacheEntries}`);
   }
   if (c.syncLoop) parts.push(`loop every ${c.syncLoop.intervalMs}, poke +${c.syncLoop.pokeDelayMs}, backoff ${c.syncLoop.backoffBaseMs}-${c.syncLoop.backoffMaxMs}`);
   parts.push(...describeServerProcess(c.serverProcess));

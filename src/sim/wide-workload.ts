@@ -24,6 +24,8 @@ export const wideWorkloadSchema = z.object({
   hostileRate: z.number().min(0).max(1),
   /** Chance an op is a raw push from a misbehaving client (skipped ids, stale ids, another group's client). */
   intruderRate: z.number().min(0).max(1),
+  /** The engine's document cache (absent: the production 1,000): 0 turns it off, a few entries make it evict. */
+  documentCacheEntries: z.number().int().nonnegative().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
@@ -42,8 +44,8 @@ export function drawWideWorkload(next: () => number, on: (max: number) => number
 }
 
 /** The engine options the knobs set (spread into PersistentSyncEngine.open). */
-export function engineKnobs(w: WideWorkload | undefined): { pushBatchSize?: number; maxPushBytes?: number } {
-  return w ? { pushBatchSize: w.pushBatchSize, maxPushBytes: w.maxPushBytes } : {};
+export function engineKnobs(w: WideWorkload | undefined): { pushBatchSize?: number; maxPushBytes?: number; documentCacheEntries?: number } {
+  return w ? { pushBatchSize: w.pushBatchSize, maxPushBytes: w.maxPushBytes, ...(w.documentCacheEntries !== undefined ? { documentCacheEntries: w.documentCacheEntries } : {}) } : {};
 }
 
 /** The server options the knobs set (spread into ServerDatabase.open). */
