@@ -35,9 +35,19 @@ const stop = async (signal) => {
     void server.close(true).catch(() => {});
   }, timeoutMs);
   force.unref();
+  // Keep-alive sockets that go idle during the drain (a browser whose poke stream just ended reuses
+  // its socket to reconnect) are closed as they idle: Node closes idle sockets only once, at close().
+  const closeIdle = setInterval(() => server.node?.server?.closeIdleConnections?.(), 100);
+  const stopAccepting = async () => {
+    try {
+      await server.close();
+    } finally {
+      clearInterval(closeIdle);
+    }
+  };
   try {
-    if (hook) await hook(() => server.close());
-    else await server.close();
+    if (hook) await hook(stopAccepting);
+    else await stopAccepting();
   } catch (e) {
     console.error(`lockstep: shutdown failed: ${e?.message ?? e}`);
   }

@@ -33,7 +33,10 @@ async function activeSchema(db: Db): Promise<string> {
 export async function openBrowserEngine(): Promise<BrowserSession> {
   const db = await PGliteDb.open(DB_NAME);
   // ?transport=serverfn syncs through the TanStack Start server functions instead of the JSON routes.
-  const viaServerFns = new URLSearchParams(location.search).get('transport') === 'serverfn';
+  const params = new URLSearchParams(location.search);
+  const viaServerFns = params.get('transport') === 'serverfn';
+  // ?pollSeconds=N sets the slow poll (default 15; tests raise it to prove that pokes carry changes).
+  const pollMs = Math.max(1, Number(params.get('pollSeconds') ?? 15) || 15) * 1000;
   const listeners = new Set<(engine: PersistentSyncEngine) => void>();
   let events: EventSource | undefined;
   let moving: Promise<void> | undefined;
@@ -62,7 +65,11 @@ export async function openBrowserEngine(): Promise<BrowserSession> {
     });
     // The offline switch survives a reload, like the pending mutations do.
     if (localStorage.getItem('lockstep-offline') === '1') await engine.setOnline(false);
-    engine.start({ intervalMs: 15_000, pokeDelayMs: 20, backoffBaseMs: 500, backoffMaxMs: 10_000 });
+    engine.start({ intervalMs: pollMs, pokeDelayMs: 20, backoffBaseMs: 500, backoffMaxMs: 10_000 });
+    // The session's engine before the poke stream: listen() drops the stream of an engine that is no
+    // longer current, and a stored token answers at once, before open() returns (after every reload,
+    // the stream was never opened and changes arrived only with the slow poll).
+    session.engine = engine;
     void listen(keeper, engine);
     return engine;
   };
