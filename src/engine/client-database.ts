@@ -87,6 +87,27 @@ function readsJSON(reads: readonly { key: string; data: string | null }[]): stri
   return `[${reads.map((r) => `{"key":${JSON.stringify(r.key)},"data":${r.data ?? 'null'}}`).join(',')}]`;
 }
 
+/** queue_and_apply's text arguments after the id: client id, name, args, origins, puts, dels, reads (null: SQL NULL). */
+function queueAndApplyValues(m: QueuedMutation, effects: readonly PatchOp[], reads: { key: string; data: string | null }[] | null): (string | null)[] {
+  const puts: { key: string; data: EntityData }[] = [];
+  const dels: string[] = [];
+  for (const e of effects) {
+    if (e.op === 'put') puts.push({ key: e.key, data: e.value });
+    else if (e.op === 'del') dels.push(e.key);
+  }
+  return [m.clientID, m.name, JSON.stringify(m.args), m.origins?.length ? JSON.stringify(m.origins) : null, JSON.stringify(puts), JSON.stringify(dels), reads?.length ? readsJSON(reads) : null];
+}
+
+/** A deferred write found stale inside the parameterised batch: its transaction rolls back. */
+class StaleBatch extends Error {}
+
+/** A local write of the deferred mode, run in memory and not yet stored: what its mutator read (JSON text, null: absent) and wrote. */
+export interface DeferredWrite {
+  mutation: Mutation;
+  effects: PatchOp[];
+  reads: { key: string; data: string | null }[];
+}
+
 /**
  * One local write as one statement (see ClientDatabase.queueAndApply). Checks first, so a stale
  * write changes nothing: the documents the mutator read (JSON null: absent), then the identity
@@ -367,22 +388,118 @@ export class ClientDatabase {
    * deleted and the put keys are disjoint.
    */
   protected async queueAndApply(q: Queryable, m: QueuedMutation, effects: readonly PatchOp[], reads: { key: string; data: string | null }[] | null = null): Promise<boolean> {
-    const puts: { key: string; data: EntityData }[] = [];
-    const dels: string[] = [];
-    for (const e of effects) {
-      if (e.op === 'put') puts.push({ key: e.key, data: e.value });
-      else if (e.op === 'del') dels.push(e.key);
-    }
-    const values = [m.clientID, m.name, JSON.stringify(m.args), m.origins?.length ? JSON.stringify(m.origins) : null, JSON.stringify(puts), JSON.stringify(dels), reads?.length ? readsJSON(reads) : null];
     try {
-      if (Number.isSafeInteger(m.id) && Number.isFinite(m.timestamp) && values.every((v) => v === null || !v.includes('\0'))) {
-        // The simple query protocol with the values inlined as literals: PGlite's extended protocol
-        // (parse, describe, bind, describe, execute, sync) cost about twice as much per write.
-        const [cid, name, args, origins, putsJSON, delsJSON, readsText] = values.map((v) => (v === null ? 'NULL' : sqlLiteral(v)));
-        await q.exec(`SELECT ${this.s}.queue_and_apply(${m.id}, ${cid}, ${name}, ${args}, ${m.timestamp}, ${origins}, ${putsJSON}, ${delsJSON}, ${readsText})`);
-      } else {
-        await q.query(`SELECT ${this.s}.queue_and_apply($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7::json, $8::json, $9::json)`, [m.id, ...values.slice(0, 2), values[2], m.timestamp, ...values.slice(3)]);
+      const call = this.queueAndApplyCall(m, effects, reads);
+      // The simple query protocol with the values inlined as literals: PGlite's extended protocol
+      // (parse, describe, bind, describe, execute, sync) cost about twice as much per write.
+      if (call !== undefined) await q.exec(call);
+      else {
+        const v = queueAndApplyValues(m, effects, reads);
+        await q.query(`SELECT ${this.s}.queue_and_apply($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7::json, $8::json, $9::json)`, [m.id, ...v.slice(0, 2), v[2], m.timestamp, ...v.slice(3)]);
       }
+      return true;
+    } catch (e) {
+      if ((e as { code?: unknown }).code === staleWriteCode) return false;
+      throw e;
+    }
+  }
+
+  /** The queue_and_apply call with its values as literals; undefined when one cannot be (an unsafe id or timestamp, a NUL). */
+  private queueAndApplyCall(m: QueuedMutation, effects: readonly PatchOp[], reads: { key: string; data: string | null }[] | null): string | undefined {
+    const values = queueAndApplyValues(m, effects, reads);
+    if (!Number.isSafeInteger(m.id) || !Number.isFinite(m.timestamp) || values.some((v) => v !== null && v.includes('\0'))) return undefined;
+    const [cid, name, args, origins, putsJSON, delsJSON, readsText] = values.map((v) => (v === null ? 'NULL' : sqlLiteral(v)));
+    return `SELECT ${this.s}.queue_and_apply(${m.id}, ${cid}, ${name}, ${args}, ${m.timestamp}, ${origins}, ${putsJSON}, ${delsJSON}, ${readsText})`;
+  }
+
+  // ---- the deferred mode's writes (see DeferredWrites) ------------------------------------
+
+  /** Throws MutationRejectedError when args break a limit (checked before anything is queued). */
+  checkArgs(name: string, args: unknown): void {
+    const problem = valueProblem(args ?? null, this.limits.maxArgsBytes, this.limits.maxDepth);
+    if (problem) throw new MutationRejectedError(`mutation "${name}" refused, nothing queued: args ${problem}`);
+  }
+
+  /** The identity and next mutation id a local write takes now (read from meta when this instance does not know them). */
+  async nextWrite(): Promise<{ clientID: string; nextMutationID: number }> {
+    if (this.writer) return { ...this.writer };
+    const meta = await this.readMeta();
+    if (!meta) throw new Error('client database is not open');
+    return { clientID: meta.clientID, nextMutationID: meta.nextMutationID };
+  }
+
+  /** A visible document's JSON text (null: absent), through the DocumentCache. */
+  async visibleText(key: string): Promise<string | null> {
+    let text = this.documentCache.get(key);
+    if (text === undefined) {
+      const r = await this.db.query<{ data: string }>(`SELECT data::text AS data FROM ${this.s}.visible WHERE key = $1`, [key]);
+      text = r.rows[0]?.data ?? null;
+      this.documentCache.set(key, text);
+    }
+    return text;
+  }
+
+  /**
+   * Writes deferred local writes, in order, in ONE statement (one implicit transaction: a
+   * multi-statement simple query commits or rolls back whole): queue_and_apply per write, each
+   * checking the documents its mutator read against what the writes before it left. If any is
+   * stale (a pull committed, the identity was reset), nothing is written and they all run again,
+   * in one transaction, against the stored state and meta (ids renumbered from it): a write whose
+   * mutator now fails is queued without local effect, as a pending mutation a rebase finds failing
+   * (the app was told it was written; the server decides). Returns the writes as stored and
+   * whether they had to run again (then `changes` are what they now do).
+   */
+  async flushDeferred(writes: readonly DeferredWrite[]): Promise<{ mutations: Mutation[]; rerun: boolean; changes: EntityChange[] }> {
+    const w = this.writer;
+    const first = writes[0]!.mutation;
+    if (w && w.clientID === first.clientID && w.nextMutationID === first.id && (await this.queueAndApplyBatch(writes))) {
+      const last = writes[writes.length - 1]!.mutation;
+      this.writer = { clientID: last.clientID, nextMutationID: last.id + 1 };
+      for (const d of writes) for (const e of d.effects) if (e.op !== 'clear') this.documentCache.set(e.key, e.op === 'put' ? JSON.stringify(e.value) : null);
+      return { mutations: writes.map((d) => d.mutation), rerun: false, changes: [] };
+    }
+    this.writer = undefined;
+    this.documentCache.clear();
+    return this.db.transaction(async (tx) => {
+      const meta = await this.readMeta(tx);
+      if (!meta) throw new Error('client database is not open');
+      const mutations: Mutation[] = [];
+      const changes: EntityChange[] = [];
+      for (const [i, d] of writes.entries()) {
+        const { name, args, timestamp, origins } = d.mutation;
+        const id = meta.nextMutationID + i;
+        const outcome = await runMutator(this.registry, { name, args, clientID: meta.clientID, mutationID: id }, 'client', this.reader(tx), { limits: this.limits });
+        const effects = outcome.error !== undefined ? [] : outcome.effects;
+        const done = await this.queued(tx, { clientID: meta.clientID, id, name, args, timestamp, origins }, effects, null);
+        if (!done) throw new Error(`deferred write ${meta.clientID}/${id} found its own transaction's meta moved`);
+        mutations.push(done.mutation);
+        changes.push(...done.changes);
+      }
+      return { mutations, rerun: true, changes };
+    });
+  }
+
+  /** The writes as one multi-statement query (see flushDeferred); false: one was stale, nothing written. */
+  protected async queueAndApplyBatch(writes: readonly DeferredWrite[]): Promise<boolean> {
+    const calls: string[] = [];
+    for (const d of writes) {
+      const call = this.queueAndApplyCall(d.mutation, d.effects, d.reads);
+      if (call === undefined) {
+        // A value the literal form cannot carry: the parameterised calls, in one transaction.
+        try {
+          await this.db.transaction(async (tx) => {
+            for (const x of writes) if (!(await this.queueAndApply(tx, x.mutation, x.effects, x.reads))) throw new StaleBatch();
+          });
+          return true;
+        } catch (e) {
+          if (e instanceof StaleBatch) return false;
+          throw e;
+        }
+      }
+      calls.push(call);
+    }
+    try {
+      await this.db.exec(calls.join(';\n'));
       return true;
     } catch (e) {
       if ((e as { code?: unknown }).code === staleWriteCode) return false;
@@ -776,7 +893,7 @@ function lastOps(patch: readonly PatchOp[]): Map<string, EntityData | null> {
   return m;
 }
 
-function toChange(e: PatchOp): EntityChange {
+export function toChange(e: PatchOp): EntityChange {
   const key = (e as { key: string }).key;
   return { key, ...splitKey(key), data: e.op === 'put' ? e.value : undefined };
 }

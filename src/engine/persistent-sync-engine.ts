@@ -7,6 +7,7 @@ import { cryptoIds, mathRandom, realTimer, systemClock, type Clock, type Ids, ty
 import { Emitter } from './emitter.ts';
 import { DocumentCache, defaultDocumentCacheEntries } from './document-cache.ts';
 import { SyncLoop, type SyncLoopOptions } from './sync-loop.ts';
+import { DeferredWrites, defaultDeferredLimits, type FlushedWrite } from './deferred-writes.ts';
 
 export interface EngineOptions {
   db: Db;
@@ -30,6 +31,19 @@ export interface EngineOptions {
   applyChunkBytes?: number;
   /** Most documents kept in memory for local writes' mutators to read (default 1,000; 0: off; see DocumentCache). */
   documentCacheEntries?: number;
+  /**
+   * 'durable' (default): mutate resolves once the write is committed. 'deferred' (Replicache-like,
+   * see DeferredWrites): mutate resolves once the mutator ran in memory and its effects are
+   * visible to this engine; writes are stored in one statement per flush, at most flushIntervalMs
+   * later. A crash loses the unflushed writes (onFlushed / flush() say which are durable).
+   */
+  durability?: 'durable' | 'deferred';
+  /** Deferred mode: most ms from the first unflushed write to its flush (default 50). */
+  flushIntervalMs?: number;
+  /** Deferred mode: most unflushed writes; the next write waits for a flush (default 1,000). */
+  maxUnflushedWrites?: number;
+  /** Deferred mode: most bytes (args and written documents, JSON) unflushed; the next write waits for a flush (default 1 MiB). */
+  maxUnflushedBytes?: number;
   /** Args and document limits checked before a write is queued (defaults: defaultLimits). */
   limits?: Partial<Limits>;
   schemaVersion?: string;
@@ -50,6 +64,9 @@ const engineLimitsSchema = z.object({
   maxDocumentBytes: positiveInt,
   maxArgsBytes: positiveInt,
   maxDepth: positiveInt,
+  flushIntervalMs: z.number().int().nonnegative().max(maxTimerMs),
+  maxUnflushedWrites: positiveInt,
+  maxUnflushedBytes: positiveInt,
 });
 type EngineLimits = z.infer<typeof engineLimitsSchema>;
 
@@ -61,6 +78,9 @@ function engineLimits(o: EngineOptions): EngineLimits {
     maxPages: o.maxPages ?? 100,
     applyChunkBytes: o.applyChunkBytes ?? defaultApplyChunkBytes,
     documentCacheEntries: o.documentCacheEntries ?? defaultDocumentCacheEntries,
+    flushIntervalMs: o.flushIntervalMs ?? defaultDeferredLimits.flushIntervalMs,
+    maxUnflushedWrites: o.maxUnflushedWrites ?? defaultDeferredLimits.maxUnflushedWrites,
+    maxUnflushedBytes: o.maxUnflushedBytes ?? defaultDeferredLimits.maxUnflushedBytes,
     ...defaultLimits,
     ...Object.fromEntries(Object.entries(o.limits ?? {}).filter(([, v]) => v !== undefined)),
   });
@@ -102,6 +122,8 @@ export interface SyncState {
   lastError: string | null;
   /** The last time the server lost this client's state and the engine started over (the app re-registers then). */
   lastReset: { previousClientID: string; clientID: string; reason: 'push' | 'pull' } | null;
+  /** Deferred mode only: local writes not stored yet (a crash would lose them; pendingCount counts stored ones). */
+  unflushedCount?: number;
 }
 
 /**
@@ -124,6 +146,9 @@ export class PersistentSyncEngine {
   private readonly entityListeners = new Emitter<EntityChange>();
   private readonly mutationErrorListeners = new Emitter<MutationFailure>();
   private readonly resetListeners = new Emitter<ResetEvent>();
+  private readonly flushedListeners = new Emitter<FlushedWrite[]>();
+  /** The deferred mode's unflushed writes (undefined: durable mode). */
+  private readonly deferred: DeferredWrites | undefined;
   private lastReset: SyncState['lastReset'] = null;
   /** A mutation failure reported during the running sync; it stays as lastError after it. */
   private mutationError: string | null = null;
@@ -170,6 +195,23 @@ export class PersistentSyncEngine {
       run: () => this.syncOnce(),
       onError: (e) => this.reportError(e),
     });
+    if (options.durability === 'deferred') {
+      const background = options.simulation?.background;
+      this.deferred = new DeferredWrites({
+        store,
+        timer: background?.timer ?? this.timer,
+        spawn: background?.spawn ?? ((_name, run) => void run()),
+        limits: { flushIntervalMs: limits.flushIntervalMs, maxUnflushedWrites: limits.maxUnflushedWrites, maxUnflushedBytes: limits.maxUnflushedBytes },
+        onChanges: (changes) => {
+          for (const c of changes) this.entityListeners.emit(c);
+        },
+        onFlushed: (writes) => {
+          this.writes++; // the stored queue grew: push must read it again
+          this.flushedListeners.emit(writes);
+        },
+        onError: (e) => this.reportError(e),
+      });
+    }
   }
 
   static async open(options: EngineOptions): Promise<PersistentSyncEngine> {
@@ -209,7 +251,22 @@ export class PersistentSyncEngine {
    * writes break a limit (EngineOptions.limits).
    */
   mutate(name: string, args: JSONValue): Promise<Mutation> {
+    const deferred = this.deferred;
+    if (deferred) return this.write(() => deferred.mutate(name, args, this.clock.now()));
     return this.write(() => this.store.mutate(name, args, this.clock.now()));
+  }
+
+  /** Which durability mode this engine runs in (EngineOptions.durability). */
+  get durability(): 'durable' | 'deferred' {
+    return this.deferred ? 'deferred' : 'durable';
+  }
+
+  /**
+   * Deferred mode: stores every write made before the call, in one statement, and resolves once
+   * they are durable (durable mode: nothing to do). Push, pull, close and stop flush too.
+   */
+  async flush(): Promise<void> {
+    await this.deferred?.flush();
   }
 
   /**
@@ -222,7 +279,8 @@ export class PersistentSyncEngine {
    * limits are refused (MutationRejectedError), as by mutate.
    */
   adopt(m: Mutation): Promise<Mutation> {
-    return this.write(() => this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m), true));
+    // Durable in either mode (a move must not lose what it moves); the deferred writes before it are stored first.
+    return this.write(async () => (await this.deferred?.flush(), this.store.mutate(m.name, m.args, this.clock.now(), requeuedOrigins(m), true)));
   }
 
   /**
@@ -231,7 +289,7 @@ export class PersistentSyncEngine {
    * counted even when it fails (the push's pending read must not be skipped), then listeners,
    * state and a poke.
    */
-  private async write(run: () => ReturnType<ClientDatabase['mutate']>): Promise<Mutation> {
+  private async write(run: () => Promise<{ mutation: Mutation; changes: EntityChange[] }>): Promise<Mutation> {
     this.assertOpen();
     const before = this.lastWrite;
     const mine = new AbortController();
@@ -254,19 +312,29 @@ export class PersistentSyncEngine {
 
   // ---- reads --------------------------------------------------------------------------------
 
-  query(spec: QuerySpec = {}): Promise<EntityRow[]> {
+  // Deferred mode: a query flushes first, then runs in SQL. Merging the overlay into a query's
+  // result in memory would have to copy jsonb containment and PostgreSQL's jsonb ordering and
+  // collation exactly; a flush is one statement for all unflushed writes, about a query's cost.
+
+  async query(spec: QuerySpec = {}): Promise<EntityRow[]> {
+    await this.deferred?.flush();
     return this.store.query(spec);
   }
 
   async get(type: string, id: string): Promise<EntityData | undefined> {
+    // One key: the overlay answers from memory when it holds it.
+    const o = this.deferred?.overlaid(`${type}/${id}`);
+    if (o) return o.data;
     return (await this.store.query({ type, id }))[0]?.data;
   }
 
-  visibleEntities(): Promise<Map<string, EntityData>> {
+  async visibleEntities(): Promise<Map<string, EntityData>> {
+    await this.deferred?.flush();
     return this.store.visibleMap();
   }
 
-  pendingMutations(): Promise<Mutation[]> {
+  async pendingMutations(): Promise<Mutation[]> {
+    await this.deferred?.flush();
     return this.store.pendingMutations();
   }
 
@@ -283,6 +351,7 @@ export class PersistentSyncEngine {
       syncing: this.syncing > 0,
       lastError: this.lastError,
       lastReset: this.lastReset,
+      ...(this.deferred ? { unflushedCount: this.deferred.unflushedCount } : {}),
     };
   }
 
@@ -295,6 +364,8 @@ export class PersistentSyncEngine {
    */
   async push(): Promise<number> {
     this.assertOpen();
+    // Only stored mutations are sent: an unflushed id may be lost in a crash and taken again.
+    await this.deferred?.flush();
     const clientID = this.clientID;
     // The next push starts after what the server said it holds, even before a pull drops those
     // mutations; without this, 100 already-pushed mutations would fill every batch until the
@@ -375,6 +446,8 @@ export class PersistentSyncEngine {
       const next = c.stage !== undefined ? c : { order: c.order, epoch: c.epoch, ...(c.fp ? { fp: c.fp } : {}) };
       this.ahead = { key: cookieKey(next), ...this.transport.pullAhead(this.pullRequest(next)) };
     }
+    // Rebase runs in SQL over the stored pending queue: unflushed writes are stored first.
+    await this.deferred?.flush();
     const result = await this.store.applyPull(base, resp, meta.clientID, stage?.stage);
     // A full snapshot gives the server's whole view of this client: if it holds less than a push
     // acknowledged (a restore to a backup from before that push), resend from there, or the
@@ -452,15 +525,21 @@ export class PersistentSyncEngine {
     this.loop.poke();
   }
 
+  /** Stops the loop (deferred mode: after storing the unflushed writes). */
   async stop(): Promise<void> {
+    await this.deferred?.flush();
     await this.loop.stop();
   }
 
-  /** Stops the loop. The store (and its data) stays; reopening the same db+schema resumes. */
+  /** Stops the loop (deferred mode: stores the unflushed writes first). The store (and its data) stays; reopening the same db+schema resumes. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.loop.stop();
-    this.closed = true;
+    try {
+      await this.deferred?.flush();
+    } finally {
+      await this.loop.stop();
+      this.closed = true;
+    }
   }
 
   // ---- subscriptions ------------------------------------------------------------------------
@@ -477,6 +556,10 @@ export class PersistentSyncEngine {
   /** A mutation of this client that the server recorded as failed (it has no effect and is not retried). */
   onMutationError(cb: (failure: MutationFailure) => void): () => void {
     return this.mutationErrorListeners.on(cb);
+  }
+  /** Deferred mode: writes just stored (durable now), each with the Mutation its mutate() returned and as stored (a rerun may renumber it). */
+  onFlushed(cb: (writes: FlushedWrite[]) => void): () => void {
+    return this.flushedListeners.on(cb);
   }
   /** The server lost this client's state; the engine now has a new client id (re-register a token here). */
   onReset(cb: (event: ResetEvent) => void): () => void {

@@ -10,15 +10,25 @@
  * - `syncLoopRun` and `syncLoopState` let the simulator run an engine's real SyncLoop as one
  *   scheduler task (the task awaits the loop's promise) and say what a stuck client waits on.
  */
-import { runMutator, type EntityData, type Limits, type MutatorRegistry } from '../protocol/index.ts';
+import { runMutator, type EntityData, type Limits, type Mutation, type MutatorRegistry } from '../protocol/index.ts';
 import { quoteIdent, type Db } from '../db/types.ts';
 import type { ClientDatabase } from './client-database.ts';
 import type { PersistentSyncEngine } from './persistent-sync-engine.ts';
 import type { SyncLoop } from './sync-loop.ts';
+import type { DeferredWrites } from './deferred-writes.ts';
+import type { Timer } from '../seams/index.ts';
 
 export interface SimulationHooks {
   /** Builds the client store instead of `new ClientDatabase(...)`. */
   createStore?: (db: Db, schema: string, registry: MutatorRegistry, limits: Limits) => ClientDatabase;
+  /** The deferred mode's background work (its flush timer) as a scheduler task, with that task's timer. */
+  background?: { spawn: (name: string, run: () => Promise<void>) => void; timer: Timer };
+}
+
+/** The simulator's crash of a deferred-mode engine: its memory is gone; returns the unflushed writes it lost. */
+export function crashEngine(engine: PersistentSyncEngine): Mutation[] {
+  const deferred: DeferredWrites | undefined = engine['deferred'];
+  return deferred ? deferred.abandon() : [];
 }
 
 /**
