@@ -135,6 +135,8 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   // evicts (the production 1,000 never fills in a run), in a fifth of the seeds each.
   const cache = next();
   if (cache < 0.4) wide.documentCacheEntries = cache < 0.2 ? 0 : Math.floor(1 + next() * 4);
+  // The engine's deferred durability mode in a third of the seeds, drawn last (the other draws stay as they were).
+  if (next() < 1 / 3) wide.flushIntervalMs = Math.floor(next() * 400);
   return { network, faults, wide, syncLoop, serverProcess };
 }
 
@@ -148,6 +150,7 @@ export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: 
     parts.push(`page ${w.pageSize}/${w.pageBytes} B, push batch ${w.pushBatchSize}/${w.maxPushBytes} B`);
     for (const [k, v] of Object.entries({ bigDoc: w.bigDocRate, reshape: w.reshapeRate, failing: w.failingRate, hostile: w.hostileRate, intruder: w.intruderRate })) if (v > 0) parts.push(`${k} ${v}`);
     if (w.documentCacheEntries !== undefined) parts.push(`document cache ${w.documentCacheEntries}`);
+    if (w.flushIntervalMs !== undefined) parts.push(`deferred writes, flush ${w.flushIntervalMs} ms`);
   }
   if (c.syncLoop) parts.push(`loop every ${c.syncLoop.intervalMs}, poke +${c.syncLoop.pokeDelayMs}, backoff ${c.syncLoop.backoffBaseMs}-${c.syncLoop.backoffMaxMs}`);
   parts.push(...describeServerProcess(c.serverProcess));

@@ -26,6 +26,8 @@ export const wideWorkloadSchema = z.object({
   intruderRate: z.number().min(0).max(1),
   /** The engine's document cache (absent: the production 1,000): 0 turns it off, a few entries make it evict. */
   documentCacheEntries: z.number().int().nonnegative().optional(),
+  /** The engine's deferred durability mode and its flush interval (absent: durable). */
+  flushIntervalMs: z.number().int().nonnegative().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
@@ -44,8 +46,11 @@ export function drawWideWorkload(next: () => number, on: (max: number) => number
 }
 
 /** The engine options the knobs set (spread into PersistentSyncEngine.open). */
-export function engineKnobs(w: WideWorkload | undefined): { pushBatchSize?: number; maxPushBytes?: number; documentCacheEntries?: number } {
-  return w ? { pushBatchSize: w.pushBatchSize, maxPushBytes: w.maxPushBytes, ...(w.documentCacheEntries !== undefined ? { documentCacheEntries: w.documentCacheEntries } : {}) } : {};
+export function engineKnobs(w: WideWorkload | undefined): { pushBatchSize?: number; maxPushBytes?: number; documentCacheEntries?: number; durability?: 'deferred'; flushIntervalMs?: number } {
+  return w ? {
+    pushBatchSize: w.pushBatchSize, maxPushBytes: w.maxPushBytes, ...(w.documentCacheEntries !== undefined ? { documentCacheEntries: w.documentCacheEntries } : {}),
+    ...(w.flushIntervalMs !== undefined ? { durability: 'deferred' as const, flushIntervalMs: w.flushIntervalMs } : {}),
+  } : {};
 }
 
 /** The server options the knobs set (spread into ServerDatabase.open). */

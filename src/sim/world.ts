@@ -2,7 +2,7 @@ import type { LogEntry } from '../server/types.ts';
 import { PersistentSyncEngine } from '../engine/index.ts';
 import { syncLoopRun } from '../engine/simulation.ts';
 import type { Db } from '../db/types.ts';
-import { ProtocolError, TransportError, type PullResponseOK } from '../protocol/index.ts';
+import { ProtocolError, TransportError, type Mutation, type PullResponseOK } from '../protocol/index.ts';
 import type { ServerDatabase } from '../server/server-database.ts';
 import type { SyncServer } from '../server/index.ts';
 import { defaultSyncLoop, type NetworkConfig, type SimConfig } from './config.ts';
@@ -27,6 +27,8 @@ import { simulationCheckers } from './app/checkers.ts';
 import { runSetup } from './app/setup.ts';
 import { engineKnobs } from './wide-workload.ts';
 import { watchEngine } from './identity.ts';
+import { acknowledgeOnFlush, watchFlushes } from './deferred-writes.ts';
+import { trackEngine } from './faults/client-crash.ts';
 import { budgetOf } from './run-guard.ts';
 
 /** How long a pull takes a page sent ahead (virtual ms): the network settles every request sooner, so only a lost task would reach it. */
@@ -234,10 +236,16 @@ export class SimWorld implements World {
       },
       random: c.rng.fork(`engine-${c.incarnation}`),
       mutators: this.app?.mutators,
-      simulation: { createStore: this.bug?.createStore },
+      simulation: {
+        createStore: this.bug?.createStore,
+        // The deferred mode's flush timer: a task of the client's lane (a crash ends it), on its own timer (not the loop's wait).
+        background: { spawn: (name, run) => this.sched.spawn(c.name, name, run), timer: { sleep: (ms, signal) => this.sched.sleep(ms, signal) } },
+      },
       ...engineKnobs(this.config.wide),
     });
     watchEngine(this, c, engine);
+    watchFlushes(this, c, engine);
+    trackEngine(c, engine);
     // The app's screen: its live queries and sync state re-render as the engine's state changes.
     if (!this.app) mountViews(this, c, engine);
     this.engines.add(engine);
@@ -310,9 +318,11 @@ export class SimWorld implements World {
 
   /** A local write by the workload; remembers it once the engine has durably queued it. */
   async mutate(c: SimClient, op: () => Promise<{ id: number; name: string; args: unknown; clientID: string }>, intent?: QueuedMutation['intent']): Promise<void> {
+    const deferred = c.engine?.durability === 'deferred';
     const m = await op();
     this.stats.mutations++;
-    this.queued.push({ lane: c.name, clientID: m.clientID, mutationID: m.id, name: m.name, args: m.args, t: this.sched.now, intent });
+    if (deferred) acknowledgeOnFlush(m as Mutation, this.sched.now, intent);
+    else this.queued.push({ lane: c.name, clientID: m.clientID, mutationID: m.id, name: m.name, args: m.args, t: this.sched.now, intent });
     this.sched.record(c.name, 'mutation', `${m.name} #${m.id} ${JSON.stringify(m.args)}`);
   }
 }

@@ -49,7 +49,7 @@ const deferredEngine = async (options: Parameters<typeof openClient>[2] = {}) =>
   const transport = switchableTransport(() => server, { push: (req, send) => (pushes.push(req), send(req)) });
   const { timer, waits } = manualTimer();
   const counted = counting(dbs.clientDb);
-  const engine = await openClient(counted.db, transport, { durability: 'deferred', flushIntervalMs: 40, timer, ...options });
+  const engine = await openClient(counted.db as never, transport, { durability: 'deferred', flushIntervalMs: 40, timer, ...options });
   return { engine, server, pushes, waits, n: counted.n, transport };
 };
 

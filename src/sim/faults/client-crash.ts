@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { FaultModule } from './types.ts';
 import type { SimClient, World } from '../world-types.ts';
+import type { PersistentSyncEngine } from '../../engine/index.ts';
+import { crashEngine } from '../../engine/simulation.ts';
 
 export const crashEventSchema = z.object({
   t: z.number().nonnegative(),
@@ -11,8 +13,25 @@ export const crashEventSchema = z.object({
   graceful: z.literal(true).optional(),
 });
 
-/** Kills a client's tasks (open transactions roll back) and forgets its in-memory state. */
+/** Every engine a client slot opened (a group move has two at once): a crash takes all their memory. */
+const enginesOf = new WeakMap<SimClient, Set<PersistentSyncEngine>>();
+export function trackEngine(c: SimClient, engine: PersistentSyncEngine): void {
+  let set = enginesOf.get(c);
+  if (!set) enginesOf.set(c, (set = new Set()));
+  set.add(engine);
+}
+
+/**
+ * Kills a client's tasks (open transactions roll back) and forgets its in-memory state: a
+ * deferred-mode engine's unflushed writes are lost (never acknowledged: see deferred-writes.ts),
+ * and no engine of the dead page writes again (stopLoops' stop() would flush them otherwise).
+ */
 export function killClient(world: World, c: SimClient): void {
+  for (const engine of enginesOf.get(c) ?? []) {
+    const lost = crashEngine(engine);
+    if (lost.length > 0) world.sched.record(c.name, 'lost-unflushed', `${lost.length}: ${lost[0]!.clientID} #${lost[0]!.id}..${lost[lost.length - 1]!.id}`);
+  }
+  enginesOf.delete(c);
   world.sched.kill(c.name);
   c.engine = null;
   c.incarnation++;
