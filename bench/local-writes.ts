@@ -4,7 +4,8 @@
  * next to the cheapest committed statement on the same database in the same run (an autocommit
  * one-row UPDATE over the simple query protocol) and a bare transaction (BEGIN, UPDATE, COMMIT),
  * batches alternating so that load weighs on all alike. Statements per mutate are counted at
- * the Db seam. Run: npx tsx bench/local-writes.ts [-- --rounds 30]
+ * the Db seam. The deferred durability mode's mutate (durability: 'deferred') is measured with
+ * its flush: a flush (one statement) after every 100th write, its cost spread over the 100. Run: npx tsx bench/local-writes.ts [-- --rounds 30]
  */
 import { loadavg } from 'node:os';
 import { PGliteDb } from '../src/db/pglite.ts';
@@ -19,6 +20,8 @@ const count = (q: Queryable): Queryable => ({ query: (sql, p) => (statements++, 
 const db: Db = { dialect: pglite.dialect, ...count(pglite), transaction: (fn, o) => ((statements += 2), pglite.transaction((tx) => fn(count(tx)), o)), close: async () => {} };
 const transport = { push: async () => { throw new Error('no server here'); }, pull: async () => { throw new Error('no server here'); } };
 const engine = await PersistentSyncEngine.open({ db, transport, clientGroupID: 'g-bench' });
+// Its own schema; the flush timer (a minute) never fires: the batch's flush() stores them.
+const deferred = await PersistentSyncEngine.open({ db, transport, clientGroupID: 'g-bench-deferred', schema: 'deferred', durability: 'deferred', flushIntervalMs: 60_000 });
 await pglite.exec('CREATE TABLE bench_bare (id int PRIMARY KEY, v int); INSERT INTO bench_bare VALUES (1, 0)');
 
 let n = 0;
@@ -28,15 +31,23 @@ const kinds = {
     if (k % 5 < 3) await engine.mutate('upsert', { type: 'doc', id: `d${k % 50}`, data: { n: k, title: `document ${k % 50}`, body: 'a few words of review comment text' } });
     else await engine.mutate('increment', { type: 'doc', id: `v${k % 50}`, field: 'votes', by: 1 });
   },
+  'engine.mutate, deferred (+ a flush per 100)': async () => {
+    const k = n++;
+    if (k % 5 < 3) await deferred.mutate('upsert', { type: 'doc', id: `d${k % 50}`, data: { n: k, title: `document ${k % 50}`, body: 'a few words of review comment text' } });
+    else await deferred.mutate('increment', { type: 'doc', id: `v${k % 50}`, field: 'votes', by: 1 });
+    if (k % 100 === 99) await deferred.flush();
+  },
   'autocommit UPDATE (simple protocol)': () => pglite.exec('UPDATE bench_bare SET v = v + 1 WHERE id = 1'),
   'bare transaction (BEGIN, UPDATE, COMMIT)': () => pglite.transaction(async (tx) => tx.query('UPDATE bench_bare SET v = v + 1 WHERE id = $1', [1])),
 };
 type Kind = keyof typeof kinds;
 const cpu = Object.fromEntries(Object.keys(kinds).map((k) => [k, 0])) as Record<Kind, number>;
 const wall = { ...cpu };
-let engineStatements = 0;
+const engineStatements: Partial<Record<Kind, number>> = {};
 for (let r = 0; r <= rounds; r++) {
   const order = Object.keys(kinds) as Kind[];
+  // Each engine's batch starts at a multiple of 100 of the shared counter, so the deferred one flushes once per batch.
+  n = 0;
   if (r % 2) order.reverse();
   for (const k of order) {
     const s = statements;
@@ -47,7 +58,7 @@ for (let r = 0; r <= rounds; r++) {
     const u = process.cpuUsage(c);
     cpu[k] += u.user + u.system;
     wall[k] += (performance.now() - t) * 1000;
-    if (k === 'engine.mutate') engineStatements += statements - s;
+    if (k.startsWith('engine.')) engineStatements[k] = (engineStatements[k] ?? 0) + statements - s;
   }
 }
 const per = (x: number) => x / (rounds * 100);
@@ -56,5 +67,5 @@ console.log('| what | CPU µs each | wall µs each | CPU vs bare transaction |\n
 for (const k of Object.keys(kinds) as Kind[]) {
   console.log(`| ${k} | ${per(cpu[k]).toFixed(0)} | ${per(wall[k]).toFixed(0)} | ${(cpu[k] / cpu['bare transaction (BEGIN, UPDATE, COMMIT)']).toFixed(2)}x |`);
 }
-console.log(`engine.mutate: ${per(engineStatements).toFixed(2)} statements each (BEGIN and COMMIT count)`);
+for (const [k, v] of Object.entries(engineStatements)) console.log(`${k}: ${per(v).toFixed(2)} statements each (BEGIN and COMMIT count)`);
 await pglite.close();

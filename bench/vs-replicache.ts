@@ -5,7 +5,9 @@
  * upserts, 40% increments on 50 documents), then pushes and pulls until the server has
  * acknowledged all of them (no pending mutation left). Rounds alternate between the two clients
  * so machine load weighs on both alike. Prints mutations/s from write to acknowledged.
- * Ours: PersistentSyncEngine on PGlite (memory), fetchTransport. Theirs: Replicache with kvStore
+ * Ours: PersistentSyncEngine on PGlite (memory), fetchTransport, in both durability modes:
+ * 'durable' (mutate resolves once committed) and 'deferred' (Replicache-like: mutate resolves from
+ * memory, one statement per flush; flushIntervalMs default). Theirs: Replicache with kvStore
  * 'mem', pullInterval null, pushDelay 0, absolute push/pull URLs (set once its group is
  * registered), and the same three mutators. Also prints, per round, the wall and client CPU time
  * of the write and the sync phases (the server runs in its own process, so this process's CPU is
@@ -62,13 +64,18 @@ const op = (client: string, n: number): Op =>
     ? { name: 'upsert', args: { type: 'doc', id: `${client}-${n % 50}`, data: { n, title: `document ${n % 50}`, body: 'a few words of review comment text' } } }
     : { name: 'increment', args: { type: 'doc', id: `${client}-votes-${n % 50}`, field: 'votes', by: 1 } };
 
-// Ours.
-const group = 'g-ours';
-const token = await registerClientGroup(base, group);
-const pglite = await PGliteDb.open('memory');
-const db = countStatements(pglite);
-const ours = await PersistentSyncEngine.open({ db, transport: fetchTransport({ baseURL: base, token: () => token }), clientGroupID: group });
-await ours.sync();
+// Ours, in each durability mode, each on its own PGlite.
+type Ours = 'ours' | 'deferred';
+const openOurs = async (durability: 'durable' | 'deferred') => {
+  const group = `g-ours-${durability}`;
+  const token = await registerClientGroup(base, group);
+  const pglite = await PGliteDb.open('memory');
+  const db = countStatements(pglite);
+  const engine = await PersistentSyncEngine.open({ db, transport: fetchTransport({ baseURL: base, token: () => token }), clientGroupID: group, durability });
+  await engine.sync();
+  return { engine, db, pglite };
+};
+const engines: Record<Ours, Awaited<ReturnType<typeof openOurs>>> = { ours: await openOurs('durable'), deferred: await openOurs('deferred') };
 dbg('ours ready');
 
 // Theirs.
@@ -98,12 +105,15 @@ dbg('replicache pulled');
 
 // Every phase is timed apart (write: the batch of mutate calls; sync: push and pull until acknowledged).
 type Phase = 'write' | 'sync';
-const wall = { ours: { write: 0, sync: 0 }, theirs: { write: 0, sync: 0 } };
-const cpu = { ours: { write: 0, sync: 0 }, theirs: { write: 0, sync: 0 } };
-const statements = { write: 0, sync: 0 };
+type Who = Ours | 'theirs';
+const zero = () => ({ write: 0, sync: 0 });
+const wall = { ours: zero(), deferred: zero(), theirs: zero() };
+const cpu = { ours: zero(), deferred: zero(), theirs: zero() };
+const statements = { ours: zero(), deferred: zero() };
 let counted = false;
-const phase = async (who: 'ours' | 'theirs', p: Phase, run: () => Promise<void>) => {
-  const before = db.statements;
+const phase = async (who: Who, p: Phase, run: () => Promise<void>) => {
+  const db = who === 'theirs' ? undefined : engines[who].db;
+  const before = db?.statements ?? 0;
   const t = performance.now();
   const c = process.cpuUsage();
   await run();
@@ -111,19 +121,21 @@ const phase = async (who: 'ours' | 'theirs', p: Phase, run: () => Promise<void>)
   wall[who][p] += performance.now() - t;
   const used = process.cpuUsage(c);
   cpu[who][p] += (used.user + used.system) / 1000;
-  if (who === 'ours') statements[p] += db.statements - before;
+  if (who !== 'theirs') statements[who][p] += db!.statements - before;
 };
 
-let n = 0;
-const runOurs = async () => {
-  await phase('ours', 'write', async () => {
+const counts = { ours: 0, deferred: 0 };
+const runOurs = (who: Ours) => async () => {
+  const engine = engines[who].engine;
+  await phase(who, 'write', async () => {
     for (let i = 0; i < batch; i++) {
-      const o = op('o', n++);
-      await ours.mutate(o.name, o.args as never);
+      const o = op(who === 'ours' ? 'o' : 'd', counts[who]++);
+      await engine.mutate(o.name, o.args as never);
     }
   });
-  await phase('ours', 'sync', async () => {
-    while ((await ours.getState()).pendingCount > 0) await ours.sync();
+  // Deferred: the sync's push flushes the unflushed writes first (one statement).
+  await phase(who, 'sync', async () => {
+    for (let s = await engine.getState(); s.pendingCount > 0 || (s.unflushedCount ?? 0) > 0; s = await engine.getState()) await engine.sync();
   });
 };
 let m = 0;
@@ -148,29 +160,35 @@ const runTheirs = async () => {
 for (let r = 0; r < rounds + 1; r++) {
   // The first round warms up both (JIT, PGlite, connections) and is not counted.
   counted = r > 0;
-  for (const [name, run] of (r % 2 ? [['theirs', runTheirs], ['ours', runOurs]] : [['ours', runOurs], ['theirs', runTheirs]]) as ['ours' | 'theirs', () => Promise<void>][]) {
+  // Rotated each round, so that load and warm caches weigh on all three alike.
+  const order: [Who, () => Promise<void>][] = [['ours', runOurs('ours')], ['deferred', runOurs('deferred')], ['theirs', runTheirs]];
+  for (const [name, run] of [...order.slice(r % 3), ...order.slice(0, r % 3)]) {
     const t = performance.now();
     await run();
     if (process.env.BENCH_DEBUG) console.error(`round ${r} ${name} ${(performance.now() - t).toFixed(0)} ms`);
   }
 }
 const total = rounds * batch;
-const time = { ours: wall.ours.write + wall.ours.sync, theirs: wall.theirs.write + wall.theirs.sync };
-const ourRate = total / (time.ours / 1000);
-const theirRate = total / (time.theirs / 1000);
-// Both ended with the same server: check they see what it acknowledged.
-const doc = (await ours.get('doc', 'o-votes-3')) as { votes?: number } | undefined;
+const rate = (who: Who) => total / ((wall[who].write + wall[who].sync) / 1000);
+const theirRate = rate('theirs');
+// All ended with the same server: check they see what it acknowledged.
+const votes = async (who: Ours, client: string) => ((await engines[who].engine.get('doc', `${client}-votes-3`)) as { votes?: number } | undefined)?.votes;
 const theirDoc = (await rep.query((tx) => tx.get('doc/r-votes-3'))) as { votes?: number } | undefined;
 const perRound = (ms: number) => (ms / rounds).toFixed(1);
 const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
 console.log(`${total.toLocaleString('en')} mutations each, in ${rounds} rounds of ${batch} (write, then push and pull until acknowledged); server in its own process on PGlite; load average ${load}`);
 console.log(`| client | mutations/s, write to acknowledged | ratio | ms per round: write + sync | client CPU ms per round: write + sync |\n|---|---|---|---|---|`);
-console.log(`| ours (PersistentSyncEngine, PGlite memory) | ${ourRate.toFixed(0)} | ${(ourRate / theirRate).toFixed(2)}x | ${perRound(wall.ours.write)} + ${perRound(wall.ours.sync)} | ${perRound(cpu.ours.write)} + ${perRound(cpu.ours.sync)} |`);
-console.log(`| stock replicache@15.3.0 (kvStore mem) | ${theirRate.toFixed(0)} | 1.00x | ${perRound(wall.theirs.write)} + ${perRound(wall.theirs.sync)} | ${perRound(cpu.theirs.write)} + ${perRound(cpu.theirs.sync)} |`);
-console.log(`ours: ${(statements.write / total).toFixed(2)} statements per mutate, ${(statements.sync / rounds).toFixed(1)} per sync of a round (BEGIN and COMMIT count)`);
+const row = (label: string, who: Who) =>
+  console.log(`| ${label} | ${rate(who).toFixed(0)} | ${(rate(who) / theirRate).toFixed(2)}x | ${perRound(wall[who].write)} + ${perRound(wall[who].sync)} | ${perRound(cpu[who].write)} + ${perRound(cpu[who].sync)} |`);
+row('ours, durable (PersistentSyncEngine, PGlite memory)', 'ours');
+row("ours, deferred (durability: 'deferred')", 'deferred');
+row('stock replicache@15.3.0 (kvStore mem)', 'theirs');
+for (const who of ['ours', 'deferred'] as const) {
+  console.log(`${who}: ${(statements[who].write / total).toFixed(2)} statements per mutate, ${(statements[who].sync / rounds).toFixed(1)} per sync of a round (BEGIN and COMMIT count)`);
+}
 console.log(`requests refused (HTTP status >= 400): ${refused.length}${refused.length ? ` (${refused.slice(0, 3).join('; ')})` : ''}`);
-console.log(`check: ours votes ${doc?.votes}, theirs votes ${theirDoc?.votes} on a document incremented once per 50 of its ops`);
+console.log(`check: votes durable ${await votes('ours', 'o')}, deferred ${await votes('deferred', 'd')}, theirs ${theirDoc?.votes} on a document incremented once per 50 of its ops`);
 await rep.close();
-await pglite.close();
+for (const e of Object.values(engines)) await e.pglite.close();
 child.kill();
 process.exit(0);

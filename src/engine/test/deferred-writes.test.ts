@@ -144,6 +144,22 @@ describe('deferred durability', () => {
     await expect(openClient(dbs.clientDb, switchableTransport(() => null as never), { flushIntervalMs: -1 })).rejects.toThrow(/flushIntervalMs/);
   });
 
+  it('a flushed batch leaves the same state as the durable mode (writes reading, deleting and re-putting each other)', async () => {
+    const ops = (e: PersistentSyncEngine) => [
+      () => e.upsert('doc', 'a', { n: 1 }), () => e.increment('doc', 'a', 'n', 2), () => e.delete('doc', 'a'), () => e.increment('doc', 'a', 'n', 5),
+      () => e.upsert('doc', 'b', { t: 'x' }), () => e.delete('doc', 'b'), () => e.upsert('doc', 'c', {}), () => e.increment('doc', 'c', 'n', 1),
+    ];
+    const { engine: deferred } = await deferredEngine();
+    const server = await openServer(dbs.serverDb);
+    const durable = await openClient(dbs.clientDb, switchableTransport(() => server));
+    for (const op of ops(deferred)) await op();
+    for (const op of ops(durable)) await op();
+    await deferred.flush();
+    expect(await deferred.visibleEntities()).toEqual(await durable.visibleEntities());
+    expect((await deferred.pendingMutations()).map((m) => [m.id, m.name, m.args])).toEqual((await durable.pendingMutations()).map((m) => [m.id, m.name, m.args]));
+    expect([...(await deferred.visibleEntities())]).toEqual([['doc/a', { n: 5 }], ['doc/c', { n: 1 }]]);
+  });
+
   it('a mutator that fails refuses the write and queues nothing, as in the durable mode', async () => {
     const { engine } = await deferredEngine();
     await engine.upsert('doc', 'a', { n: 'text' });

@@ -4,6 +4,11 @@ import type { EntityData } from '../../protocol/index.ts';
 import type { LogEntry } from '../../server/types.ts';
 import { checkers, type FinalState } from './index.ts';
 import { firstDifference } from './util.ts';
+import type { Mutation } from '../../protocol/index.ts';
+import type { PersistentSyncEngine } from '../../engine/index.ts';
+import type { FlushedWrite } from '../../engine/deferred-writes.ts';
+import { acknowledgeOnFlush, watchFlushes } from '../deferred-writes.ts';
+import type { SimClient, World } from '../world-types.ts';
 
 const put = (key: string, value: EntityData) => ({ op: 'put' as const, key, value });
 const entry = (version: number, clientID: string, mutationID: number, name: string, args: unknown, effects: LogEntry['effects'], error: string | null = null): LogEntry =>
@@ -202,5 +207,48 @@ describe('firstDifference', () => {
     // Same size, other keys: the first key either side lacks.
     expect(firstDifference(m(['a/1', { x: 1 }], ['a/3', { x: 3 }]), m(['a/1', { x: 1 }], ['a/2', { x: 3 }]))).toBe('a/2');
     expect(firstDifference(m(['a/1', { x: 1 }]), m(['a/1', { x: 1 }], ['a/0', {}]))).toBe('a/0');
+  });
+});
+
+describe('checkers, deferred durability (a crash loses the unflushed writes)', () => {
+  /** Client A's writes go through the simulator's deferred bookkeeping: acknowledged (queued) only when flushed. */
+  function deferredClient() {
+    const s = sound();
+    s.queued = s.queued.filter((q) => q.clientID !== 'A');
+    const world = { queued: s.queued, sched: { now: 0, record: () => {} } } as unknown as World;
+    let flushed: (w: FlushedWrite[]) => void = () => {};
+    const engine = { durability: 'deferred', onFlushed: (cb: typeof flushed) => void (flushed = cb) } as unknown as PersistentSyncEngine;
+    watchFlushes(world, { name: 'c0' } as SimClient, engine);
+    const write = (id: number, name: string, flush: boolean) => {
+      const m: Mutation = { clientID: 'A', id, name, args: {}, timestamp: 0 };
+      acknowledgeOnFlush(m, id, name === 'increment' ? { op: 'increment', type: 'tally', id: 't', by: 3 } : undefined);
+      if (flush) flushed([{ requested: m, mutation: m }]);
+    };
+    return { s, write };
+  }
+
+  it('accept the unflushed writes a crash lost, and their ids taken again by the next incarnation', async () => {
+    const { s, write } = deferredClient();
+    write(1, 'upsert', true);
+    write(2, 'upsert', false); // lost in a crash: never acknowledged
+    write(3, 'upsert', false);
+    write(2, 'increment', true); // the restarted client's write takes id 2 again (the log holds this one)
+    write(3, 'increment', false); // never flushed either
+    expect(s.queued.filter((q) => q.clientID === 'A').map((q) => `${q.mutationID}:${q.name}`)).toEqual(['1:upsert', '2:increment']);
+    expect(await run(s)).toEqual([]);
+  });
+
+  it('still fail when a flushed write is lost, or a flushed (pushable) id is taken again', async () => {
+    const lost = deferredClient();
+    lost.write(1, 'upsert', true);
+    lost.write(2, 'increment', true);
+    lost.s.server.log = lost.s.server.log.filter((e) => !(e.clientID === 'A' && e.mutationID === 2));
+    expect((await run(lost.s)).map((v) => v.checker)).toContain('no-lost-write');
+
+    const reused = deferredClient();
+    reused.write(1, 'upsert', true);
+    reused.write(2, 'increment', true);
+    reused.write(2, 'upsert', true); // a crash must never make a flushed id free again
+    expect((await run(reused.s)).map((v) => v.checker)).toContain('unique-mutation-ids');
   });
 });
