@@ -6,6 +6,9 @@ import { MutationRejectedError, toChange, type ClientDatabase, type DeferredWrit
 export const defaultDeferredLimits = { flushIntervalMs: 50, maxUnflushedWrites: 1_000, maxUnflushedBytes: 1024 * 1024 };
 export type DeferredLimits = typeof defaultDeferredLimits;
 
+/** The longest Timer wait: a flush waiting for the one in progress never times out first. */
+const maxTimerMs = 2 ** 31 - 1;
+
 /** A deferred write now stored: `requested` is the Mutation its mutate() returned, `mutation` how it was stored (another id after a rerun). */
 export interface FlushedWrite {
   requested: Mutation;
@@ -45,7 +48,8 @@ export class DeferredWrites {
   private seq = 0;
   /** The identity and id the next write takes: from the store when nothing is unflushed. */
   private next: { clientID: string; id: number } | undefined;
-  private flushing: Promise<void> | null = null;
+  /** The flush in progress: aborted when it ends (waited for on the Timer seam, so a simulator's scheduler sees the wait). */
+  private flushing: AbortController | null = null;
   private timer: AbortController | null = null;
   private abandoned = false;
 
@@ -106,14 +110,19 @@ export class DeferredWrites {
   async flush(): Promise<void> {
     const target = this.seq;
     while (!this.abandoned && this.queue.length > 0 && this.queue[0]!.seq <= target) {
-      if (this.flushing) {
-        await this.flushing;
+      const running = this.flushing;
+      if (running) {
+        await this.deps.timer.sleep(maxTimerMs, running.signal).catch(() => {});
         continue;
       }
-      this.flushing = this.flushOnce().finally(() => {
-        this.flushing = null;
-      });
-      await this.flushing;
+      const mine = new AbortController();
+      this.flushing = mine;
+      try {
+        await this.flushOnce();
+      } finally {
+        if (this.flushing === mine) this.flushing = null;
+        mine.abort('flushed');
+      }
     }
   }
 
