@@ -65,6 +65,15 @@ export class DeferredWrites {
     return o && { data: o.text === null ? undefined : (JSON.parse(o.text) as EntityData) };
   }
 
+  /** Whether an unflushed write touched a document of this type (undefined: of any type). */
+  touches(type: string | undefined): boolean {
+    if (this.overlay.size === 0) return false;
+    if (type === undefined) return true;
+    const prefix = `${type}/`;
+    for (const key of this.overlay.keys()) if (key.startsWith(prefix)) return true;
+    return false;
+  }
+
   /** Runs the mutator against memory and queues the write; throws MutationRejectedError (nothing queued) as mutate does. */
   async mutate(name: string, args: JSONValue, timestamp: number): Promise<{ mutation: Mutation; changes: EntityChange[] }> {
     const { store, limits } = this.deps;

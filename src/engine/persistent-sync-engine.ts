@@ -312,12 +312,13 @@ export class PersistentSyncEngine {
 
   // ---- reads --------------------------------------------------------------------------------
 
-  // Deferred mode: a query flushes first, then runs in SQL. Merging the overlay into a query's
-  // result in memory would have to copy jsonb containment and PostgreSQL's jsonb ordering and
-  // collation exactly; a flush is one statement for all unflushed writes, about a query's cost.
+  // Deferred mode: a query of a type an unflushed write touched flushes first, then runs in SQL.
+  // Merging the overlay into a query's result in memory would have to copy jsonb containment and
+  // PostgreSQL's jsonb ordering and collation exactly; a flush is one statement for all unflushed
+  // writes, about a query's cost. Other types' rows in SQL are already exact.
 
   async query(spec: QuerySpec = {}): Promise<EntityRow[]> {
-    await this.deferred?.flush();
+    if (this.deferred?.touches(spec.type)) await this.deferred.flush();
     return this.store.query(spec);
   }
 

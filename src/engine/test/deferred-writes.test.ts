@@ -83,6 +83,9 @@ describe('deferred durability', () => {
     expect(await engine.query({ type: 'doc' })).toHaveLength(1);
     expect((await engine.getState()).unflushedCount).toBe(0);
     await engine.upsert('doc', 'b', { v: 2 });
+    // A query of a type no unflushed write touched runs without a flush.
+    expect(await engine.query({ type: 'other' })).toEqual([]);
+    expect((await engine.getState()).unflushedCount).toBe(1);
     await engine.sync();
     expect(pushes.flatMap((p) => p.mutations.map((m) => m.id))).toEqual([1, 2]);
     expect((await engine.getState()).pendingCount).toBe(0);

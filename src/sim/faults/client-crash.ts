@@ -82,6 +82,9 @@ export const clientCrash: FaultModule<typeof crashEventSchema> = {
         // The page is closing: the app starts no more work on this engine (a write to a closed
         // engine is refused, seeds 31 and 42 of the first sweep).
         c.engine = null;
+        // A deferred-mode engine's close() stores its unflushed writes first: done here, awaited in
+        // this task (statements run from the bare close() below would park a task not waiting on them).
+        await engine.flush();
         // Through a scheduler future, never a bare await: the loop ends in its own task, and a task
         // awaiting a plain promise would never park (the run would stall, as seed 187 did). A kill
         // of the client meanwhile (a wipe) ends the loop too.
