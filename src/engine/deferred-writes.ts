@@ -96,7 +96,11 @@ export class DeferredWrites {
       return text === null ? undefined : (JSON.parse(text) as EntityData);
     };
     const outcome = await runMutator(store.registry, { name, args, clientID, mutationID: id }, 'client', read, { limits: store.limits });
-    if (outcome.error !== undefined) throw new MutationRejectedError(outcome.error);
+    if (outcome.error !== undefined) {
+      // Nothing unflushed: the store's next id decides again (a durable adopt may take it meanwhile).
+      if (this.queue.length === 0 && this.next === next) this.next = undefined;
+      throw new MutationRejectedError(outcome.error);
+    }
     // A read awaited the database: another write (or a flush's rerun) may have taken this id meanwhile.
     if (this.next !== next) return this.mutate(name, args, timestamp);
     const mutation: Mutation = { clientID, id, name, args, timestamp };
