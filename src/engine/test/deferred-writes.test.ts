@@ -133,6 +133,30 @@ describe('deferred durability', () => {
     expect(await engine.get('doc', 'c')).toEqual({ n: 101 });
   });
 
+  it('a write whose mutator fails on the fresh state at its rerun is kept without local effect, and the server decides (nothing silently lost)', async () => {
+    const { engine, server } = await deferredEngine();
+    await engine.upsert('doc', 'c', { n: 0 });
+    await engine.sync();
+    const other = await openClient(dbs.clientDb, switchableTransport(() => server));
+    await other.pull();
+    await other.upsert('doc', 'c', { n: 'text' });
+    await other.sync();
+    await engine.increment('doc', 'c', 'n', 1); // fine on the n = 0 it read
+    const { meta } = (await engine.store.readMetaAndStage())!;
+    const resp = await server.pull({ pullVersion: 1, clientGroupID: engine.clientGroupID, cookie: { order: meta.cookie!, epoch: meta.epoch! }, profileID: 'p', schemaVersion: '1' } as never);
+    await engine.store.applyPull(meta.cookie, resp as never, meta.clientID);
+    const flushed: number[] = [];
+    engine.onFlushed((w) => flushed.push(...w.map((x) => x.mutation.id)));
+    await engine.flush();
+    expect(flushed).toEqual([2]);
+    expect((await engine.pendingMutations()).map((m) => m.name)).toEqual(['increment']);
+    expect(await engine.get('doc', 'c')).toEqual({ n: 'text' });
+    const failures: number[] = [];
+    engine.onMutationError((f) => failures.push(f.id));
+    await engine.sync();
+    expect(failures).toEqual([2]);
+  });
+
   it('waits for a flush at maxUnflushedWrites, flushes on close, and refuses bad limits clearly', async () => {
     const { engine, n } = await deferredEngine({ maxUnflushedWrites: 3 });
     for (let i = 0; i < 3; i++) await engine.upsert('doc', `d${i}`, { i });
