@@ -47,8 +47,22 @@ async function contrast(bugName: string, scenario: (w: Awaited<ReturnType<typeof
 }
 
 describe('planted bugs', () => {
-  it('has thirteen uniquely named variants', () => {
-    expect(new Set(bugs.map((b) => b.name)).size).toBe(13);
+  it('has fourteen uniquely named variants', () => {
+    expect(new Set(bugs.map((b) => b.name)).size).toBe(14);
+  });
+
+  it('flush-next-id-in-memory leaves stored ids past the stored next id: the pull that acknowledges them is refused', async () => {
+    const run = async (bug?: BugVariant) => {
+      const s0 = await server();
+      const transport = localTransport({ handlePush: (b) => handlePush(s0, b), handlePull: (b) => handlePull(s0, b) });
+      const a = await PersistentSyncEngine.open({ db, schema: uniqueSchema('bugcl'), transport, clock, ids, durability: 'deferred', simulation: { createStore: bug?.createStore } });
+      await a.upsert('comment', 'x', { body: 'b' });
+      await a.flush();
+      await a.sync();
+      expect((await a.getState()).lastMutationID).toBe(1);
+    };
+    await run();
+    await expect(run(findBug('flush-next-id-in-memory'))).rejects.toThrow(/never created/);
   });
 
   it('upsert-merges keeps fields an upsert left out, on client and server alike', () =>

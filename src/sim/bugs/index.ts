@@ -12,6 +12,7 @@ import { recreateStaysDeleted } from './recreate-stays-deleted.ts';
 import { timestampCookie } from './timestamp-cookie.ts';
 import { incrementLastWriterWins } from './increment-last-writer-wins.ts';
 import { upsertMerges } from './upsert-merges.ts';
+import { flushNextIdInMemory } from './flush-next-id-in-memory.ts';
 
 export type { BugVariant } from './types.ts';
 
@@ -30,6 +31,7 @@ export const bugs: readonly BugVariant[] = [
   timestampCookie,
   incrementLastWriterWins,
   upsertMerges,
+  flushNextIdInMemory,
 ];
 
 export function findBug(name: string): BugVariant {
