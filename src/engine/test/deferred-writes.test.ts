@@ -77,6 +77,14 @@ describe('deferred durability', () => {
     expect(await engine.query({ type: 'doc' })).toEqual([{ key: 'doc/c', type: 'doc', id: 'c', data: { n: 10 } }]);
   });
 
+  it('a flush called while another runs waits for it on the Timer seam (a plain promise across a simulator\'s tasks stalled it)', async () => {
+    const { engine, waits } = await deferredEngine();
+    await engine.upsert('doc', 'a', { v: 1 });
+    await Promise.all([engine.flush(), engine.flush()]);
+    expect(waits.map((w) => w.ms)).toEqual([40, 2 ** 31 - 1]);
+    expect(await engine.store.pendingCount()).toBe(1);
+  });
+
   it('a query flushes first; push sends only stored mutations and flushes before it', async () => {
     const { engine, pushes } = await deferredEngine();
     await engine.upsert('doc', 'a', { v: 1 });
