@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { faultModules } from './faults/index.ts';
 import { drawWideWorkload, wideWorkloadSchema, type WideWorkload } from './wide-workload.ts';
 import { budgetSchema } from './run-guard.ts';
+import { describeCoverageKnobs, drawCoverageKnobs } from './coverage-knobs.ts';
 import { describeServerProcess, drawServerProcess, serverProcessSchema, type ServerProcessConfig } from './server-process.ts';
 
 /** Network behaviour while faults are on; during heal only latency remains. */
@@ -135,6 +136,8 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   // evicts (the production 1,000 never fills in a run), in a fifth of the seeds each.
   const cache = next();
   if (cache < 0.4) wide.documentCacheEntries = cache < 0.2 ? 0 : Math.floor(1 + next() * 4);
+  // Coverage knobs (coverage-knobs.ts), after everything else.
+  drawCoverageKnobs(next, wide);
   return { network, faults, wide, syncLoop, serverProcess };
 }
 
@@ -148,6 +151,7 @@ export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: 
     parts.push(`page ${w.pageSize}/${w.pageBytes} B, push batch ${w.pushBatchSize}/${w.maxPushBytes} B`);
     for (const [k, v] of Object.entries({ bigDoc: w.bigDocRate, reshape: w.reshapeRate, failing: w.failingRate, hostile: w.hostileRate, intruder: w.intruderRate })) if (v > 0) parts.push(`${k} ${v}`);
     if (w.documentCacheEntries !== undefined) parts.push(`document cache ${w.documentCacheEntries}`);
+    parts.push(...describeCoverageKnobs(w));
   }
   if (c.syncLoop) parts.push(`loop every ${c.syncLoop.intervalMs}, poke +${c.syncLoop.pokeDelayMs}, backoff ${c.syncLoop.backoffBaseMs}-${c.syncLoop.backoffMaxMs}`);
   parts.push(...describeServerProcess(c.serverProcess));

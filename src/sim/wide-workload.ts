@@ -26,6 +26,12 @@ export const wideWorkloadSchema = z.object({
   intruderRate: z.number().min(0).max(1),
   /** The engine's document cache (absent: the production 1,000): 0 turns it off, a few entries make it evict. */
   documentCacheEntries: z.number().int().nonnegative().optional(),
+  /** Chance an op is a hostile raw request at the HTTP boundary (faults/hostile-boundary.ts); absent: none. */
+  boundaryRate: z.number().min(0).max(1).optional(),
+  /** Share of clients that sync through the TanStack Start server-function door (transport-server-fn.ts); absent: none. */
+  doorRate: z.number().min(0).max(1).optional(),
+  /** The app's screen also reads with engine.get and renders onStateChange (app-view.ts); absent: off. */
+  appReads: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
