@@ -593,11 +593,12 @@ export class PersistentSyncEngine {
     await this.emitState();
   }
 
-  private reportError(e: unknown): void {
+  private async reportError(e: unknown): Promise<void> {
     const error = e instanceof Error ? e : new Error(String(e));
     this.lastError = error instanceof ProtocolError ? `${error.status} ${error.message}` : error.message;
     this.errorListeners.emit(error);
-    void this.emitState().catch(() => {});
+    // Within the loop's run (SyncLoop awaits it): never a store read running beside the next run.
+    await this.emitState().catch(() => {});
   }
 
   private async emitState(): Promise<void> {

@@ -17,7 +17,7 @@ const defaults: SyncLoopOptions = { intervalMs: 30_000, pokeDelayMs: 50, backoff
  * errors. Time comes only through the Timer seam; stop() aborts the wait and awaits the run.
  */
 export class SyncLoop {
-  private readonly deps: { timer: Timer; random: Random; run: () => Promise<void>; onError: (e: unknown) => void };
+  private readonly deps: { timer: Timer; random: Random; run: () => Promise<void>; onError: (e: unknown) => void | Promise<void> };
   private options = defaults;
   private abort: AbortController | null = null;
   private wake: AbortController | null = null;
@@ -25,7 +25,7 @@ export class SyncLoop {
   private pokedDuringRun = false;
   private failures = 0;
 
-  constructor(deps: { timer: Timer; random: Random; run: () => Promise<void>; onError: (e: unknown) => void }) {
+  constructor(deps: { timer: Timer; random: Random; run: () => Promise<void>; onError: (e: unknown) => void | Promise<void> }) {
     this.deps = deps;
   }
 
@@ -90,7 +90,8 @@ export class SyncLoop {
         this.failures = 0;
       } catch (e) {
         this.failures++;
-        this.deps.onError(e);
+        // Awaited: what the error reports (the state listeners' read) is part of this run, not beside the next.
+        await this.deps.onError(e);
       }
       delay = this.pokedDuringRun && this.failures === 0 ? this.options.pokeDelayMs : this.nextDelay();
     }

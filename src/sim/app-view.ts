@@ -20,6 +20,7 @@ export const views: QuerySpec[] = [
 
 export function mountViews(world: World & { reportViolation(v: Violation): void }, c: SimClient, engine: PersistentSyncEngine): void {
   const { sched } = world;
+  const reads = world.config.wide?.appReads === true;
   let dirty = new Set<number>(views.map((_, i) => i));
   let scheduled = false;
   const rerun = () => {
@@ -35,6 +36,7 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
           const broken = check(spec, await engine.query(spec));
           if (broken) world.reportViolation(violation('live-query', `${c.name}: query ${JSON.stringify(spec)} ${broken}`, { lane: c.name, clientID: engine.clientID, t: sched.now }));
         }
+        if (reads) await readLikeAnApp(world, c, engine);
         const state = await engine.getState();
         if (state.lastSyncedVersion !== state.cookie || !(Number.isInteger(state.pendingCount) && state.pendingCount >= 0)) {
           world.reportViolation(violation('live-query', `${c.name}: sync state inconsistent: ${JSON.stringify(state)}`, { lane: c.name, t: sched.now }));
@@ -56,9 +58,30 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
     });
     if (any) rerun();
   });
+  // With wide.appReads, the sync state also renders from onStateChange (as a status bar
+  // subscribed to it would), unsubscribing once the engine is replaced.
+  if (reads) {
+    const off = engine.onStateChange((state) => {
+      if (c.engine !== engine) return off();
+      world.countFault('state-change-shown');
+      if (!(Number.isInteger(state.pendingCount) && state.pendingCount >= 0)) world.reportViolation(violation('live-query', `${c.name}: onStateChange gave ${JSON.stringify(state)}`, { lane: c.name, t: sched.now }));
+    });
+  }
   engine.onMutationError(() => world.countFault('mutation-error-shown'));
   engine.onReset(() => world.countFault('reset-shown'));
   rerun();
+}
+
+/**
+ * A detail view reads one document with engine.get. Tallies are only ever incremented, so a tally
+ * shown is absent or holds a number (comparing with a query would race: each read is its own
+ * statement, and a pull may land between them).
+ */
+async function readLikeAnApp(world: World & { reportViolation(v: Violation): void }, c: SimClient, engine: PersistentSyncEngine): Promise<void> {
+  const doc = await engine.get('tally', 't0');
+  if (doc !== undefined && typeof doc.n !== 'number') {
+    world.reportViolation(violation('live-query', `${c.name}: engine.get(tally, t0) gave ${JSON.stringify(doc)}`, { lane: c.name, t: world.sched.now }));
+  }
 }
 
 /** Why rows do not answer their query, or undefined. */

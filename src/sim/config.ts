@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { faultModules } from './faults/index.ts';
 import { drawWideWorkload, wideWorkloadSchema, type WideWorkload } from './wide-workload.ts';
 import { budgetSchema } from './run-guard.ts';
+import { describeCoverageKnobs, drawCoverageKnobs } from './coverage-knobs.ts';
 import { describeServerProcess, drawServerProcess, serverProcessSchema, type ServerProcessConfig } from './server-process.ts';
 
 /** Network behaviour while faults are on; during heal only latency remains. */
@@ -137,6 +138,8 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   if (cache < 0.4) wide.documentCacheEntries = cache < 0.2 ? 0 : Math.floor(1 + next() * 4);
   // The engine's deferred durability mode in a third of the seeds, drawn last (the other draws stay as they were).
   if (next() < 1 / 3) wide.flushIntervalMs = Math.floor(next() * 400);
+  // Coverage knobs (coverage-knobs.ts), after everything else.
+  drawCoverageKnobs(next, wide);
   return { network, faults, wide, syncLoop, serverProcess };
 }
 
@@ -151,6 +154,7 @@ export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: 
     for (const [k, v] of Object.entries({ bigDoc: w.bigDocRate, reshape: w.reshapeRate, failing: w.failingRate, hostile: w.hostileRate, intruder: w.intruderRate })) if (v > 0) parts.push(`${k} ${v}`);
     if (w.documentCacheEntries !== undefined) parts.push(`document cache ${w.documentCacheEntries}`);
     if (w.flushIntervalMs !== undefined) parts.push(`deferred writes, flush ${w.flushIntervalMs} ms`);
+    parts.push(...describeCoverageKnobs(w));
   }
   if (c.syncLoop) parts.push(`loop every ${c.syncLoop.intervalMs}, poke +${c.syncLoop.pokeDelayMs}, backoff ${c.syncLoop.backoffBaseMs}-${c.syncLoop.backoffMaxMs}`);
   parts.push(...describeServerProcess(c.serverProcess));

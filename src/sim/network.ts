@@ -11,6 +11,7 @@ import { httpFate, injectedErrorAnswer, truncate } from './faults/http-faults.ts
 import { apiState, simApi } from './sim-api.ts';
 import { tokenOf } from '../server/http/api.ts';
 import { moveToNewGroup } from './identity.ts';
+import { serverFnDoor, usesServerFnDoor } from './transport-server-fn.ts';
 import type { SimClient, World } from './world-types.ts';
 
 const BASE = 'http://sim';
@@ -35,7 +36,7 @@ export function simTransport(world: World, c: SimClient): Transport & { token(cl
   // One engine uses this transport: its requests name its client group, and it keeps one token.
   let keeper: GroupToken | undefined;
   const keeperFor = (group: string) => (keeper ??= groupToken(world, c, group, f));
-  const inner = fetchTransport({ baseURL: BASE, token: () => keeper!.get(), fetch: f });
+  const inner = usesServerFnDoor(world, c) ? serverFnDoor(f, BASE, () => keeper!.get()) : fetchTransport({ baseURL: BASE, token: () => keeper!.get(), fetch: f });
   return {
     push: (req: PushRequest) => keeperFor(req.clientGroupID).wrap(inner).push(req),
     pull: (req: PullRequest) => keeperFor(req.clientGroupID).wrap(inner).pull(req),

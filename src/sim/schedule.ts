@@ -25,7 +25,9 @@ export const opEventSchema = z.object({
   pad: z.number().int().nonnegative().optional(),
   /** A hostile input the engine must refuse, or a misbehaving client's raw push. */
   hostile: z.enum(['surrogate', 'nul', 'proto', 'oversized']).optional(),
-  how: z.enum(['skip', 'stale', 'foreign', 'oversize', 'no-length', 'burst', 'bad-token', 'invalid', 'version', 'gap', 'malformed']).optional(),
+  how: z.enum(['skip', 'stale', 'foreign', 'oversize', 'no-length', 'burst', 'bad-token', 'invalid', 'version', 'gap', 'malformed', 'boundary']).optional(),
+  /** how 'boundary': hostile raw requests (faults/hostile-boundary.ts), malformed whole or with invalid mutations. */
+  boundary: z.enum(['request', 'mutations']).optional(),
 });
 export const syncEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('sync'), client: z.number().int().nonnegative() });
 
@@ -88,6 +90,8 @@ export function generateSchedule(rng: Rng, config: SimConfig, workload?: (rng: R
  * a string, and upserts that are big or write another set of fields.
  */
 function wideEvent(rng: Rng, t: number, client: number, w: WideWorkload, what: string): ScheduleEvent | undefined {
+  // Only in seeds that drew it (so the others draw as before).
+  if (w.boundaryRate && rng.chance(w.boundaryRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: 'boundary', boundary: rng.pick(['request', 'mutations'] as const) };
   if (rng.chance(w.intruderRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: rng.pick(['skip', 'stale', 'foreign', 'oversize', 'no-length', 'burst', 'bad-token', 'invalid', 'version', 'gap', 'malformed'] as const) };
   if (rng.chance(w.hostileRate)) return { t, kind: 'op', client, op: 'hostile', type: 'comment', id: rng.pick(keySpace.comment), hostile: rng.pick(['surrogate', 'nul', 'proto', 'oversized'] as const) };
   // Comment bodies are strings: the increment fails on the server (or is refused locally) where the comment exists.

@@ -5,6 +5,7 @@ import { rawFetch, simTransport } from './network.ts';
 import { apiState } from './sim-api.ts';
 import { defaultHttpLimits } from '../server/http/options.ts';
 import type { OpEvent } from './schedule.ts';
+import { hostileBoundary } from './faults/hostile-boundary.ts';
 import type { SimClient, World } from './world-types.ts';
 
 /** Whether an op needs the wide workload's runner (run.ts hands it over). */
@@ -50,6 +51,7 @@ function hostileData(kind: 'surrogate' | 'nul' | 'proto' | 'oversized'): Record<
  */
 async function intrude(world: World, c: SimClient, e: OpEvent): Promise<void> {
   const engine = c.engine!;
+  if (e.how === 'boundary') return hostileBoundary(world, c, e);
   if (e.how !== undefined && !['skip', 'stale', 'foreign'].includes(e.how)) return abuseHttp(world, c, e);
   const meta = (await engine.store.readMeta())!;
   // A client id the server knows (the other client had a write acknowledged): an unknown one would

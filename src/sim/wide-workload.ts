@@ -28,6 +28,12 @@ export const wideWorkloadSchema = z.object({
   documentCacheEntries: z.number().int().nonnegative().optional(),
   /** The engine's deferred durability mode and its flush interval (absent: durable). */
   flushIntervalMs: z.number().int().nonnegative().optional(),
+  /** Chance an op is a hostile raw request at the HTTP boundary (faults/hostile-boundary.ts); absent: none. */
+  boundaryRate: z.number().min(0).max(1).optional(),
+  /** Share of clients that sync through the TanStack Start server-function door (transport-server-fn.ts); absent: none. */
+  doorRate: z.number().min(0).max(1).optional(),
+  /** The app's screen also reads with engine.get and renders onStateChange (app-view.ts); absent: off. */
+  appReads: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

@@ -1,0 +1,24 @@
+import type { WideWorkload } from './wide-workload.ts';
+
+/**
+ * Knobs that reach production paths the rest of swarm does not (issue 9, item 9), drawn after every
+ * other draw of a seed: hostile raw requests at the HTTP boundary, clients that sync through the
+ * server-function door, and an app screen that reads with engine.get and renders onStateChange.
+ * Each is set only when drawn on, so a seed that draws it off behaves, and hashes, as before.
+ */
+export function drawCoverageKnobs(next: () => number, wide: WideWorkload): void {
+  const boundary = next();
+  if (boundary < 0.4) wide.boundaryRate = +(0.002 + next() * 0.013).toFixed(4);
+  const door = next();
+  if (door < 0.5) wide.doorRate = +(0.25 + next() * 0.75).toFixed(2);
+  if (next() < 0.5) wide.appReads = true;
+}
+
+/** The report's words for them (describeMix). */
+export function describeCoverageKnobs(w: WideWorkload): string[] {
+  const parts: string[] = [];
+  if (w.boundaryRate) parts.push(`boundary ${w.boundaryRate}`);
+  if (w.doorRate) parts.push(`server-fn door ${w.doorRate}`);
+  if (w.appReads) parts.push('app reads');
+  return parts;
+}
