@@ -125,6 +125,8 @@ export class PersistentSyncEngine {
   private readonly mutationErrorListeners = new Emitter<MutationFailure>();
   private readonly resetListeners = new Emitter<ResetEvent>();
   private lastReset: SyncState['lastReset'] = null;
+  /** Pushes the server acknowledged and pull pages that moved the cookie: the loop's measure of progress (SyncLoopDeps.progress). */
+  private progressed = 0;
   /** A mutation failure reported during the running sync; it stays as lastError after it. */
   private mutationError: string | null = null;
   private online = true;
@@ -169,6 +171,7 @@ export class PersistentSyncEngine {
       random: options.random ?? mathRandom,
       run: () => this.syncOnce(),
       onError: (e) => this.reportError(e),
+      progress: () => this.progressed,
     });
   }
 
@@ -334,6 +337,7 @@ export class PersistentSyncEngine {
     // The server says how far it got (a work budget may cut a push short); an older server says nothing: all of it.
     const held = resp.lastMutationIDs?.[clientID] ?? last;
     this.pushedUpTo = held;
+    if (held >= first) this.progressed++;
     for (const f of resp.failed ?? []) {
       if (f.clientID !== clientID) continue;
       const failure: MutationFailure = { ...f, name: req.mutations.find((m) => m.id === f.id)?.name };
@@ -388,7 +392,9 @@ export class PersistentSyncEngine {
       this.entityListeners.emit(c);
     }
     if (result.applied) await this.emitState();
-    return result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);
+    const moved = result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);
+    if (moved) this.progressed++;
+    return moved;
   }
 
   /**
