@@ -330,7 +330,8 @@ export class PersistentSyncEngine {
     } catch (e) {
       if (isClientStateNotFound(e)) await this.resetIdentity('push', clientID);
       // Refused: the server may hold less than we thought (a restore); resend from the oldest pending next time.
-      else if (e instanceof ProtocolError) this.pushedUpTo = 0;
+      // Not after a 429: the rate limit answers before the database, so what the server acknowledged stands.
+      else if (e instanceof ProtocolError && e.status !== 429) this.pushedUpTo = 0;
       throw e;
     }
     if (this.clientID !== clientID) return 0; // reset meanwhile: this answer is about the old identity
