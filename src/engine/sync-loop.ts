@@ -18,8 +18,9 @@ export interface SyncLoopDeps {
   run: () => Promise<void>;
   onError: (e: unknown) => void;
   /**
-   * A count of work the server acknowledged, that only grows (the engine's acknowledged
-   * mutations). A failed run during which it grew made progress: the backoff restarts at its
+   * A count of work the server did for this client, that only grows (the engine counts pushes it
+   * acknowledged and pull pages that moved the cookie). A failed run during which it grew made
+   * progress (say, a 429 after two pushes went through): the backoff restarts at its
    * base instead of growing, so a backlog that a server push budget and a rate limit cut into
    * parts keeps draining at the rate the server allows instead of waiting minutes between runs.
    */
