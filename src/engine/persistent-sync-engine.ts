@@ -150,6 +150,8 @@ export class PersistentSyncEngine {
   /** The deferred mode's unflushed writes (undefined: durable mode). */
   private readonly deferred: DeferredWrites | undefined;
   private lastReset: SyncState['lastReset'] = null;
+  /** Pushes the server acknowledged and pull pages that moved the cookie: the loop's measure of progress (SyncLoopDeps.progress). */
+  private progressed = 0;
   /** A mutation failure reported during the running sync; it stays as lastError after it. */
   private mutationError: string | null = null;
   private online = true;
@@ -194,6 +196,7 @@ export class PersistentSyncEngine {
       random: options.random ?? mathRandom,
       run: () => this.syncOnce(),
       onError: (e) => this.reportError(e),
+      progress: () => this.progressed,
     });
     if (options.durability === 'deferred') {
       const background = options.simulation?.background;
@@ -399,13 +402,15 @@ export class PersistentSyncEngine {
     } catch (e) {
       if (isClientStateNotFound(e)) await this.resetIdentity('push', clientID);
       // Refused: the server may hold less than we thought (a restore); resend from the oldest pending next time.
-      else if (e instanceof ProtocolError) this.pushedUpTo = 0;
+      // Not after a 429: the rate limit answers before the database, so what the server acknowledged stands.
+      else if (e instanceof ProtocolError && e.status !== 429) this.pushedUpTo = 0;
       throw e;
     }
     if (this.clientID !== clientID) return 0; // reset meanwhile: this answer is about the old identity
     // The server says how far it got (a work budget may cut a push short); an older server says nothing: all of it.
     const held = resp.lastMutationIDs?.[clientID] ?? last;
     this.pushedUpTo = held;
+    if (held >= first) this.progressed++;
     for (const f of resp.failed ?? []) {
       if (f.clientID !== clientID) continue;
       const failure: MutationFailure = { ...f, name: req.mutations.find((m) => m.id === f.id)?.name };
@@ -462,7 +467,9 @@ export class PersistentSyncEngine {
       this.entityListeners.emit(c);
     }
     if (result.applied) await this.emitState();
-    return result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);
+    const moved = result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);
+    if (moved) this.progressed++;
+    return moved;
   }
 
   /**

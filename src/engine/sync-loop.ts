@@ -12,12 +12,28 @@ export interface SyncLoopOptions {
 
 const defaults: SyncLoopOptions = { intervalMs: 30_000, pokeDelayMs: 50, backoffBaseMs: 500, backoffMaxMs: 60_000 };
 
+export interface SyncLoopDeps {
+  timer: Timer;
+  random: Random;
+  run: () => Promise<void>;
+  onError: (e: unknown) => void | Promise<void>;
+  /**
+   * A count of work the server did for this client, that only grows (the engine counts pushes it
+   * acknowledged and pull pages that moved the cookie). A failed run during which it grew made
+   * progress (say, a 429 after two pushes went through): the backoff restarts at its
+   * base instead of growing, so a backlog that a server push budget and a rate limit cut into
+   * parts keeps draining at the rate the server allows instead of waiting minutes between runs.
+   */
+  progress?: () => number;
+}
+
 /**
  * Runs `run` now and then: never two at once, sooner after a poke, exponentially later after
- * errors. Time comes only through the Timer seam; stop() aborts the wait and awaits the run.
+ * errors (unless the failed run made progress). Time comes only through the Timer seam; stop()
+ * aborts the wait and awaits the run.
  */
 export class SyncLoop {
-  private readonly deps: { timer: Timer; random: Random; run: () => Promise<void>; onError: (e: unknown) => void | Promise<void> };
+  private readonly deps: SyncLoopDeps;
   private options = defaults;
   private abort: AbortController | null = null;
   private wake: AbortController | null = null;
@@ -25,7 +41,7 @@ export class SyncLoop {
   private pokedDuringRun = false;
   private failures = 0;
 
-  constructor(deps: { timer: Timer; random: Random; run: () => Promise<void>; onError: (e: unknown) => void | Promise<void> }) {
+  constructor(deps: SyncLoopDeps) {
     this.deps = deps;
   }
 
@@ -85,11 +101,12 @@ export class SyncLoop {
         }
       }
       this.pokedDuringRun = false;
+      const before = this.deps.progress?.();
       try {
         await this.deps.run();
         this.failures = 0;
       } catch (e) {
-        this.failures++;
+        this.failures = before !== undefined && this.deps.progress!() > before ? 1 : this.failures + 1;
         // Awaited: what the error reports (the state listeners' read) is part of this run, not beside the next.
         await this.deps.onError(e);
       }

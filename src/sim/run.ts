@@ -19,6 +19,7 @@ import { appWorkload } from './app/workload.ts';
 import { simulationCheckers } from './app/checkers.ts';
 import { workloadEvent } from './schedule.ts';
 import { isWideOp, runWideOp } from './wide-ops.ts';
+import { healCapacity, maxExtensionBounds } from './heal-capacity.ts';
 import { apiState } from './sim-api.ts';
 import { defaultStallMs, guardStall, isSeedTimeout, plantHang, SeedStall, seedTimeoutViolation, testHang } from './run-guard.ts';
 
@@ -77,6 +78,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
   let runError: unknown = world.setupError;
   let healed = false;
   let healMs = 0;
+  let healBoundMs = config.healBudgetMs;
   let loops = new Map<string, LoopFinal>();
   if (runError === undefined) {
     // Every client runs its engine's own sync loop from time 0: on local writes, server pokes,
@@ -92,7 +94,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
       }
       await events.idle(config.healBudgetMs);
       sched.spawn('sim', 'heal', async () => {
-        ({ healed, healMs, loops } = await heal(world));
+        ({ healed, healMs, healBoundMs, loops } = await heal(world));
       });
     });
     const hang = testHang(config.seed);
@@ -110,7 +112,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
   let final: FinalState | undefined;
   if (!stalled) {
     sched.spawn('sim', 'collect', async () => {
-      final = await collect(world, { healed, healMs }, loops);
+      final = await collect(world, { healed, healMs, healBoundMs }, loops);
     });
     try {
       await guardStall(sched.run(), sched, stallMs);
@@ -245,7 +247,7 @@ function startEvent(world: SimWorld, e: ScheduleEvent, events: ReturnType<typeof
  * nothing pending and has pulled up to the server's version, or until the bound. Then the loops
  * stop. What each loop was doing at that moment goes to the liveness checker.
  */
-async function heal(world: SimWorld): Promise<{ healed: boolean; healMs: number; loops: Map<string, LoopFinal> }> {
+async function heal(world: SimWorld): Promise<{ healed: boolean; healMs: number; healBoundMs: number; loops: Map<string, LoopFinal> }> {
   const { sched, config } = world;
   const healStart = sched.now;
   world.network = { ...config.network, ...Object.fromEntries(messageFaults.map((f) => [f.rate, 0])) };
@@ -255,6 +257,8 @@ async function heal(world: SimWorld): Promise<{ healed: boolean; healMs: number;
   for (const c of world.clients) for (const m of faultModules) await m.heal?.(world, c);
   let healed = false;
   const outOfTime = new Error('heal bound');
+  let bound = healStart + config.healBudgetMs;
+  let extended = false;
   for (;;) {
     // Quiescence can only begin when some loop ends a run; armed before the check so that none is missed.
     const settled = world.nextLoopSettle();
@@ -262,7 +266,17 @@ async function heal(world: SimWorld): Promise<{ healed: boolean; healMs: number;
       healed = true;
       break;
     }
-    const left = healStart + config.healBudgetMs - sched.now;
+    const left = bound - sched.now;
+    if (left <= 0 && !extended) {
+      // At the bound, once: room for what the configuration can still drain (a push budget, a
+      // rate limit); see heal-capacity.ts. Capped, so a seed's virtual time stays bounded.
+      extended = true;
+      const capacity = await healCapacity(world);
+      const extra = Math.min(capacity.ms, maxExtensionBounds * config.healBudgetMs);
+      sched.record('sim', 'heal-extended', `${extra} ms for ${capacity.detail}`);
+      bound = sched.now + extra;
+      continue;
+    }
     if (left <= 0) break;
     try {
       await sched.waitFor(settled, left, () => outOfTime);
@@ -274,7 +288,7 @@ async function heal(world: SimWorld): Promise<{ healed: boolean; healMs: number;
   world.stopLoops();
   const healMs = sched.now - healStart;
   sched.record('sim', healed ? 'quiescent' : 'heal-timeout', `${healMs} ms`);
-  return { healed, healMs, loops };
+  return { healed, healMs, healBoundMs: bound - healStart, loops };
 }
 
 /** What a client's loop is doing: its failures in a row (the backoff exponent), its last error, its wait. */
@@ -323,7 +337,7 @@ async function quiescent(world: SimWorld): Promise<boolean> {
   return true;
 }
 
-async function collect(world: SimWorld, heal: { healed: boolean; healMs: number }, loops: Map<string, LoopFinal>): Promise<FinalState> {
+async function collect(world: SimWorld, heal: { healed: boolean; healMs: number; healBoundMs: number }, loops: Map<string, LoopFinal>): Promise<FinalState> {
   const db = world.server.database;
   const clients: ClientFinal[] = [];
   for (const c of world.clients) {
@@ -342,7 +356,7 @@ async function collect(world: SimWorld, heal: { healed: boolean; healMs: number 
     answers: world.answers,
     healed: heal.healed,
     healMs: heal.healMs,
-    healBudgetMs: world.config.healBudgetMs,
+    healBudgetMs: heal.healBoundMs,
   };
 }
 

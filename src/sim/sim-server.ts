@@ -95,6 +95,15 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
 async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions, bug: BugVariant | undefined): Promise<ServerDatabase> {
   const Server = bug?.Server ?? ServerDatabase;
   const database = (await (Server as typeof ServerDatabase).open.call(Server as never, db, options)) as ServerDatabase;
+  // A push cut short by the server's work budget (the client sends the rest): counted for the
+  // fault coverage, not traced, so that the trace hash does not depend on it.
+  const push = database.push.bind(database);
+  database.push = async (req) => {
+    const outcome = await push(req);
+    const held = outcome.lastMutationIDs ?? {};
+    if (req.mutations.some((m) => held[m.clientID] !== undefined && m.id > held[m.clientID]!)) world.countFault('push-cut-short');
+    return outcome;
+  };
   const compact = database.compact.bind(database);
   database.compact = async (retention?: Retention) => {
     if (retention?.upTo !== undefined) return compact(retention);
