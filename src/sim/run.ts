@@ -71,6 +71,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
   const world = await SimWorld.create(config, rng.fork('world'), stores, bug, prefix, app);
   const modules = app ? simulationCheckers(app) : checkerModules;
   const { sched } = world;
+  sched.schemaPrefix = prefix;
   const stallMs = options.stallMs ?? defaultStallMs;
   let stalled = false;
 
@@ -126,6 +127,8 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
   const violations: Violation[] = [...world.liveViolations];
   if (runError !== undefined) violations.push(isSeedTimeout(runError) ? seedTimeoutViolation(runError, sched) : exceptionViolation(runError, { t: sched.now }));
   if (final) for (const m of modules) if (m.final) violations.push(...(await m.final(final)));
+  // The same message in every process (a replay file's expected violations compare across runs).
+  for (const v of violations) if (v.message.includes(prefix)) v.message = v.message.replaceAll(prefix, 'sim');
   for (const v of violations.filter((x) => x.t !== undefined)) sched.record(v.lane ?? 'sim', 'violation', `${v.checker}: ${v.message}`);
   // A stalled task may hold a database: then its schemas stay (bounded wait, the sweep goes on).
   if (stalled) await guardStall(dropSchemas(stores, prefix, world.clients), sched, stallMs).catch(() => {});

@@ -106,7 +106,15 @@ export class Scheduler {
     this.limits = limits;
   }
 
+  /**
+   * The run's schema prefix (sim<pid>_<n>), which differs per process: an error message that names
+   * a table (a sim-error, "relation sim123_4_server.replication_log does not exist") must not carry
+   * it into the trace, or a replay's hash changes with the process id.
+   */
+  schemaPrefix: string | undefined;
+
   record(lane: string, kind: string, detail?: string): void {
+    if (detail !== undefined && this.schemaPrefix !== undefined && detail.includes(this.schemaPrefix)) detail = detail.replaceAll(this.schemaPrefix, 'sim');
     this.traceLog.push(this.now, lane, kind, detail);
   }
 

@@ -30,16 +30,27 @@ export const compaction: FaultModule<typeof compactionEventSchema> = {
   arbitrary: (f, t) => f.record({ t, kind: f.constant('compaction' as const), keepVersions: f.integer({ min: 0, max: 30 }), keepMs: f.integer({ min: 0, max: 5_000 }) }, { requiredKeys: ['t', 'kind', 'keepVersions'] }),
   async apply(world, e) {
     if (!world.server.up) return;
+    // The server process runs the compaction: if it goes down meanwhile (a crash, a storage loss or
+    // a restore replaces its database), the compaction's transaction dies with it, and nothing read
+    // from the database it had is archived (the fault's task is not the server's, so it is not killed).
+    const incarnation = world.server.incarnation;
+    const interrupted = () => world.server.incarnation !== incarnation || !world.server.up;
     const db = world.server.database;
-    const log = await db.readLog();
-    const upTo = log.length ? log[log.length - 1]!.version : 0;
-    // Archived before compacting: a checker may look between the compaction and the archive
-    // (every statement is a scheduling point) and must find every row below the horizon. Rows
-    // past the horizon stay in the log as well; readers take the archive only below it.
-    const archived = world.compactedLog.length ? world.compactedLog[world.compactedLog.length - 1]!.version : 0;
-    world.compactedLog.push(...log.filter((x) => x.version > archived));
-    const r = await db.compact({ keepVersions: e.keepVersions, upTo, ...(e.keepMs !== undefined ? { keepMs: e.keepMs } : {}) });
-    world.sched.record('server', 'compact', `horizon ${r.horizon}, ${r.droppedRows} rows dropped`);
+    try {
+      const log = await db.readLog();
+      if (interrupted()) return void world.sched.record('server', 'compact-interrupted', 'the server went down');
+      const upTo = log.length ? log[log.length - 1]!.version : 0;
+      // Archived before compacting: a checker may look between the compaction and the archive
+      // (every statement is a scheduling point) and must find every row below the horizon. Rows
+      // past the horizon stay in the log as well; readers take the archive only below it.
+      const archived = world.compactedLog.length ? world.compactedLog[world.compactedLog.length - 1]!.version : 0;
+      world.compactedLog.push(...log.filter((x) => x.version > archived));
+      const r = await db.compact({ keepVersions: e.keepVersions, upTo, ...(e.keepMs !== undefined ? { keepMs: e.keepMs } : {}) });
+      world.sched.record('server', 'compact', `horizon ${r.horizon}, ${r.droppedRows} rows dropped`);
+    } catch (err) {
+      if (!interrupted()) throw err;
+      world.sched.record('server', 'compact-interrupted', `the server went down: ${(err as Error).message.slice(0, 120)}`);
+    }
   },
   smaller: (e) => (e.keepMs !== undefined ? { t: e.t, kind: e.kind, keepVersions: e.keepVersions } : e.keepVersions < 30 ? { ...e, keepVersions: Math.min(30, e.keepVersions * 2 + 1) } : undefined),
   report: { traceKinds: ['compact'], colour: '#6a994e', legend: 'log compaction' },

@@ -214,6 +214,26 @@ describe('fault modules', () => {
     expect(r.verdict).toBe('converged');
   });
 
+  it('a compaction fault that a storage loss interrupts dies with the server process (its next statement read the replaced database: sim-error)', async () => {
+    // Found by the push-budget hunt (swarm seed 6 with a compaction schedule): slow statements, so
+    // the compaction's read and its compact span the storage loss; started at each ms before it,
+    // some compaction's statement lands while the server's schema is gone or half rebuilt.
+    const clients = 3;
+    let interrupted = 0;
+    for (let at = 570; at < 600; at += 3) {
+      const schedule: ScheduleEvent[] = Array.from({ length: clients }, (_, c) => ({ t: 10 + c, kind: 'op', client: c, op: 'upsert', type: 'note', id: `n${c}`, data: { t: 1 } }) as ScheduleEvent);
+      for (let t = 100; t < 500; t += 40) schedule.push(sync(t, Math.floor(t / 40) % clients));
+      schedule.push({ t: at, kind: 'compaction', keepVersions: 0 }, { t: 600, kind: 'storage-loss' }, sync(900, 0), sync(950, 1));
+      schedule.sort((a, b) => a.t - b.t);
+      const base = buildConfig({ seed: `compact-loss-${at}`, profile: 'none', clients, steps: 1 });
+      const config = { ...base, dbLatencyMs: 30, network: { ...quietNetwork, latencyMs: [5, 5] as [number, number] } };
+      const r = await runSimulation(config, stores, { schedule });
+      expect(r.violations, `compaction at ${at}: ${JSON.stringify(r.violations.slice(0, 2))}`).toEqual([]);
+      if (r.trace.some((e) => e.lane === 'server' && e.kind === 'compact-interrupted')) interrupted++;
+    }
+    expect(interrupted).toBeGreaterThan(0);
+  });
+
   it('backup and restore: clients start over, with a new epoch and also with the same one (the cookie fingerprint tells the restored history)', async () => {
     const schedule = (epoch: 'same' | 'reset') => [...base, { t: 250, kind: 'backup-restore', restoreAfterMs: 400, epoch } as ScheduleEvent, up(700, 0, 'c1'), sync(800, 0), sync(900, 1)];
     for (const epoch of ['reset', 'same'] as const) {
