@@ -1,4 +1,4 @@
-import { defaultLimits, maxOriginsPerMutation, runMutator, valueProblem, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type Origin, type PatchOp, type JSONValue } from '../protocol/index.ts';
+import { defaultLimits, maxOriginsPerMutation, runMutator, valueProblem, entityKey, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type Origin, type PatchOp, type JSONValue } from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 import { jsonChunks } from './json-chunks.ts';
 import { DocumentCache } from './document-cache.ts';
@@ -648,6 +648,9 @@ export class ClientDatabase {
       const fromStage = baseStage !== undefined && !wire.patch.some((op) => op.op === 'clear');
       if (baseStage !== undefined) await tx.query(`DELETE FROM ${s}.stage`);
       const pendingBefore = await this.pendingMutations(1_000_000, tx);
+      // What stays pending, without a second read: the rows past what the server acknowledged
+      // (copied now: a mutator may change its args in place when the rebase replays it).
+      const pendingAfter = (newLast > meta.lastMutationID ? pendingBefore.filter((m) => m.id > newLast) : pendingBefore).map((m) => ({ ...m, args: structuredClone(m.args) }));
       const dropped = newLast > meta.lastMutationID ? await this.dropAcknowledged(tx, newLast) : 0;
       const fp = wire.cookie.fp ?? null;
       if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID || meta.epoch !== wire.cookie.epoch || meta.fp !== fp) {
@@ -660,7 +663,8 @@ export class ClientDatabase {
 
       // Rebase. The keys where the visible state differs from the old snapshot are among those
       // the pending mutations wrote when replayed on it.
-      const oldOverlay = await this.replay(tx, pendingBefore);
+      const snapshotDoc = await this.snapshotReader(tx, pendingBefore);
+      const oldOverlay = await this.replay(tx, pendingBefore, snapshotDoc);
       const cleared = patch.some((op) => op.op === 'clear');
       // The remaining pending mutations replayed on the new snapshot before it is written (a
       // key the patch decides reads its value; others the old snapshot, or after a clear the
@@ -668,10 +672,11 @@ export class ClientDatabase {
       // the snapshot and, unless a pending mutation overlays it, the visible state.
       const known = putValues(patch);
       const decided = lastOps(patch);
-      const newOverlay = await this.replay(tx, await this.pendingMutations(1_000_000, tx), async (key) => {
+      const newOverlay = await this.replay(tx, pendingAfter, async (key) => {
         // A copy: a mutator may change what it read in place, and this document is the patch's, still to be written.
         if (decided.has(key)) return structuredClone(decided.get(key) ?? undefined);
-        if (!cleared) return (await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.snapshot WHERE key = $1`, [key])).rows[0]?.data;
+        // The snapshot is still the old one here (the patch is written below).
+        if (!cleared) return snapshotDoc(key);
         return fromStage ? (await tx.query<{ data: EntityData }>(`SELECT data FROM ${s}.staged WHERE key = $1`, [key])).rows[0]?.data : undefined;
       });
       const written = await this.applyToSnapshot(tx, patch, fromStage, fromStage ? undefined : new Set(newOverlay.keys()));
@@ -706,6 +711,30 @@ export class ClientDatabase {
       `INSERT INTO ${s}.stage (id, client_id, cookie) VALUES (1, $1, $2::jsonb) ON CONFLICT (id) DO UPDATE SET client_id = EXCLUDED.client_id, cookie = EXCLUDED.cookie`,
       [clientID, JSON.stringify(cookie)],
     );
+  }
+
+  /**
+   * Reads snapshot documents for a rebase's replay. The documents the pending mutations name in
+   * their args ({type, id}, as the built-in mutators and most app mutators do) come in one
+   * statement first, instead of one statement per key as each mutator asks; any other key is read
+   * when asked. Each answer is a copy (a mutator may change what it read in place).
+   */
+  protected async snapshotReader(q: Queryable, pending: readonly Mutation[]): Promise<(key: string) => Promise<EntityData | undefined>> {
+    const named = new Set<string>();
+    for (const m of pending) {
+      const a = m.args as { type?: unknown; id?: unknown } | null;
+      if (a && typeof a === 'object' && typeof a.type === 'string' && typeof a.id === 'string') named.add(entityKey(a.type, a.id));
+    }
+    const known = new Map<string, EntityData | undefined>();
+    if (named.size > 0) {
+      for (const key of named) known.set(key, undefined);
+      const r = await q.query<{ key: string; data: EntityData }>(`SELECT key, data FROM ${this.s}.snapshot WHERE key = ANY($1::text[])`, [[...named]]);
+      for (const row of r.rows) known.set(row.key, row.data);
+    }
+    return async (key) => {
+      if (known.has(key)) return structuredClone(known.get(key));
+      return (await q.query<{ data: EntityData }>(`SELECT data FROM ${this.s}.snapshot WHERE key = $1`, [key])).rows[0]?.data;
+    };
   }
 
   /** Pending mutations replayed in order over the snapshot: the documents they write (null: deleted). */

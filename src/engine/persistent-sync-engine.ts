@@ -452,6 +452,10 @@ export class PersistentSyncEngine {
       const next = c.stage !== undefined ? c : { order: c.order, epoch: c.epoch, ...(c.fp ? { fp: c.fp } : {}) };
       this.ahead = { key: cookieKey(next), ...this.transport.pullAhead(this.pullRequest(next)) };
     }
+    // An answer that changes nothing (the cookie we sent, same database and history, no patch, no
+    // acknowledgement: the pull that confirms we are up to date) needs no transaction at all.
+    const c = resp.cookie;
+    if (stage === null && c.stage === undefined && base !== null && c.order === base && c.epoch === meta.epoch && (c.fp ?? null) === (meta.fp ?? null) && resp.patch.length === 0 && Object.keys(resp.lastMutationIDChanges).length === 0) return false;
     // Rebase runs in SQL over the stored pending queue: unflushed writes are stored first.
     await this.deferred?.flush();
     const result = await this.store.applyPull(base, resp, meta.clientID, stage?.stage);
