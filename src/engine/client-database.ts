@@ -648,10 +648,11 @@ export class ClientDatabase {
       const fromStage = baseStage !== undefined && !wire.patch.some((op) => op.op === 'clear');
       if (baseStage !== undefined) await tx.query(`DELETE FROM ${s}.stage`);
       const pendingBefore = await this.pendingMutations(1_000_000, tx);
-      // What stays pending, without a second read: the rows past what the server acknowledged
-      // (copied now: a mutator may change its args in place when the rebase replays it).
-      const pendingAfter = (newLast > meta.lastMutationID ? pendingBefore.filter((m) => m.id > newLast) : pendingBefore).map((m) => ({ ...m, args: structuredClone(m.args) }));
       const dropped = newLast > meta.lastMutationID ? await this.dropAcknowledged(tx, newLast) : 0;
+      // What stays pending, without a second read when the delete took exactly the acknowledged
+      // rows (copied now: a mutator may change its args in place when the rebase replays it).
+      const kept = pendingBefore.filter((m) => m.id > newLast);
+      const pendingAfter = pendingBefore.length - kept.length === dropped ? kept.map((m) => ({ ...m, args: structuredClone(m.args) })) : await this.pendingMutations(1_000_000, tx);
       const fp = wire.cookie.fp ?? null;
       if (resp.cookie !== baseCookie || newLast !== meta.lastMutationID || meta.epoch !== wire.cookie.epoch || meta.fp !== fp) {
         await tx.query(`UPDATE ${s}.meta SET cookie = $1, last_mutation_id = $2, cookie_epoch = $3, cookie_fp = $4 WHERE id = 1`, [resp.cookie, newLast, wire.cookie.epoch, fp]);
