@@ -5,29 +5,17 @@
  * the unflushed writes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db, Queryable, TransactionOptions } from '../../db/types.ts';
 import type { PushRequest } from '../../protocol/index.ts';
 import type { Timer } from '../../seams/index.ts';
 import { crashEngine } from '../simulation.ts';
 import { PersistentSyncEngine } from '../persistent-sync-engine.ts';
-import { clock, ids, openClient, openDbs, openServer, switchableTransport } from './world.ts';
+import { clock, countingDb, ids, openClient, openDbs, openServer, switchableTransport } from './world.ts';
 
 let dbs: Awaited<ReturnType<typeof openDbs>>;
 beforeAll(async () => {
   dbs = await openDbs();
 });
 afterAll(async () => dbs.close());
-
-/** The clients' Db with every statement counted (a transaction's BEGIN and COMMIT count). */
-function counting(inner: Db) {
-  const n = { statements: 0 };
-  const wrap = (q: Queryable): Queryable => ({
-    query: (sql, params) => (n.statements++, q.query(sql, params)),
-    exec: (sql) => (n.statements++, q.exec(sql)),
-  });
-  const db: Db = { dialect: inner.dialect, ...wrap(inner), transaction: (fn, o?: TransactionOptions) => ((n.statements += 2), inner.transaction((tx) => fn(wrap(tx)), o)), close: async () => {} };
-  return { db, n };
-}
 
 /** A Timer whose waits end only when the test says (the flush timer's), recording each wait's length. */
 function manualTimer() {
@@ -48,7 +36,7 @@ const deferredEngine = async (options: Parameters<typeof openClient>[2] = {}) =>
   const pushes: PushRequest[] = [];
   const transport = switchableTransport(() => server, { push: (req, send) => (pushes.push(req), send(req)) });
   const { timer, waits } = manualTimer();
-  const counted = counting(dbs.clientDb);
+  const counted = countingDb(dbs.clientDb);
   const engine = await openClient(counted.db as never, transport, { durability: 'deferred', flushIntervalMs: 40, timer, ...options });
   return { engine, server, pushes, waits, n: counted.n, transport };
 };

@@ -5,27 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realTimer, type Timer } from '../../seams/index.ts';
-import type { Db, Queryable, TransactionOptions } from '../../db/types.ts';
 import { PersistentSyncEngine } from '../persistent-sync-engine.ts';
 import { uniqueSchema } from '../../../test/support/stores.ts';
-import { clock, ids, openClient, openDbs, openServer, switchableTransport } from './world.ts';
+import { clock, countingDb, ids, openClient, openDbs, openServer, switchableTransport } from './world.ts';
 
 let dbs: Awaited<ReturnType<typeof openDbs>>;
 beforeAll(async () => {
   dbs = await openDbs();
 });
 afterAll(async () => dbs.close());
-
-/** The clients' Db with every statement counted (a transaction's BEGIN and COMMIT count). */
-function counting(inner: Db) {
-  const n = { statements: 0 };
-  const wrap = (q: Queryable): Queryable => ({
-    query: (sql, params) => (n.statements++, q.query(sql, params)),
-    exec: (sql) => (n.statements++, q.exec(sql)),
-  });
-  const db: Db = { dialect: inner.dialect, ...wrap(inner), transaction: (fn, o?: TransactionOptions) => ((n.statements += 2), inner.transaction((tx) => fn(wrap(tx)), o)), close: async () => {} };
-  return { db, n };
-}
 
 describe('local writes', () => {
   it('issued together, take ids in call order, each waiting for the one before on the Timer seam', async () => {
@@ -55,7 +43,7 @@ describe('local writes', () => {
   it('take one statement each when the documents their mutators read are cached, and read again when the cache is off', async () => {
     const server = await openServer(dbs.serverDb);
     for (const [entries, perIncrement] of [[1000, 1], [0, 2]] as const) {
-      const { db, n } = counting(dbs.clientDb);
+      const { db, n } = countingDb(dbs.clientDb);
       const engine = await PersistentSyncEngine.open({ db, schema: uniqueSchema('cache'), transport: switchableTransport(() => server), ids, clock, documentCacheEntries: entries });
       await engine.increment('doc', 'x', 'n', 1);
       const before = n.statements;

@@ -5,10 +5,9 @@
  * to date) opens no transaction. Counted at the Db seam; the rebase's result is checked too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../db/types.ts';
 import { uniqueSchema } from '../../../test/support/stores.ts';
 import { PersistentSyncEngine } from '../index.ts';
-import { clock, ids, openClient, openDbs, openServer, switchableTransport } from './world.ts';
+import { clock, countingDb, ids, openClient, openDbs, openServer, switchableTransport } from './world.ts';
 
 let dbs: Awaited<ReturnType<typeof openDbs>>;
 beforeAll(async () => {
@@ -16,22 +15,10 @@ beforeAll(async () => {
 });
 afterAll(async () => dbs.close());
 
-/** The client database, with every statement (and each transaction) written down while `on`. */
-function recording(db: Db) {
-  const log: string[] = [];
-  const rec = { on: false, log };
-  const wrapQ = (q: Queryable): Queryable => ({
-    query: (sql, params) => (rec.on && log.push(sql.replace(/\s+/g, ' ')), q.query(sql, params)),
-    exec: (sql) => (rec.on && log.push(sql.replace(/\s+/g, ' ')), q.exec(sql)),
-  });
-  const wrapped: Db = { dialect: db.dialect, ...wrapQ(db), transaction: (fn, o) => (rec.on && log.push('BEGIN'), db.transaction((tx) => fn(wrapQ(tx)), o)), close: () => db.close() };
-  return { db: wrapped, rec };
-}
-
 describe('the client database work of a pull', () => {
   it('reads the documents a rebase replays in one statement, the pending queue once, and nothing for an answer that changes nothing', async () => {
     const server = await openServer(dbs.serverDb);
-    const { db, rec } = recording(dbs.clientDb);
+    const { db, n: rec } = countingDb(dbs.clientDb);
     let offline = false;
     const transport = switchableTransport(() => server, { online: () => !offline });
     const a = await PersistentSyncEngine.open({ db, schema: uniqueSchema('rr'), transport, ids, clock });

@@ -1,4 +1,5 @@
 import { PGliteDb } from '../../db/pglite.ts';
+import type { Db, Queryable, TransactionOptions } from '../../db/types.ts';
 import type { PullRequest, PushRequest, PushResponseOK } from '../../protocol/index.ts';
 import { handlePull, handlePush, localTransport, ServerDatabase } from '../../server/index.ts';
 import type { Transport } from '../../seams/index.ts';
@@ -53,4 +54,26 @@ export async function copyServerSchema(serverDb: PGliteDb, from: ServerDatabase)
     await serverDb.query(`INSERT INTO ${q(to)}.${q(t)} SELECT * FROM ${q(from.schema)}.${q(t)}`);
   }
   return openServer(serverDb, { schema: to });
+}
+
+/**
+ * A client Db (closing it closes nothing) with every statement counted (a transaction's BEGIN and
+ * COMMIT count) and, while `n.on`, written down in `n.log` ('BEGIN' for each transaction).
+ */
+export function countingDb(inner: Db): { db: Db; n: { statements: number; on: boolean; log: string[] } } {
+  const n = { statements: 0, on: false, log: [] as string[] };
+  const note = (sql: string) => {
+    n.statements++;
+    if (n.on) n.log.push(sql.replace(/\s+/g, ' '));
+  };
+  const wrap = (q: Queryable): Queryable => ({
+    query: (sql, params) => (note(sql), q.query(sql, params)),
+    exec: (sql) => (note(sql), q.exec(sql)),
+  });
+  const transaction: Db['transaction'] = (fn, o?: TransactionOptions) => {
+    n.statements += 2;
+    if (n.on) n.log.push('BEGIN');
+    return inner.transaction((tx) => fn(wrap(tx)), o);
+  };
+  return { db: { dialect: inner.dialect, ...wrap(inner), transaction, close: async () => {} }, n };
 }
