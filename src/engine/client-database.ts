@@ -105,6 +105,25 @@ export interface DeferredWrite {
   reads: { key: string; data: string | null }[];
 }
 
+/** PL/pgSQL: raise LS409 (`raise`: the message and its arguments) if a document read (`reads`, JSON null: absent) is no longer the visible one. */
+function staleReadsCheck(s: string, raise: string): string {
+  return `IF reads IS NOT NULL AND EXISTS (
+        SELECT 1 FROM json_to_recordset(reads) AS r(key text, data jsonb) LEFT JOIN ${s}.visible v ON v.key = r.key
+         WHERE v.data IS DISTINCT FROM r.data) THEN
+        RAISE EXCEPTION ${raise} USING ERRCODE = '${staleWriteCode}';
+      END IF;`;
+}
+
+/** PL/pgSQL: the visible state takes the writes' deleted keys (`dels`) and final documents (`puts`). */
+function visibleWrite(s: string): string {
+  return `IF json_array_length(dels) > 0 THEN
+        DELETE FROM ${s}.visible WHERE key IN (SELECT json_array_elements_text(dels));
+      END IF;
+      INSERT INTO ${s}.visible (key, type, id, data)
+        SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM json_to_recordset(puts) AS r(key text, data jsonb)
+        ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data;`;
+}
+
 /**
  * One local write as one statement (see ClientDatabase.queueAndApply). Checks first, so a stale
  * write changes nothing: the documents the mutator read (JSON null: absent), then the identity
@@ -115,22 +134,13 @@ function queueAndApplyFunction(s: string): string {
     CREATE OR REPLACE FUNCTION ${s}.queue_and_apply(mid bigint, cid text, mname text, margs jsonb, ts double precision, orig jsonb, puts json, dels json, reads json)
     RETURNS void LANGUAGE plpgsql AS $fn$
     BEGIN
-      IF reads IS NOT NULL AND EXISTS (
-        SELECT 1 FROM json_to_recordset(reads) AS r(key text, data jsonb) LEFT JOIN ${s}.visible v ON v.key = r.key
-         WHERE v.data IS DISTINCT FROM r.data) THEN
-        RAISE EXCEPTION 'local write % of % read a document that changed since', mid, cid USING ERRCODE = '${staleWriteCode}';
-      END IF;
+${staleReadsCheck(s, "'local write % of % read a document that changed since', mid, cid")}
       UPDATE ${s}.meta SET next_mutation_id = mid + 1 WHERE id = 1 AND client_id = cid AND next_mutation_id = mid;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'local write % of % found the identity or next id moved', mid, cid USING ERRCODE = '${staleWriteCode}';
       END IF;
       INSERT INTO ${s}.pending (mutation_id, name, args, timestamp, origins) VALUES (mid, mname, margs, ts, orig);
-      IF json_array_length(dels) > 0 THEN
-        DELETE FROM ${s}.visible WHERE key IN (SELECT json_array_elements_text(dels));
-      END IF;
-      INSERT INTO ${s}.visible (key, type, id, data)
-        SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM json_to_recordset(puts) AS r(key text, data jsonb)
-        ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data;
+${visibleWrite(s)}
     END $fn$;`;
 }
 
@@ -145,23 +155,14 @@ function queueAndApplyBatchFunction(s: string): string {
     CREATE OR REPLACE FUNCTION ${s}.queue_and_apply_batch(first_mid bigint, n int, cid text, muts json, puts json, dels json, reads json)
     RETURNS void LANGUAGE plpgsql AS $fn$
     BEGIN
-      IF reads IS NOT NULL AND EXISTS (
-        SELECT 1 FROM json_to_recordset(reads) AS r(key text, data jsonb) LEFT JOIN ${s}.visible v ON v.key = r.key
-         WHERE v.data IS DISTINCT FROM r.data) THEN
-        RAISE EXCEPTION 'deferred writes % of % read a document that changed since', first_mid, cid USING ERRCODE = '${staleWriteCode}';
-      END IF;
+${staleReadsCheck(s, "'deferred writes % of % read a document that changed since', first_mid, cid")}
       UPDATE ${s}.meta SET next_mutation_id = first_mid + n WHERE id = 1 AND client_id = cid AND next_mutation_id = first_mid;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'deferred writes % of % found the identity or next id moved', first_mid, cid USING ERRCODE = '${staleWriteCode}';
       END IF;
       INSERT INTO ${s}.pending (mutation_id, name, args, timestamp, origins)
         SELECT id, name, args, ts, origins FROM json_to_recordset(muts) AS r(id bigint, name text, args jsonb, ts double precision, origins jsonb);
-      IF json_array_length(dels) > 0 THEN
-        DELETE FROM ${s}.visible WHERE key IN (SELECT json_array_elements_text(dels));
-      END IF;
-      INSERT INTO ${s}.visible (key, type, id, data)
-        SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM json_to_recordset(puts) AS r(key text, data jsonb)
-        ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data;
+${visibleWrite(s)}
     END $fn$;`;
 }
 
