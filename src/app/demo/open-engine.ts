@@ -71,7 +71,6 @@ export async function openBrowserEngine(): Promise<BrowserSession> {
     // the stream was never opened and changes arrived only with the slow poll).
     session.engine = engine;
     void listen(keeper, engine);
-    return engine;
   };
 
   /** Pokes need the token too (EventSource cannot set headers: it goes in the query). */
@@ -112,7 +111,7 @@ export async function openBrowserEngine(): Promise<BrowserSession> {
         await tx.query(`DROP SCHEMA IF EXISTS "${old.store.schema}" CASCADE`);
       });
       if (closed) return;
-      session.engine = await open(schema);
+      await open(schema);
       for (const l of listeners) l(session.engine);
       // The offline switch may have been flipped on the old engine while the move ran.
       await session.engine.setOnline(localStorage.getItem('lockstep-offline') !== '1');
@@ -133,6 +132,7 @@ export async function openBrowserEngine(): Promise<BrowserSession> {
       await db.close();
     },
   };
-  session.engine = await open(await activeSchema(db));
+  // open() makes its engine the session's (before the poke stream starts).
+  await open(await activeSchema(db));
   return session;
 }
