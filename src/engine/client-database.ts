@@ -666,7 +666,7 @@ export class ClientDatabase {
       // Rebase. The keys where the visible state differs from the old snapshot are among those
       // the pending mutations wrote when replayed on it.
       const snapshotDoc = await this.snapshotReader(tx, pendingBefore);
-      const oldOverlay = await this.replay(tx, pendingBefore, snapshotDoc);
+      const oldOverlay = await this.replay(pendingBefore, snapshotDoc);
       const cleared = patch.some((op) => op.op === 'clear');
       // The remaining pending mutations replayed on the new snapshot before it is written (a
       // key the patch decides reads its value; others the old snapshot, or after a clear the
@@ -674,7 +674,7 @@ export class ClientDatabase {
       // the snapshot and, unless a pending mutation overlays it, the visible state.
       const known = putValues(patch);
       const decided = lastOps(patch);
-      const newOverlay = await this.replay(tx, pendingAfter, async (key) => {
+      const newOverlay = await this.replay(pendingAfter, async (key) => {
         // A copy: a mutator may change what it read in place, and this document is the patch's, still to be written.
         if (decided.has(key)) return structuredClone(decided.get(key) ?? undefined);
         // The snapshot is still the old one here (the patch is written below).
@@ -739,15 +739,10 @@ export class ClientDatabase {
     };
   }
 
-  /** Pending mutations replayed in order over the snapshot: the documents they write (null: deleted). */
-  protected async replay(q: Queryable, pending: readonly Mutation[], base?: (key: string) => Promise<EntityData | undefined>): Promise<Map<string, EntityData | null>> {
+  /** Pending mutations replayed in order over `base` (a snapshot's documents): the documents they write (null: deleted). */
+  protected async replay(pending: readonly Mutation[], base: (key: string) => Promise<EntityData | undefined>): Promise<Map<string, EntityData | null>> {
     const overlay = new Map<string, EntityData | null>();
-    const read = async (key: string) => {
-      if (overlay.has(key)) return overlay.get(key) ?? undefined;
-      if (base) return base(key);
-      const r = await q.query<{ data: EntityData }>(`SELECT data FROM ${this.s}.snapshot WHERE key = $1`, [key]);
-      return r.rows[0]?.data;
-    };
+    const read = async (key: string) => (overlay.has(key) ? (overlay.get(key) ?? undefined) : base(key));
     for (const m of pending) {
       const outcome = await runMutator(this.registry, { name: m.name, args: m.args, clientID: m.clientID, mutationID: m.id }, 'client', read, { limits: this.limits });
       // A pending mutation that now fails is kept (the server decides) but has no local effect.
