@@ -36,7 +36,8 @@ export async function openBrowserEngine(): Promise<BrowserSession> {
   const params = new URLSearchParams(location.search);
   const viaServerFns = params.get('transport') === 'serverfn';
   // ?pollSeconds=N sets the slow poll (default 15; tests raise it to prove that pokes carry changes).
-  const pollMs = Math.max(1, Number(params.get('pollSeconds') ?? 15) || 15) * 1000;
+  const pollSeconds = Number(params.get('pollSeconds'));
+  const pollMs = (Number.isFinite(pollSeconds) && pollSeconds > 0 ? pollSeconds : 15) * 1000;
   const listeners = new Set<(engine: PersistentSyncEngine) => void>();
   let events: EventSource | undefined;
   let moving: Promise<void> | undefined;
