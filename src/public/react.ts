@@ -1,2 +1,2 @@
 /** `lockstep/react`: hooks over a PersistentSyncEngine (live queries, sync state). */
-export { useLiveQuery, useSyncState } from '../engine/react/hooks.ts';
+export { useLiveQuery, useLiveQueryState, useSyncState } from '../engine/react/hooks.ts';

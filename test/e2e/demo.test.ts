@@ -120,9 +120,10 @@ describe.skipIf(!enabled)('demo app in chromium', () => {
     await b.reload();
     await b.waitForSelector('#status', { timeout: 60_000 });
     await expect.poll(() => text(b, '#online')).toContain('offline');
-    // The header shows once the engine is open; the live queries answer a moment later, so poll
-    // (a lost write never shows up and still fails here).
-    await expect.poll(() => comments(b), { timeout: 30_000 }).toContain('Written offline');
+    // The header shows once the engine is open; the live queries answer a moment later: once the
+    // comments' query says ready, its first answer already holds the write stored before the reload.
+    await b.waitForSelector('#comments[data-status="ready"]', { timeout: 30_000 });
+    expect(await comments(b)).toContain('Written offline');
     await expect.poll(async () => Number(await text(b, '#pending')), { timeout: 30_000 }).toBe(3);
     await b.click('#offline-switch');
     const s = await converge(a, b, (x) => x.votes === 6 && x.comments.includes('Written offline'));

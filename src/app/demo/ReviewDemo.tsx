@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { PersistentSyncEngine } from '../../engine/index.ts';
-import { useLiveQuery, useSyncState } from '../../engine/react/hooks.ts';
+import { useLiveQueryState, useSyncState } from '../../engine/react/hooks.ts';
 import { openBrowserEngine } from './open-engine.ts';
 
 const REVIEW = 'pr-1';
@@ -43,11 +43,14 @@ function useEngine(): { engine: PersistentSyncEngine | null; waiting: boolean; e
 export function ReviewDemo() {
   const { engine, waiting, error } = useEngine();
   const state = useSyncState(engine);
-  const reviews = useLiveQuery(engine, { type: 'review', id: REVIEW });
-  const comments = useLiveQuery(engine, { type: 'comment', where: { review: REVIEW }, orderBy: { field: 'at' } });
+  const reviews = useLiveQueryState(engine, { type: 'review', id: REVIEW });
+  const commentsQuery = useLiveQueryState(engine, { type: 'comment', where: { review: REVIEW }, orderBy: { field: 'at' } });
+  const comments = commentsQuery.rows;
+  // Until the review's query answers, its buttons wait: a write from defaults would reset its votes.
+  const reviewLoading = reviews.status === 'loading';
   const [draft, setDraft] = useState('');
   const [editing, setEditing] = useState<{ id: string; body: string } | null>(null);
-  const review = reviews[0]?.data as { title?: string; status?: string; votes?: number } | undefined;
+  const review = reviews.rows[0]?.data as { title?: string; status?: string; votes?: number } | undefined;
 
   if (error) return <p role="alert">Could not open the local database: {error}</p>;
   if (waiting) return <p id="waiting">This demo is open in another tab, which owns the local database. Close it to continue here.</p>;
@@ -77,12 +80,14 @@ export function ReviewDemo() {
       <h1 id="title">{review?.title ?? 'Add the sync engine'} <small style={{ color: '#666' }}>#{REVIEW}</small></h1>
       <p>
         Status: <b id="review-status">{review?.status ?? 'open'}</b> · Votes: <b id="votes">{review?.votes ?? 0}</b>{' '}
-        <button id="vote" onClick={() => engine.increment('review', REVIEW, 'votes', 1)}>+1</button>{' '}
-        <button id="approve" onClick={() => setStatus('approved')}>Approve</button>{' '}
-        <button id="request-changes" onClick={() => setStatus('changes requested')}>Request changes</button>
+        <button id="vote" disabled={reviewLoading} onClick={() => engine.increment('review', REVIEW, 'votes', 1)}>+1</button>{' '}
+        <button id="approve" disabled={reviewLoading} onClick={() => setStatus('approved')}>Approve</button>{' '}
+        <button id="request-changes" disabled={reviewLoading} onClick={() => setStatus('changes requested')}>Request changes</button>
       </p>
       <h2>Comments</h2>
-      <ul id="comments" style={{ paddingLeft: 18 }}>
+      <ul id="comments" style={{ paddingLeft: 18 }} data-status={commentsQuery.status}>
+        {commentsQuery.status === 'loading' && <li id="comments-loading">Loading comments…</li>}
+        {commentsQuery.status === 'ready' && comments.length === 0 && <li id="no-comments">No comments yet.</li>}
         {comments.map((c) => {
           const d = c.data as { body: string; by: string };
           return (
@@ -107,6 +112,7 @@ export function ReviewDemo() {
         <input id="new-comment" value={draft} placeholder="Write a comment" onChange={(e) => setDraft(e.target.value)} onKeyDown={(e) => e.key === 'Enter' && addComment()} />{' '}
         <button id="add-comment" onClick={addComment}>Comment</button>
       </p>
+      {(reviews.error ?? commentsQuery.error) && <p id="query-error" style={{ color: '#b00' }}>Could not read the local database: {(reviews.error ?? commentsQuery.error)!.message}</p>}
       {state.lastError && <p id="sync-error" style={{ color: '#b60' }}>Last sync error: {state.lastError}</p>}
     </main>
   );
