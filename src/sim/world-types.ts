@@ -107,6 +107,6 @@ export interface World {
   readonly liveViolations: readonly Violation[];
   openEngine(client: SimClient): Promise<PersistentSyncEngine>;
   reopenServer(): Promise<void>;
-  countFault(kind: string): void;
+  countFault(kind: string, n?: number): void;
 }
 

@@ -153,8 +153,8 @@ export class SimWorld implements World {
     this.ownViolations.push(v);
   }
 
-  countFault(kind: string): void {
-    this.stats.faults[kind] = (this.stats.faults[kind] ?? 0) + 1;
+  countFault(kind: string, n = 1): void {
+    this.stats.faults[kind] = (this.stats.faults[kind] ?? 0) + n;
   }
 
   /** Starts a server process (createSyncServer, as production does) on the world's server database. */

@@ -29,7 +29,9 @@ export function trackEngine(c: SimClient, engine: PersistentSyncEngine): void {
 export function killClient(world: World, c: SimClient): void {
   for (const engine of enginesOf.get(c) ?? []) {
     const lost = crashEngine(engine);
-    if (lost.length > 0) world.sched.record(c.name, 'lost-unflushed', `${lost.length}: ${lost[0]!.clientID} #${lost[0]!.id}..${lost[lost.length - 1]!.id}`);
+    if (lost.length === 0) continue;
+    world.sched.record(c.name, 'lost-unflushed', `${lost.length}: ${lost[0]!.clientID} #${lost[0]!.id}..${lost[lost.length - 1]!.id}`);
+    world.countFault('lost-unflushed', lost.length);
   }
   enginesOf.delete(c);
   world.sched.kill(c.name);

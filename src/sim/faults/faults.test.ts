@@ -83,6 +83,17 @@ describe('fault modules', () => {
     expect(r.verdict).toBe('converged'); // the mutation queued before the crash was not lost
   });
 
+  it('client crash in the deferred mode: the writes not yet stored are lost, recorded and counted, and the run still converges', async () => {
+    // A type no app view reads (a view's query would store the writes first).
+    const note = (t: number, id: string): ScheduleEvent => ({ t, kind: 'op', client: 0, op: 'upsert', type: 'note', id, data: { t } });
+    const base = buildConfig({ seed: 'faults', profile: 'none', clients: 2, steps: 1 });
+    const config = { ...base, dbLatencyMs: 0, network: { ...quietNetwork, latencyMs: [10, 10] as [number, number] }, wide: { ...base.wide!, flushIntervalMs: 300 } };
+    const r = await runSimulation(config, stores, { schedule: [note(10, 'n0'), note(11, 'n1'), { t: 20, kind: 'crash', client: 0, downMs: 500 }, sync(600, 0)] });
+    expect(r.trace.filter((e) => e.kind === 'lost-unflushed').map((e) => e.detail)).toEqual([expect.stringMatching(/^2: /)]);
+    expect(r.stats.faults['lost-unflushed']).toBe(2);
+    expect(r.verdict).toBe('converged');
+  });
+
   it('offline the app knows about: the engine is told (setOnline), its loop sends nothing, and back online it syncs', async () => {
     const { r, at } = await run([up(5, 0), { t: 10, kind: 'offline', client: 0, durationMs: 1000, appKnows: true }, up(20, 0, 'c1'), sync(500, 0), up(2000, 1, 'c2')]);
     expect(at('c0', 'offline')).toEqual([10]);

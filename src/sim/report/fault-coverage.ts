@@ -11,6 +11,7 @@ const counted: Record<string, string> = {
   'lost-ack': 'a response lost after the server committed',
   drop: 'a request lost on the way (the client times out)',
   'partition-timeout': 'a request that hung in a partition until the timeout',
+  'lost-unflushed': 'a write a deferred-mode engine had not stored yet when its client crashed (lost, never acknowledged: counted per write)',
   'push-cut-short': 'a push the server cut short at its work budget (serverProcess.limits.maxMutationsPerPush); the client sent the rest',
 };
 
