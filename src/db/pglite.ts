@@ -14,6 +14,13 @@ function wrap(q: { query: PGlite['query']; exec: PGlite['exec'] }): Queryable {
   };
 }
 
+/** PGlite's own start parameters (its defaultStartParams), then the settings as `-c name=value`. */
+function withSettings(settings: Readonly<Record<string, string>>): string[] {
+  const base = (PGlite as unknown as { defaultStartParams?: string[] }).defaultStartParams;
+  if (!base) throw new Error('this PGlite version has no defaultStartParams to add PostgreSQL settings to');
+  return [...base, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+}
+
 /** A Db over one PGlite instance. dataDir: undefined or 'memory://' for memory, a path, or 'idb://name' in a browser. */
 export class PGliteDb implements Db {
   readonly dialect = 'pglite' as const;
@@ -26,10 +33,15 @@ export class PGliteDb implements Db {
     this.q = wrap(pg);
   }
 
-  /** fileGrowthStepBytes: how much a large file grows at most at once (see pglite-file-growth.ts). */
-  static async open(dataDir?: string, options: { fileGrowthStepBytes?: number } = {}): Promise<PGliteDb> {
+  /**
+   * fileGrowthStepBytes: how much a large file grows at most at once (see pglite-file-growth.ts).
+   * settings: PostgreSQL settings the instance starts with (`-c name=value` after PGlite's own
+   * start parameters), e.g. a smaller shared_buffers for many short-lived instances.
+   */
+  static async open(dataDir?: string, options: { fileGrowthStepBytes?: number; settings?: Readonly<Record<string, string>> } = {}): Promise<PGliteDb> {
     const step = checkFileGrowthStep(options.fileGrowthStepBytes);
-    const pg = dataDir && dataDir !== 'memory' ? new PGlite(dataDir) : new PGlite();
+    const startParams = options.settings ? withSettings(options.settings) : undefined;
+    const pg = new PGlite({ ...(dataDir && dataDir !== 'memory' ? { dataDir } : {}), ...(startParams ? { startParams } : {}) });
     await pg.waitReady;
     tuneFileGrowth(pg, step);
     return new PGliteDb(pg);

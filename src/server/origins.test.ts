@@ -11,6 +11,8 @@ import { maxOriginClientsPerPush, maxOriginsPerMutation } from '../protocol/inde
 import { storeKinds, uniqueSchema } from '../../test/support/stores.ts';
 import { handlePull, handlePush, ServerDatabase } from './index.ts';
 import { resolveLimits, type ServerLimits } from './limits.ts';
+// The one-transaction-per-mutation path the planted bugs build on: it must honour origins too.
+import { PerMutationServer } from '../sim/bugs/per-mutation-push.ts';
 
 const clock = { now: () => 1_700_000_000_000 };
 type M = Partial<Mutation> & { clientID: string; id: number };
@@ -23,10 +25,6 @@ const up = (clientID: string, id: number, n: number, origins?: { clientID: strin
 });
 const pull = (clientGroupID: string) => ({ pullVersion: 1, clientGroupID, cookie: null, profileID: 'p', schemaVersion: '1' });
 
-/** The one-transaction-per-mutation path (planted bugs build on its steps): it must honour origins too. */
-class PerMutationServer extends ServerDatabase {
-  protected override readonly perMutationPush = true;
-}
 
 for (const kind of storeKinds) {
   for (const path of ['batch', 'per-mutation'] as const) {

@@ -5,7 +5,6 @@ import {
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 import { cryptoIds, type Clock, type Ids } from '../seams/index.ts';
 import { createServerSchema } from './schema.ts';
-import { processMutation, type MutationResult } from './push.ts';
 import { pushBatch, tryFastPush, type BatchContext, type PushBudget } from './batch.ts';
 import { buildPull, upToDatePull } from './pull.ts';
 import { resolveLimits, type ServerLimits } from './limits.ts';
@@ -88,8 +87,8 @@ export class ServerDatabase {
    */
   private seenVersion = 0;
 
-  private async pushEnvelope(req: PushEnvelope): Promise<PushOutcome> {
-    if (this.perMutationPush) return this.pushPerMutation(req);
+  /** The push itself (planted bugs replace it: src/sim/bugs/per-mutation-push.ts). */
+  protected async pushEnvelope(req: PushEnvelope): Promise<PushOutcome> {
     let mutations = req.mutations;
     let skipped = 0;
     const known: Record<string, number> = {};
@@ -160,33 +159,6 @@ export class ServerDatabase {
   /** Runs one mutator against a reader (a seam for planted-bug variants). */
   protected runMutation(m: Mutation, read: (key: string) => Promise<EntityData | undefined>): Promise<MutatorOutcome> {
     return runMutator(this.registry, { name: m.name, args: m.args, clientID: m.clientID, mutationID: m.id }, 'server', read);
-  }
-
-  /**
-   * Planted-bug variants whose flaw lives in applyMutation set this: push then runs the
-   * original one-transaction-per-mutation path through applyMutation.
-   */
-  protected readonly perMutationPush: boolean = false;
-
-  /** The original push path, one transaction per mutation (for planted-bug variants only). */
-  protected async pushPerMutation(req: PushEnvelope): Promise<PushOutcome> {
-    let processed = 0;
-    let skipped = 0;
-    let version = 0;
-    for (const m of req.mutations as Mutation[]) {
-      const r = await this.db.transaction((tx) => this.applyMutation(tx, req.clientGroupID, m));
-      if (r.kind === 'skipped') skipped++;
-      else {
-        processed++;
-        version = r.version;
-      }
-    }
-    return { processed, skipped, version };
-  }
-
-  /** One mutation inside the caller's transaction (the step planted-bug variants replace). */
-  protected applyMutation(tx: Queryable, clientGroupID: string, m: Mutation): Promise<MutationResult> {
-    return processMutation(tx, this.s, this.registry, clientGroupID, m, this.clock.now());
   }
 
   /** One pull page from one snapshot. Throws ProtocolError (ClientStateNotFound). */

@@ -3,6 +3,7 @@ import { faultModules } from './faults/index.ts';
 import { drawWideWorkload, wideWorkloadSchema, type WideWorkload } from './wide-workload.ts';
 import { budgetSchema } from './run-guard.ts';
 import { describeCoverageKnobs, drawCoverageKnobs } from './coverage-knobs.ts';
+import { describeServerCoverageKnobs, drawServerCoverageKnobs } from './coverage-knobs-server.ts';
 import { describeServerProcess, drawServerProcess, serverProcessSchema, type ServerProcessConfig } from './server-process.ts';
 
 /** Network behaviour while faults are on; during heal only latency remains. */
@@ -140,6 +141,7 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   if (next() < 1 / 3) wide.flushIntervalMs = Math.floor(next() * 400);
   // Coverage knobs (coverage-knobs.ts), after everything else.
   drawCoverageKnobs(next, wide);
+  drawServerCoverageKnobs(next, wide);
   return { network, faults, wide, syncLoop, serverProcess };
 }
 
@@ -155,6 +157,7 @@ export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: 
     if (w.documentCacheEntries !== undefined) parts.push(`document cache ${w.documentCacheEntries}`);
     if (w.flushIntervalMs !== undefined) parts.push(`deferred writes, flush ${w.flushIntervalMs} ms`);
     parts.push(...describeCoverageKnobs(w));
+    parts.push(...describeServerCoverageKnobs(w));
   }
   if (c.syncLoop) parts.push(`loop every ${c.syncLoop.intervalMs}, poke +${c.syncLoop.pokeDelayMs}, backoff ${c.syncLoop.backoffBaseMs}-${c.syncLoop.backoffMaxMs}`);
   parts.push(...describeServerProcess(c.serverProcess));

@@ -3,6 +3,7 @@ import type { SimConfig } from './config.ts';
 import type { Rng } from './rng.ts';
 import { faultModules, type AnyFaultModule } from './faults/index.ts';
 import { mutateEventSchema, type MutateEvent } from './app/event.ts';
+import { labelEvent } from './refused-label.ts';
 import type { WideWorkload } from './wide-workload.ts';
 
 /**
@@ -91,6 +92,8 @@ export function generateSchedule(rng: Rng, config: SimConfig, workload?: (rng: R
  */
 function wideEvent(rng: Rng, t: number, client: number, w: WideWorkload, what: string): ScheduleEvent | undefined {
   // Only in seeds that drew it (so the others draw as before).
+  const label = labelEvent(rng, t, client, w);
+  if (label) return label;
   if (w.boundaryRate && rng.chance(w.boundaryRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: 'boundary', boundary: rng.pick(['request', 'mutations'] as const) };
   if (rng.chance(w.intruderRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: rng.pick(['skip', 'stale', 'foreign', 'oversize', 'no-length', 'burst', 'bad-token', 'invalid', 'version', 'gap', 'malformed'] as const) };
   if (rng.chance(w.hostileRate)) return { t, kind: 'op', client, op: 'hostile', type: 'comment', id: rng.pick(keySpace.comment), hostile: rng.pick(['surrogate', 'nul', 'proto', 'oversized'] as const) };

@@ -10,6 +10,9 @@ import { buildConfig } from './scenario.ts';
 import { quietNetwork, type SimConfig } from './config.ts';
 import type { Stores } from './world.ts';
 import { useSimStores } from '../../test/support/sim-stores.ts';
+import { drawServerProcess, serverEnv } from './server-process.ts';
+import { defaultHttpLimits, httpLimitsFromEnv } from '../server/http/options.ts';
+import { Rng } from './rng.ts';
 
 const getStores = useSimStores();
 let stores: Stores;
@@ -28,6 +31,19 @@ async function run(schedule: ScheduleEvent[], extra: Partial<SimConfig> = {}) {
 }
 
 describe('the simulated server process', () => {
+  it('reads its HTTP limits from the environment the seed drew, through production\'s parser, unchanged', () => {
+    const rng = new Rng('env');
+    let set = 0;
+    for (let i = 0; i < 40; i++) {
+      const p = drawServerProcess(() => rng.next());
+      const env = serverEnv(p);
+      for (const v of Object.values(env)) expect(typeof v).toBe('string');
+      set += Object.keys(env).length;
+      expect(httpLimitsFromEnv(env)).toEqual({ ...defaultHttpLimits, ...p.http });
+    }
+    expect(set).toBeGreaterThan(0);
+  });
+
   it('pokes come from the PokeHub over each client\'s /api/poke stream', async () => {
     const { r, details } = await run([up(500, 0), up(1500, 1, 'c1')]);
     expect(details('poke-stream-open').length).toBeGreaterThanOrEqual(2);

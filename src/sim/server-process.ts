@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { httpLimitEnv } from '../server/http/options.ts';
 
 /**
  * How the simulated server process is configured, as an operator configures production: a
@@ -61,4 +62,15 @@ export function describeServerProcess(p: ServerProcessConfig | undefined): strin
   if (p.http) parts.push(`http ${Object.entries(p.http).map(([k, v]) => `${k} ${v}`).join(' ')}`);
   if (p.limits?.maxMutationsPerPush) parts.push(`server push budget ${p.limits.maxMutationsPerPush}`);
   return parts;
+}
+
+/**
+ * The drawn HTTP settings as the operator writes them: LOCKSTEP_* environment variables (text),
+ * which the simulator's server reads through httpLimitsFromEnv, as production's startup does
+ * (openSyncApiFromEnv). A setting the seed leaves at its default is not set.
+ */
+export function serverEnv(p: ServerProcessConfig | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(p?.http ?? {})) env[httpLimitEnv[k as keyof typeof httpLimitEnv]] = String(v);
+  return env;
 }

@@ -1,6 +1,8 @@
 import { AuthStore } from '../server/http/auth.ts';
 import { detachedTimer } from './sim-server.ts';
 import { SyncApi } from '../server/http/api.ts';
+import { httpLimitsFromEnv } from '../server/http/options.ts';
+import { serverEnv } from './server-process.ts';
 import type { World } from './world-types.ts';
 
 /** Virtual time starts here (the same epoch as the world's clocks). */
@@ -42,8 +44,9 @@ export async function simApi(world: World): Promise<SyncApi> {
   // Another request may have built it meanwhile: one SyncApi (one poke hub) per process.
   if (s.api && s.database === database) return s.api;
   const clock = { now: () => EPOCH_MS + world.sched.now };
-  // The server process createSyncServer built (world.reopenServer); limits as the seed's operator set them.
-  s.api = new SyncApi(world.server.sync, auth, { clock, timer: detachedTimer(world.sched), log: () => {}, limits: world.config.serverProcess?.http ?? {} });
+  // The server process createSyncServer built (world.reopenServer); limits as the seed's operator
+  // set them, in the environment, read by production's parser.
+  s.api = new SyncApi(world.server.sync, auth, { clock, timer: detachedTimer(world.sched), log: () => {}, limits: httpLimitsFromEnv(serverEnv(world.config.serverProcess)) });
   s.database = database;
   return s.api;
 }

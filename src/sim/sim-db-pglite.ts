@@ -1,7 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
 import { z } from 'zod';
 import { PGliteDb } from '../db/pglite.ts';
-import { tuneFileGrowth } from '../db/pglite-file-growth.ts';
 
 /**
  * PostgreSQL settings of the simulator's own PGlite instances (the shared server and client
@@ -35,23 +33,12 @@ export function simPgliteSettings(env: string | undefined = process.env[SIM_PGLI
   return out;
 }
 
-/** PGlite's own start parameters (its defaultStartParams), then ours as `-c name=value`. */
-function startParams(settings: Record<string, string>): string[] {
-  const base = (PGlite as unknown as { defaultStartParams?: string[] }).defaultStartParams;
-  if (!base) throw new Error('this PGlite version has no defaultStartParams to add the simulator\'s settings to');
-  return [...base, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-}
-
-/** An in-memory PGlite for the simulator's stores, with simPgliteSettings(). */
+/** An in-memory PGlite for the simulator's stores, with simPgliteSettings(), opened as production opens one (PGliteDb.open). */
 export async function openSimPglite(settings: Record<string, string> = simPgliteSettings()): Promise<PGliteDb> {
-  const pg = new PGlite({ startParams: startParams(settings) });
   try {
-    await pg.waitReady;
+    return await PGliteDb.open('memory', { settings });
   } catch (e) {
     const list = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ');
     throw new Error(`PGlite did not start with the simulator's settings "${list}" (${SIM_PGLITE_ENV} changes them): ${(e as Error).message}`);
   }
-  // Production's file growth (PGliteDb.open does the same), so that the simulator runs it too.
-  tuneFileGrowth(pg);
-  return new PGliteDb(pg);
 }

@@ -102,6 +102,8 @@ async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions
     const outcome = await push(req);
     const held = outcome.lastMutationIDs ?? {};
     if (req.mutations.some((m) => held[m.clientID] !== undefined && m.id > held[m.clientID]!)) world.countFault('push-cut-short');
+    // A mutation PostgreSQL refused to store (the server's one-by-one fallback recorded it as failed).
+    for (const f of outcome.failed ?? []) if (f.error.startsWith('refused by the database')) world.countFault('push-data-refused');
     return outcome;
   };
   const compact = database.compact.bind(database);

@@ -34,6 +34,8 @@ export const wideWorkloadSchema = z.object({
   doorRate: z.number().min(0).max(1).optional(),
   /** The app's screen also reads with engine.get and renders onStateChange (app-view.ts); absent: off. */
   appReads: z.boolean().optional(),
+  /** Chance an op is a call of the app mutator `label` that the server refuses, quoting a NUL (refused-label.ts); absent: none, and not registered. */
+  refusedLabelRate: z.number().min(0).max(1).optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

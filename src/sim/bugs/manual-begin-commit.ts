@@ -1,5 +1,5 @@
 import type { PushRequest } from '../../protocol/index.ts';
-import { checkOrder, commitMutation, lockClient, nextVersion, runServerMutator } from '../../server/push.ts';
+import { checkOrder, commitMutation, lockClient, nextVersion, runServerMutator } from './per-mutation-push.ts';
 import { ServerDatabase } from '../../server/server-database.ts';
 import type { BugVariant } from './types.ts';
 

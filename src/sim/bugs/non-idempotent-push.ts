@@ -1,11 +1,10 @@
 import type { Mutation, PushRequest } from '../../protocol/index.ts';
 import type { Queryable } from '../../db/types.ts';
-import { commitMutation, lockClient, nextVersion, runServerMutator, type MutationResult } from '../../server/push.ts';
-import { ServerDatabase } from '../../server/server-database.ts';
+import { PerMutationServer, commitMutation, lockClient, nextVersion, runServerMutator, type MutationResult } from './per-mutation-push.ts';
 import type { BugVariant } from './types.ts';
 
 /** No last-mutation-id check: a push retried after a lost response applies again. */
-class NonIdempotentServer extends ServerDatabase {
+class NonIdempotentServer extends PerMutationServer {
   protected override async migrate() {
     await super.migrate();
     // The original design's log had no (client, mutation) uniqueness to save it.

@@ -1,16 +1,13 @@
 import type { Queryable } from '../../db/types.ts';
 import type { Mutation } from '../../protocol/index.ts';
-import type { MutationResult } from '../../server/push.ts';
-import { ServerDatabase } from '../../server/server-database.ts';
+import { PerMutationServer, type MutationResult } from './per-mutation-push.ts';
 import type { BugVariant } from './types.ts';
 
 /**
  * The original design's create: ON CONFLICT DO UPDATE SET data = ... never clears is_deleted,
  * so an entity re-created after a delete stays deleted on the server.
  */
-class RecreateStaysDeletedServer extends ServerDatabase {
-  // The flaw lives in applyMutation, which only the one-transaction-per-mutation path runs.
-  protected override readonly perMutationPush = true;
+class RecreateStaysDeletedServer extends PerMutationServer {
   protected override async applyMutation(tx: Queryable, clientGroupID: string, m: Mutation): Promise<MutationResult> {
     const tomb = await tx.query<{ key: string }>(`SELECT key FROM ${this.s}.entities WHERE deleted`);
     const r = await super.applyMutation(tx, clientGroupID, m);

@@ -1,7 +1,6 @@
 import type { Queryable } from '../../db/types.ts';
 import { builtinMutators, defineMutator, type Mutation, type MutatorRegistry } from '../../protocol/index.ts';
-import { checkOrder, commitMutation, lockClient, nextVersion, runServerMutator, type MutationResult } from '../../server/push.ts';
-import { ServerDatabase } from '../../server/server-database.ts';
+import { PerMutationServer, checkOrder, commitMutation, lockClient, nextVersion, runServerMutator, type MutationResult } from './per-mutation-push.ts';
 import type { BugVariant } from './types.ts';
 
 /** The original design's applyChangeToEntity switch had cases create, update and delete, but clients send upsert. */
@@ -10,9 +9,7 @@ const switchWithoutUpsert: MutatorRegistry = {
   upsert: defineMutator(builtinMutators.upsert.args, async () => {}),
 };
 
-class UpsertIgnoredServer extends ServerDatabase {
-  // The flaw lives in applyMutation, which only the one-transaction-per-mutation path runs.
-  protected override readonly perMutationPush = true;
+class UpsertIgnoredServer extends PerMutationServer {
   protected override async applyMutation(tx: Queryable, clientGroupID: string, m: Mutation): Promise<MutationResult> {
     const now = this.clock.now();
     const last = await lockClient(tx, this.s, clientGroupID, m, now);

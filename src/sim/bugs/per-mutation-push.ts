@@ -1,15 +1,18 @@
-import { ProtocolError, runMutator, type EntityData, type Mutation, type MutatorOutcome, type MutatorRegistry, type Origin, type PatchOp } from '../protocol/index.ts';
-import type { Queryable } from '../db/types.ts';
-import { duplicateError } from './batch.ts';
+import { ProtocolError, runMutator, type EntityData, type Mutation, type MutatorOutcome, type MutatorRegistry, type Origin, type PatchOp, type PushEnvelope } from '../../protocol/index.ts';
+import type { Queryable } from '../../db/types.ts';
+import { duplicateError } from '../../server/batch.ts';
+import { ServerDatabase } from '../../server/server-database.ts';
+import type { PushOutcome } from '../../server/types.ts';
 
 export type MutationResult =
   | { kind: 'skipped'; lastMutationID: number }
   | { kind: 'applied'; version: number; effects: PatchOp[]; error?: string };
 
 /*
- * One mutation per transaction, in steps: the building blocks of the simulator's planted-bug
- * variants (src/sim/bugs), which recompose them wrongly; processMutation is the right
- * composition. The real push is pushBatch (batch.ts): one transaction per push.
+ * The original push, one mutation per transaction, in steps: the building blocks of the planted-bug
+ * variants, which recompose them wrongly; processMutation is the right composition and
+ * PerMutationServer the push built on it. Production never runs any of this (its push is pushBatch,
+ * server/batch.ts: one transaction per push), so it lives here, with the bugs, not in src/server.
  */
 
 /**
@@ -133,4 +136,31 @@ export async function processMutation(
   await commitMutation(tx, s, duplicate ? { ...m, args: null } : m, version, outcome, now);
   await fenceOrigins(tx, s, m, version, now);
   return { kind: 'applied', version, effects: outcome.effects, error: outcome.error };
+}
+
+/**
+ * The extension point for planted bugs whose flaw lives in one mutation's step: push runs the
+ * original one-transaction-per-mutation path, each mutation through applyMutation (which a
+ * variant overrides). Right as it stands (origins.test.ts runs it against the batch path's cases).
+ */
+export class PerMutationServer extends ServerDatabase {
+  protected override async pushEnvelope(req: PushEnvelope): Promise<PushOutcome> {
+    let processed = 0;
+    let skipped = 0;
+    let version = 0;
+    for (const m of req.mutations as Mutation[]) {
+      const r = await this.db.transaction((tx) => this.applyMutation(tx, req.clientGroupID, m));
+      if (r.kind === 'skipped') skipped++;
+      else {
+        processed++;
+        version = r.version;
+      }
+    }
+    return { processed, skipped, version };
+  }
+
+  /** One mutation inside the caller's transaction (the step planted-bug variants replace). */
+  protected applyMutation(tx: Queryable, clientGroupID: string, m: Mutation): Promise<MutationResult> {
+    return processMutation(tx, this.s, this.registry, clientGroupID, m, this.clock.now());
+  }
 }
