@@ -310,25 +310,6 @@ export class ClientDatabase {
     };
   }
 
-  /** Applies effects to the visible state in one statement per kind. */
-  protected async applyToVisible(q: Queryable, effects: readonly PatchOp[]): Promise<void> {
-    const puts: { key: string; type: string; id: string; data: EntityData }[] = [];
-    const dels: string[] = [];
-    for (const e of effects) {
-      if (e.op === 'put') puts.push({ key: e.key, ...splitKey(e.key), data: e.value });
-      else if (e.op === 'del') dels.push(e.key);
-    }
-    if (dels.length) await q.query(`DELETE FROM ${this.s}.visible WHERE key = ANY($1::text[])`, [dels]);
-    for (const chunk of jsonChunks(puts, this.applyChunkBytes)) {
-      await q.query(
-        `INSERT INTO ${this.s}.visible (key, type, id, data)
-         SELECT key, type, id, data FROM jsonb_to_recordset($1::jsonb) AS r(key text, type text, id text, data jsonb)
-         ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
-        [chunk],
-      );
-    }
-  }
-
   /**
    * Runs a mutator optimistically and queues it durably: it resolves once the mutation, the next
    * id and its effects are committed together. A mutator that throws queues nothing and its
