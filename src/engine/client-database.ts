@@ -1,4 +1,4 @@
-import { defaultLimits, maxOriginsPerMutation, runMutator, valueProblem, entityKey, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type Origin, type PatchOp, type EffectOp, type JSONValue } from '../protocol/index.ts';
+import { defaultLimits, maxOriginsPerMutation, runMutator, valueProblem, entityKey, parseKey, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type Origin, type PatchOp, type EffectOp, type JSONValue } from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 import { jsonChunks } from './json-chunks.ts';
 import { DocumentCache } from './document-cache.ts';
@@ -183,10 +183,8 @@ function metaFromRow(m: MetaRow): ClientMeta {
   };
 }
 
-function splitKey(key: string): { type: string; id: string } {
-  const i = key.indexOf('/');
-  return { type: key.slice(0, i), id: key.slice(i + 1) };
-}
+/** The protocol's own parse (a key without a type is an error there, not an entity of type ''). */
+const splitKey = parseKey;
 
 /**
  * The client's storage on PGlite, in its own schema so that many clients can share one

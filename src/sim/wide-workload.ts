@@ -51,10 +51,14 @@ export function drawWideWorkload(next: () => number, on: (max: number) => number
   return { pageSize, pageBytes, pushBatchSize, maxPushBytes, bigDocRate: on(0.02), reshapeRate: on(0.5), failingRate: on(0.05), hostileRate: on(0.03), intruderRate: on(0.02) };
 }
 
-/** The engine options the knobs set (spread into PersistentSyncEngine.open). */
+/**
+ * The engine options the knobs set (spread into PersistentSyncEngine.open). A batch size or byte
+ * cap equal to the production default is left out, as an app that never sets it does.
+ */
 export function engineKnobs(w: WideWorkload | undefined): { pushBatchSize?: number; maxPushBytes?: number; documentCacheEntries?: number; durability?: 'deferred'; flushIntervalMs?: number } {
   return w ? {
-    pushBatchSize: w.pushBatchSize, maxPushBytes: w.maxPushBytes, ...(w.documentCacheEntries !== undefined ? { documentCacheEntries: w.documentCacheEntries } : {}),
+    ...(w.pushBatchSize !== 100 ? { pushBatchSize: w.pushBatchSize } : {}), ...(w.maxPushBytes !== 512 * 1024 ? { maxPushBytes: w.maxPushBytes } : {}),
+    ...(w.documentCacheEntries !== undefined ? { documentCacheEntries: w.documentCacheEntries } : {}),
     ...(w.flushIntervalMs !== undefined ? { durability: 'deferred' as const, flushIntervalMs: w.flushIntervalMs } : {}),
   } : {};
 }
