@@ -3,7 +3,9 @@ import type { WideWorkload } from './wide-workload.ts';
 /**
  * Knobs that reach production paths the rest of swarm does not (issue 9, item 9), drawn after every
  * other draw of a seed: hostile raw requests at the HTTP boundary, clients that sync through the
- * server-function door, and an app screen that reads with engine.get and renders onStateChange.
+ * server-function door, an app screen that reads with engine.get and renders onStateChange, more
+ * screens (a list across types, the detail of the entity last changed), and an app's mistakes in
+ * documents (a Date, undefined, a BigInt) that the engine must refuse.
  * Each is set only when drawn on, so a seed that draws it off behaves, and hashes, as before.
  */
 export function drawCoverageKnobs(next: () => number, wide: WideWorkload): void {
@@ -12,6 +14,10 @@ export function drawCoverageKnobs(next: () => number, wide: WideWorkload): void 
   const door = next();
   if (door < 0.5) wide.doorRate = +(0.25 + next() * 0.75).toFixed(2);
   if (next() < 0.5) wide.appReads = true;
+  // Appended later (same rule): more of the app's screens, and its usual mistakes in documents.
+  if (next() < 0.5) wide.appScreens = true;
+  const mistakes = next();
+  if (mistakes < 0.4) wide.mistakeRate = +(0.002 + next() * 0.013).toFixed(4);
 }
 
 /** The report's words for them (describeMix). */
@@ -20,5 +26,7 @@ export function describeCoverageKnobs(w: WideWorkload): string[] {
   if (w.boundaryRate) parts.push(`boundary ${w.boundaryRate}`);
   if (w.doorRate) parts.push(`server-fn door ${w.doorRate}`);
   if (w.appReads) parts.push('app reads');
+  if (w.appScreens) parts.push('app screens');
+  if (w.mistakeRate) parts.push(`app mistakes ${w.mistakeRate}`);
   return parts;
 }

@@ -34,6 +34,10 @@ export const wideWorkloadSchema = z.object({
   doorRate: z.number().min(0).max(1).optional(),
   /** The app's screen also reads with engine.get and renders onStateChange (app-view.ts); absent: off. */
   appReads: z.boolean().optional(),
+  /** The app also shows a list across types and a detail view of the entity last changed (app-view.ts); absent: off. */
+  appScreens: z.boolean().optional(),
+  /** Chance an op is an app's mistake the engine must refuse (a Date, undefined or a BigInt in a document, wide-ops.ts); absent: none. */
+  mistakeRate: z.number().min(0).max(1).optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
