@@ -18,6 +18,9 @@ export function drawCoverageKnobs(next: () => number, wide: WideWorkload): void 
   if (next() < 0.5) wide.appScreens = true;
   const mistakes = next();
   if (mistakes < 0.4) wide.mistakeRate = +(0.002 + next() * 0.013).toFixed(4);
+  // The engine's pull apply in small statements (a few documents each) in a third of the seeds.
+  const chunks = next();
+  if (chunks < 1 / 3) wide.applyChunkBytes = Math.floor(200 + next() * 4_000);
 }
 
 /** The report's words for them (describeMix). */
@@ -28,5 +31,6 @@ export function describeCoverageKnobs(w: WideWorkload): string[] {
   if (w.appReads) parts.push('app reads');
   if (w.appScreens) parts.push('app screens');
   if (w.mistakeRate) parts.push(`app mistakes ${w.mistakeRate}`);
+  if (w.applyChunkBytes) parts.push(`apply chunks ${w.applyChunkBytes} B`);
   return parts;
 }

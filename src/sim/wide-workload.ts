@@ -38,6 +38,8 @@ export const wideWorkloadSchema = z.object({
   appScreens: z.boolean().optional(),
   /** Chance an op is an app's mistake the engine must refuse (a Date, undefined or a BigInt in a document, wide-ops.ts); absent: none. */
   mistakeRate: z.number().min(0).max(1).optional(),
+  /** The engine's applyChunkBytes (absent: the production 256 KiB): small, so that a pull page is written in many statements. */
+  applyChunkBytes: z.number().int().positive().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
@@ -59,10 +61,11 @@ export function drawWideWorkload(next: () => number, on: (max: number) => number
  * The engine options the knobs set (spread into PersistentSyncEngine.open). A batch size or byte
  * cap equal to the production default is left out, as an app that never sets it does.
  */
-export function engineKnobs(w: WideWorkload | undefined): { pushBatchSize?: number; maxPushBytes?: number; documentCacheEntries?: number; durability?: 'deferred'; flushIntervalMs?: number } {
+export function engineKnobs(w: WideWorkload | undefined): { pushBatchSize?: number; maxPushBytes?: number; documentCacheEntries?: number; durability?: 'deferred'; flushIntervalMs?: number; applyChunkBytes?: number } {
   return w ? {
     ...(w.pushBatchSize !== 100 ? { pushBatchSize: w.pushBatchSize } : {}), ...(w.maxPushBytes !== 512 * 1024 ? { maxPushBytes: w.maxPushBytes } : {}),
     ...(w.documentCacheEntries !== undefined ? { documentCacheEntries: w.documentCacheEntries } : {}),
+    ...(w.applyChunkBytes !== undefined ? { applyChunkBytes: w.applyChunkBytes } : {}),
     ...(w.flushIntervalMs !== undefined ? { durability: 'deferred' as const, flushIntervalMs: w.flushIntervalMs } : {}),
   } : {};
 }
