@@ -115,8 +115,9 @@ describe('SyncLoop Retry-After', () => {
     await loop.stop();
   });
 
-  it('refuses a bad maxRetryAfterMs with a clear error', () => {
+  it('refuses a bad option with a clear error naming it', () => {
     const loop = new SyncLoop({ timer: { sleep: async () => {} }, random: { next: () => 0 }, run: async () => {}, onError: () => {} });
-    expect(() => loop.start({ maxRetryAfterMs: -1 })).toThrow(/maxRetryAfterMs must be a finite number >= 0, got -1/);
+    expect(() => loop.start({ maxRetryAfterMs: -1 })).toThrow(/invalid sync loop options: maxRetryAfterMs: .*>=0/);
+    expect(() => loop.start({ intervalMs: Number.NaN })).toThrow(/intervalMs/);
   });
 });

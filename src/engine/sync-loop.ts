@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { retryAfterOf } from '../protocol/index.ts';
 import type { Random, Timer } from '../seams/index.ts';
 
@@ -17,6 +18,8 @@ export interface SyncLoopOptions {
 }
 
 const defaults: SyncLoopOptions = { intervalMs: 30_000, pokeDelayMs: 50, backoffBaseMs: 500, backoffMaxMs: 60_000, maxRetryAfterMs: 60_000 };
+const ms = z.number().finite().nonnegative();
+const optionsSchema = z.object({ intervalMs: ms, pokeDelayMs: ms, backoffBaseMs: ms, backoffMaxMs: ms, maxRetryAfterMs: ms });
 
 export interface SyncLoopDeps {
   timer: Timer;
@@ -58,9 +61,9 @@ export class SyncLoop {
 
   start(options: Partial<SyncLoopOptions> = {}): void {
     if (this.abort) return;
-    const max = options.maxRetryAfterMs;
-    if (max !== undefined && !(Number.isFinite(max) && max >= 0)) throw new Error(`sync loop: maxRetryAfterMs must be a finite number >= 0, got ${max}`);
-    this.options = { ...defaults, ...options };
+    const r = optionsSchema.safeParse({ ...defaults, ...options });
+    if (!r.success) throw new Error(`invalid sync loop options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    this.options = r.data;
     this.abort = new AbortController();
     this.running = this.loop(this.abort.signal);
   }
