@@ -21,6 +21,15 @@ describe('coverage knobs (coverage-knobs.ts)', () => {
     }
   });
 
+  it('the knobs appended later are drawn after those: seeds that draw them off keep their mix too', () => {
+    // Seeds 19, 31 and 33 draw none of appScreens, mistakeRate, applyChunkBytes or the tight rate limit.
+    for (const seed of ['19', '31', '33']) {
+      const c = configForSeed(buildConfig({ seed, profile: 'swarm' }), seed);
+      const w = c.wide!;
+      expect([w.appScreens, w.mistakeRate, w.applyChunkBytes, c.serverProcess?.http?.syncPerSecond]).toEqual([undefined, undefined, undefined, undefined]);
+    }
+  });
+
   it('hostile boundary requests are refused whole (4xx) or recorded as failed, and nothing of them is applied', async () => {
     const r = await runSimulation(quiet({ boundaryRate: 0.1 }), getStores());
     expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
