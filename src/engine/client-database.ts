@@ -1,4 +1,4 @@
-import { defaultLimits, maxOriginsPerMutation, runMutator, valueProblem, entityKey, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type Origin, type PatchOp, type JSONValue } from '../protocol/index.ts';
+import { defaultLimits, maxOriginsPerMutation, runMutator, valueProblem, entityKey, parseKey, type CookieObject, type EntityData, type Limits, type Mutation, type MutatorRegistry, type Origin, type PatchOp, type EffectOp, type JSONValue } from '../protocol/index.ts';
 import { quoteIdent, type Db, type Queryable } from '../db/types.ts';
 import { jsonChunks } from './json-chunks.ts';
 import { DocumentCache } from './document-cache.ts';
@@ -88,12 +88,12 @@ function readsJSON(reads: readonly { key: string; data: string | null }[]): stri
 }
 
 /** queue_and_apply's text arguments after the id: client id, name, args, origins, puts, dels, reads (null: SQL NULL). */
-function queueAndApplyValues(m: QueuedMutation, effects: readonly PatchOp[], reads: { key: string; data: string | null }[] | null): (string | null)[] {
+function queueAndApplyValues(m: QueuedMutation, effects: readonly EffectOp[], reads: { key: string; data: string | null }[] | null): (string | null)[] {
   const puts: { key: string; data: EntityData }[] = [];
   const dels: string[] = [];
   for (const e of effects) {
     if (e.op === 'put') puts.push({ key: e.key, data: e.value });
-    else if (e.op === 'del') dels.push(e.key);
+    else dels.push(e.key);
   }
   return [m.clientID, m.name, JSON.stringify(m.args), m.origins?.length ? JSON.stringify(m.origins) : null, JSON.stringify(puts), JSON.stringify(dels), reads?.length ? readsJSON(reads) : null];
 }
@@ -101,7 +101,7 @@ function queueAndApplyValues(m: QueuedMutation, effects: readonly PatchOp[], rea
 /** A local write of the deferred mode, run in memory and not yet stored: what its mutator read (JSON text, null: absent) and wrote. */
 export interface DeferredWrite {
   mutation: Mutation;
-  effects: PatchOp[];
+  effects: EffectOp[];
   reads: { key: string; data: string | null }[];
 }
 
@@ -183,10 +183,8 @@ function metaFromRow(m: MetaRow): ClientMeta {
   };
 }
 
-function splitKey(key: string): { type: string; id: string } {
-  const i = key.indexOf('/');
-  return { type: key.slice(0, i), id: key.slice(i + 1) };
-}
+/** The protocol's own parse (a key without a type is an error there, not an entity of type ''). */
+const splitKey = parseKey;
 
 /**
  * The client's storage on PGlite, in its own schema so that many clients can share one
@@ -310,25 +308,6 @@ export class ClientDatabase {
     };
   }
 
-  /** Applies effects to the visible state in one statement per kind. */
-  protected async applyToVisible(q: Queryable, effects: readonly PatchOp[]): Promise<void> {
-    const puts: { key: string; type: string; id: string; data: EntityData }[] = [];
-    const dels: string[] = [];
-    for (const e of effects) {
-      if (e.op === 'put') puts.push({ key: e.key, ...splitKey(e.key), data: e.value });
-      else if (e.op === 'del') dels.push(e.key);
-    }
-    if (dels.length) await q.query(`DELETE FROM ${this.s}.visible WHERE key = ANY($1::text[])`, [dels]);
-    for (const chunk of jsonChunks(puts, this.applyChunkBytes)) {
-      await q.query(
-        `INSERT INTO ${this.s}.visible (key, type, id, data)
-         SELECT key, type, id, data FROM jsonb_to_recordset($1::jsonb) AS r(key text, type text, id text, data jsonb)
-         ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
-        [chunk],
-      );
-    }
-  }
-
   /**
    * Runs a mutator optimistically and queues it durably: it resolves once the mutation, the next
    * id and its effects are committed together. A mutator that throws queues nothing and its
@@ -395,14 +374,14 @@ export class ClientDatabase {
   }
 
   /** Writes one mutation (see queueAndApply) and remembers the next id; undefined if nothing was written. */
-  private async queued(q: Queryable, m: QueuedMutation, effects: readonly PatchOp[], reads: { key: string; data: string | null }[] | null) {
+  private async queued(q: Queryable, m: QueuedMutation, effects: readonly EffectOp[], reads: { key: string; data: string | null }[] | null) {
     if (!(await this.queueAndApply(q, m, effects, reads))) {
       this.writer = undefined;
       return undefined;
     }
     // Remembered before a transaction's COMMIT: if that fails, the next write's check finds it stale.
     this.writer = { clientID: m.clientID, nextMutationID: m.id + 1 };
-    for (const e of effects) if (e.op !== 'clear') this.documentCache.set(e.key, e.op === 'put' ? JSON.stringify(e.value) : null);
+    for (const e of effects) this.documentCache.set(e.key, e.op === 'put' ? JSON.stringify(e.value) : null);
     const mutation: Mutation = { clientID: m.clientID, id: m.id, name: m.name, args: m.args as JSONValue, timestamp: m.timestamp, ...(m.origins?.length ? { origins: m.origins } : {}) };
     return { mutation, changes: effects.map(toChange) };
   }
@@ -417,7 +396,7 @@ export class ClientDatabase {
    * written and this returns false. The effects come from one mutator run, one per key, so the
    * deleted and the put keys are disjoint.
    */
-  protected async queueAndApply(q: Queryable, m: QueuedMutation, effects: readonly PatchOp[], reads: { key: string; data: string | null }[] | null = null): Promise<boolean> {
+  protected async queueAndApply(q: Queryable, m: QueuedMutation, effects: readonly EffectOp[], reads: { key: string; data: string | null }[] | null = null): Promise<boolean> {
     try {
       const call = this.queueAndApplyCall(m, effects, reads);
       // The simple query protocol with the values inlined as literals: PGlite's extended protocol
@@ -435,7 +414,7 @@ export class ClientDatabase {
   }
 
   /** The queue_and_apply call with its values as literals; undefined when one cannot be (an unsafe id or timestamp, a NUL). */
-  private queueAndApplyCall(m: QueuedMutation, effects: readonly PatchOp[], reads: { key: string; data: string | null }[] | null): string | undefined {
+  private queueAndApplyCall(m: QueuedMutation, effects: readonly EffectOp[], reads: { key: string; data: string | null }[] | null): string | undefined {
     const values = queueAndApplyValues(m, effects, reads);
     if (!Number.isSafeInteger(m.id) || !Number.isFinite(m.timestamp) || values.some((v) => v !== null && v.includes('\0'))) return undefined;
     const [cid, name, args, origins, putsJSON, delsJSON, readsText] = values.map((v) => (v === null ? 'NULL' : sqlLiteral(v)));
@@ -487,7 +466,7 @@ export class ClientDatabase {
     if (w && inLine && w.clientID === first.clientID && w.nextMutationID === first.id && (await this.queueAndApplyBatch(writes))) {
       const last = writes[writes.length - 1]!.mutation;
       this.writer = { clientID: last.clientID, nextMutationID: last.id + 1 };
-      for (const d of writes) for (const e of d.effects) if (e.op !== 'clear') this.documentCache.set(e.key, e.op === 'put' ? JSON.stringify(e.value) : null);
+      for (const d of writes) for (const e of d.effects) this.documentCache.set(e.key, e.op === 'put' ? JSON.stringify(e.value) : null);
       return { mutations: writes.map((d) => d.mutation), rerun: false, changes: [] };
     }
     this.writer = undefined;
@@ -522,7 +501,7 @@ export class ClientDatabase {
     const final = new Map<string, EntityData | null>();
     for (const d of writes) {
       for (const r of d.reads) if (!final.has(r.key) && !reads.has(r.key)) reads.set(r.key, r.data);
-      for (const e of d.effects) if (e.op !== 'clear') final.set(e.key, e.op === 'put' ? e.value : null);
+      for (const e of d.effects) final.set(e.key, e.op === 'put' ? e.value : null);
     }
     const muts = JSON.stringify(writes.map(({ mutation: m }) => ({ id: m.id, name: m.name, args: m.args, ts: m.timestamp, origins: m.origins?.length ? m.origins : null })));
     const puts = JSON.stringify([...final].filter(([, v]) => v !== null).map(([key, data]) => ({ key, data })));
@@ -955,7 +934,6 @@ function lastOps(patch: readonly PatchOp[]): Map<string, EntityData | null> {
   return m;
 }
 
-export function toChange(e: PatchOp): EntityChange {
-  const key = (e as { key: string }).key;
-  return { key, ...splitKey(key), data: e.op === 'put' ? e.value : undefined };
+export function toChange(e: EffectOp): EntityChange {
+  return { key: e.key, ...splitKey(e.key), data: e.op === 'put' ? e.value : undefined };
 }

@@ -107,7 +107,6 @@ export class DeferredWrites {
     const seq = ++this.seq;
     let bytes = size;
     for (const e of outcome.effects) {
-      if (e.op === 'clear') continue;
       const text = e.op === 'put' ? JSON.stringify(e.value) : null;
       bytes += text?.length ?? 0;
       this.overlay.set(e.key, { text, seq });

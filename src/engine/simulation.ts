@@ -45,10 +45,11 @@ export async function rebaseCheck(store: ClientDatabase, db: Db = store.db): Pro
       const outcome = await runMutator(store.registry, { name: m.name, args: m.args, clientID: meta.clientID, mutationID: Number(m.mutation_id) }, 'client', async (k) => state.get(k), { limits: store.limits });
       for (const e of outcome.effects) {
         if (e.op === 'put') state.set(e.key, e.value);
-        else if (e.op === 'del') state.delete(e.key);
+        else state.delete(e.key);
       }
     }
-    const expected = new Map([...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    // A map's keys are distinct: never equal.
+    const expected = new Map([...state].sort(([a], [b]) => (a < b ? -1 : 1)));
     return { expected, visible: await store.visibleMap(tx) };
   });
 }

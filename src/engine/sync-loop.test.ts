@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ProtocolError } from '../protocol/index.ts';
 import { SyncLoop } from './sync-loop.ts';
 
 /** Runs the loop on a timer that records each wait and returns at once, until `waits` waits were asked for. */
@@ -53,5 +54,70 @@ describe('SyncLoop backoff', () => {
     };
     const delays = await waitsOf(run, () => acked, 5);
     expect(delays).toEqual([500, 500, 1_000, 2_000, 4_000]);
+  });
+});
+
+/** A 429 (or 503) whose answer carried Retry-After: `seconds`. */
+function tooManyRequests(seconds: number): ProtocolError {
+  const e = new ProtocolError(429, { error: 'BadRequest', message: 'too many requests' });
+  e.retryAfterMs = seconds * 1000;
+  return e;
+}
+
+describe('SyncLoop Retry-After', () => {
+  it('waits at least the Retry-After the server gave, then the rest of the backoff', async () => {
+    const delays = await waitsOf(async () => Promise.reject(tooManyRequests(5)), () => 0, 7);
+    // Backoff 500, 1000, 2000, 4000 are below the 5 s asked for; 8000 is 5000 held plus 3000.
+    expect(delays).toEqual([5_000, 5_000, 5_000, 5_000, 5_000, 3_000, 5_000]);
+  });
+
+  it('caps the Retry-After at maxRetryAfterMs (default 60 s)', async () => {
+    const delays = await waitsOf(async () => Promise.reject(tooManyRequests(3_600)), () => 0, 2);
+    expect(delays).toEqual([60_000, 60_000]);
+  });
+
+  it('a poke during the Retry-After does not end it early; one after it runs at once', async () => {
+    const sleeps: { ms: number; signal: AbortSignal | undefined; wake: () => void }[] = [];
+    let runs = 0;
+    let settle!: () => void;
+    let next = new Promise<void>((r) => (settle = r));
+    const loop = new SyncLoop({
+      timer: {
+        sleep: (ms, signal) =>
+          new Promise<void>((resolve, reject) => {
+            signal?.addEventListener('abort', () => reject(new Error('aborted')));
+            sleeps.push({ ms, signal, wake: resolve });
+            settle();
+          }),
+      },
+      random: { next: () => 1 },
+      run: async () => {
+        runs++;
+        if (runs === 1) throw tooManyRequests(5);
+      },
+      onError: () => {},
+    });
+    const parked = async () => {
+      await next;
+      next = new Promise<void>((r) => (settle = r));
+    };
+    loop.start({ intervalMs: 30_000, backoffBaseMs: 500 });
+    await parked();
+    expect(sleeps.map((s) => s.ms)).toEqual([5_000]);
+    loop.poke(); // a local write while the server asked us to wait
+    await Promise.resolve();
+    expect(sleeps[0]!.signal!.aborted).toBe(false);
+    expect(runs).toBe(1);
+    sleeps[0]!.wake(); // the hold ends: the poke made during it runs now, not after the interval
+    await parked();
+    expect(runs).toBe(2);
+    expect(sleeps.map((s) => s.ms)).toEqual([5_000, 30_000]);
+    await loop.stop();
+  });
+
+  it('refuses a bad option with a clear error naming it', () => {
+    const loop = new SyncLoop({ timer: { sleep: async () => {} }, random: { next: () => 0 }, run: async () => {}, onError: () => {} });
+    expect(() => loop.start({ maxRetryAfterMs: -1 })).toThrow(/invalid sync loop options: maxRetryAfterMs: .*>=0/);
+    expect(() => loop.start({ intervalMs: Number.NaN })).toThrow(/intervalMs/);
   });
 });

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { retryAfterOf } from '../protocol/index.ts';
 import type { Random, Timer } from '../seams/index.ts';
 
 export interface SyncLoopOptions {
@@ -8,9 +10,16 @@ export interface SyncLoopOptions {
   /** Backoff after errors: base * 2^n, capped, with jitter. */
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /**
+   * Most of a server's Retry-After (429, 503) the loop honours: the next run waits at least
+   * min(Retry-After, this), and pokes do not cut that part short.
+   */
+  maxRetryAfterMs: number;
 }
 
-const defaults: SyncLoopOptions = { intervalMs: 30_000, pokeDelayMs: 50, backoffBaseMs: 500, backoffMaxMs: 60_000 };
+const defaults: SyncLoopOptions = { intervalMs: 30_000, pokeDelayMs: 50, backoffBaseMs: 500, backoffMaxMs: 60_000, maxRetryAfterMs: 60_000 };
+const ms = z.number().finite().nonnegative();
+const optionsSchema = z.object({ intervalMs: ms, pokeDelayMs: ms, backoffBaseMs: ms, backoffMaxMs: ms, maxRetryAfterMs: ms });
 
 export interface SyncLoopDeps {
   timer: Timer;
@@ -29,7 +38,8 @@ export interface SyncLoopDeps {
 
 /**
  * Runs `run` now and then: never two at once, sooner after a poke, exponentially later after
- * errors (unless the failed run made progress). Time comes only through the Timer seam; stop()
+ * errors (unless the failed run made progress), and never before the Retry-After the server gave
+ * with the error (capped at maxRetryAfterMs). Time comes only through the Timer seam; stop()
  * aborts the wait and awaits the run.
  */
 export class SyncLoop {
@@ -51,7 +61,9 @@ export class SyncLoop {
 
   start(options: Partial<SyncLoopOptions> = {}): void {
     if (this.abort) return;
-    this.options = { ...defaults, ...options };
+    const r = optionsSchema.safeParse({ ...defaults, ...options });
+    if (!r.success) throw new Error(`invalid sync loop options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    this.options = r.data;
     this.abort = new AbortController();
     this.running = this.loop(this.abort.signal);
   }
@@ -79,7 +91,20 @@ export class SyncLoop {
 
   private async loop(signal: AbortSignal): Promise<void> {
     let delay = 0;
+    // The part of the delay the server asked for (Retry-After): a poke waits it out too, else the
+    // next local write would send at once into the same 429.
+    let hold = 0;
     while (!signal.aborted) {
+      if (hold > 0) {
+        this.pokedDuringRun = false; // a poke during the failed run does not shorten a backoff
+        try {
+          await this.deps.timer.sleep(hold, signal);
+        } catch {
+          return;
+        }
+        // A poke during the hold runs now (its batching delay has passed); else the rest of the backoff.
+        delay = this.pokedDuringRun ? 0 : delay - hold;
+      }
       if (delay > 0) {
         this.wake = new AbortController();
         const waitSignal = AbortSignal.any([signal, this.wake.signal]);
@@ -102,15 +127,17 @@ export class SyncLoop {
       }
       this.pokedDuringRun = false;
       const before = this.deps.progress?.();
+      hold = 0;
       try {
         await this.deps.run();
         this.failures = 0;
       } catch (e) {
         this.failures = before !== undefined && this.deps.progress!() > before ? 1 : this.failures + 1;
+        hold = Math.min(retryAfterOf(e) ?? 0, this.options.maxRetryAfterMs);
         // Awaited: what the error reports (the state listeners' read) is part of this run, not beside the next.
         await this.deps.onError(e);
       }
-      delay = this.pokedDuringRun && this.failures === 0 ? this.options.pokeDelayMs : this.nextDelay();
+      delay = this.pokedDuringRun && this.failures === 0 ? this.options.pokeDelayMs : Math.max(this.nextDelay(), hold);
     }
   }
 }

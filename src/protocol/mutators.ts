@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { entityIdSchema, entityKey, entityTypeSchema, type EntityData } from './entity.ts';
 import { jsonObjectSchema } from './json.ts';
 import { valueProblem, type Limits } from './limits.ts';
-import type { PatchOp } from './patch.ts';
+import type { EffectOp } from './patch.ts';
 
 /**
  * What a mutator sees. The same mutator code runs speculatively on the client and
@@ -73,7 +73,7 @@ export function createRegistry(extra: MutatorRegistry = {}): MutatorRegistry {
 
 export interface MutatorOutcome {
   /** Writes in the order they were last made, one per key. Empty when the mutator failed. */
-  effects: PatchOp[];
+  effects: EffectOp[];
   error?: string;
 }
 
@@ -131,7 +131,7 @@ export async function runMutator(
     return { effects: [], error: e instanceof Error ? e.message : String(e) };
   }
   if (readFailure) throw readFailure.error;
-  const effects: PatchOp[] = [];
+  const effects: EffectOp[] = [];
   for (const [key, value] of overlay) {
     if (value !== null && options.limits) {
       // A document the server would refuse (or jsonb would mangle) fails the mutation, writing nothing.

@@ -7,3 +7,5 @@ export const patchOpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('clear') }),
 ]);
 export type PatchOp = z.infer<typeof patchOpSchema>;
+/** What a mutation writes: a put or a delete of one key (never a clear, which only a pull sends). */
+export type EffectOp = Exclude<PatchOp, { op: 'clear' }>;

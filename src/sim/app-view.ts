@@ -18,10 +18,17 @@ export const views: QuerySpec[] = [
   { type: 'tally', id: 't0' },
 ];
 
+/** With wide.appScreens: a list of the latest edits across every type (a query without a type). */
+export const screenViews: QuerySpec[] = [{ orderBy: { field: 'edited', direction: 'desc' }, limit: 3 }];
+
 export function mountViews(world: World & { reportViolation(v: Violation): void }, c: SimClient, engine: PersistentSyncEngine): void {
   const { sched } = world;
   const reads = world.config.wide?.appReads === true;
-  let dirty = new Set<number>(views.map((_, i) => i));
+  const screens = world.config.wide?.appScreens === true;
+  const shown = screens ? [...views, ...screenViews] : views;
+  // The entity the detail screen shows: the one last changed (a local write or a pull).
+  let detail: { type: string; id: string } | undefined;
+  let dirty = new Set<number>(shown.map((_, i) => i));
   let scheduled = false;
   const rerun = () => {
     if (scheduled) return;
@@ -32,11 +39,12 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
       dirty = new Set();
       try {
         for (const i of run) {
-          const spec = views[i]!;
+          const spec = shown[i]!;
           const broken = check(spec, await engine.query(spec));
           if (broken) world.reportViolation(violation('live-query', `${c.name}: query ${JSON.stringify(spec)} ${broken}`, { lane: c.name, clientID: engine.clientID, t: sched.now }));
         }
         if (reads) await readLikeAnApp(world, c, engine);
+        if (detail) await showDetail(world, c, engine, detail);
         const state = await engine.getState();
         if (state.lastSyncedVersion !== state.cookie || !(Number.isInteger(state.pendingCount) && state.pendingCount >= 0)) {
           world.reportViolation(violation('live-query', `${c.name}: sync state inconsistent: ${JSON.stringify(state)}`, { lane: c.name, t: sched.now }));
@@ -50,7 +58,11 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
   };
   engine.onEntityChange((change) => {
     let any = false;
-    views.forEach((v, i) => {
+    if (screens) {
+      detail = { type: change.type, id: change.id };
+      any = true;
+    }
+    shown.forEach((v, i) => {
       if (!v.type || v.type === change.type) {
         dirty.add(i);
         any = true;
@@ -81,6 +93,17 @@ async function readLikeAnApp(world: World & { reportViolation(v: Violation): voi
   const doc = await engine.get('tally', 't0');
   if (doc !== undefined && typeof doc.n !== 'number') {
     world.reportViolation(violation('live-query', `${c.name}: engine.get(tally, t0) gave ${JSON.stringify(doc)}`, { lane: c.name, t: world.sched.now }));
+  }
+}
+
+/**
+ * The detail screen reads the entity last changed with engine.get (in deferred mode a write not
+ * yet stored answers from memory): absent, or a document whose id-less shape is a plain object.
+ */
+async function showDetail(world: World & { reportViolation(v: Violation): void }, c: SimClient, engine: PersistentSyncEngine, e: { type: string; id: string }): Promise<void> {
+  const doc = await engine.get(e.type, e.id);
+  if (doc !== undefined && (doc === null || typeof doc !== 'object' || Array.isArray(doc))) {
+    world.reportViolation(violation('live-query', `${c.name}: engine.get(${e.type}, ${e.id}) gave ${JSON.stringify(doc)}`, { lane: c.name, t: world.sched.now }));
   }
 }
 

@@ -140,7 +140,7 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   // The engine's deferred durability mode in a third of the seeds, drawn last (the other draws stay as they were).
   if (next() < 1 / 3) wide.flushIntervalMs = Math.floor(next() * 400);
   // Coverage knobs (coverage-knobs.ts), after everything else.
-  drawCoverageKnobs(next, wide);
+  drawCoverageKnobs(next, wide, serverProcess);
   drawServerCoverageKnobs(next, wide);
   return { network, faults, wide, syncLoop, serverProcess };
 }

@@ -7,7 +7,7 @@ import { useSimStores } from '../../test/support/sim-stores.ts';
 const getStores = useSimStores();
 
 /** A quiet run (no faults) with only the coverage knobs' work on top of the chaos profile's sizes. */
-function quiet(knobs: { boundaryRate?: number; doorRate?: number; appReads?: boolean }) {
+function quiet(knobs: { boundaryRate?: number; doorRate?: number; appReads?: boolean; appScreens?: boolean; mistakeRate?: number; flushIntervalMs?: number }) {
   const base = buildConfig({ seed: 'knobs', profile: 'none', clients: 3, steps: 80 });
   return { ...base, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, ...knobs } };
 }
@@ -18,6 +18,15 @@ describe('coverage knobs (coverage-knobs.ts)', () => {
     for (const seed of ['13', '14', '17']) {
       const w = configForSeed(buildConfig({ seed, profile: 'swarm' }), seed).wide!;
       expect([w.boundaryRate, w.doorRate, w.appReads]).toEqual([undefined, undefined, undefined]);
+    }
+  });
+
+  it('the knobs appended later are drawn after those: seeds that draw them off keep their mix too', () => {
+    // Seeds 19, 31 and 33 draw none of appScreens, mistakeRate, applyChunkBytes or the tight rate limit.
+    for (const seed of ['19', '31', '33']) {
+      const c = configForSeed(buildConfig({ seed, profile: 'swarm' }), seed);
+      const w = c.wide!;
+      expect([w.appScreens, w.mistakeRate, w.applyChunkBytes, c.serverProcess?.http?.syncPerSecond]).toEqual([undefined, undefined, undefined, undefined]);
     }
   });
 
@@ -36,5 +45,13 @@ describe('coverage knobs (coverage-knobs.ts)', () => {
     const r = await runSimulation(quiet({ doorRate: 1, appReads: true }), getStores());
     expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
     expect(r.trace.some((e) => e.kind === 'push-recv' || e.kind === 'pull-recv')).toBe(true);
+  }, 120_000);
+
+  it("an app's mistakes in documents (a Date, undefined, a BigInt) are refused and queue nothing; more screens converge, deferred too", async () => {
+    const r = await runSimulation(quiet({ appScreens: true, mistakeRate: 0.1, flushIntervalMs: 50 }), getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+    const refused = r.trace.filter((e) => e.kind === 'refused').map((e) => e.detail ?? '');
+    for (const kind of ['date', 'undefined', 'bigint']) expect(refused.some((d) => d.startsWith(`${kind}:`)), kind).toBe(true);
+    expect(r.trace.some((e) => e.kind === 'hostile-accepted')).toBe(false);
   }, 120_000);
 });

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ClientDatabase } from '../engine/client-database.ts';
 import type { Queryable } from '../db/types.ts';
-import type { PatchOp } from '../protocol/index.ts';
+import type { EffectOp } from '../protocol/index.ts';
 import type { BugVariant } from './bugs/types.ts';
 import { runSimulation } from './run.ts';
 import { buildConfig } from './scenario.ts';
@@ -25,7 +25,7 @@ beforeAll(() => {
 /** Throws from inside the client's mutation transaction on the 7th local write of a store. */
 class ThrowingStore extends ClientDatabase {
   private writes = 0;
-  protected override async queueAndApply(q: Queryable, m: Parameters<ClientDatabase['queueAndApply']>[1], effects: readonly PatchOp[]): Promise<boolean> {
+  protected override async queueAndApply(q: Queryable, m: Parameters<ClientDatabase['queueAndApply']>[1], effects: readonly EffectOp[]): Promise<boolean> {
     const written = await super.queueAndApply(q, m, effects);
     if (effects.length && ++this.writes === 7) throw new Error('duplicate key value violates unique constraint "pending_pkey" (planted)');
     return written;

@@ -19,6 +19,8 @@ type Kind = 'push' | 'pull' | 'register';
 interface Answer {
   status: number;
   text: string;
+  /** The answer's Retry-After header (429, 503), passed on to the client as HTTP does. */
+  retryAfter?: string;
 }
 
 /**
@@ -216,7 +218,7 @@ function simFetch(world: World, c: SimClient): typeof fetch {
       sched.record(c.name, 'truncated', label);
       text = truncate(text, fate.http.truncateAt);
     }
-    return new Response(text, { status: result.status, headers: { 'content-type': 'application/json' } });
+    return new Response(text, { status: result.status, headers: { 'content-type': 'application/json', ...(result.retryAfter ? { 'retry-after': result.retryAfter } : {}) } });
   }) as typeof fetch;
 }
 
@@ -237,7 +239,7 @@ async function serve(world: World, c: SimClient, kind: Kind, url: string, wire: 
   Object.defineProperty(request, 'ip', { value: c.name });
   if (serverFn) {
     const refused = await api.guardServerFn(request);
-    if (refused) return { status: refused.status, text: await refused.text() };
+    if (refused) return answerOf(refused);
     let body: unknown;
     try {
       body = JSON.parse(wire);
@@ -248,7 +250,13 @@ async function serve(world: World, c: SimClient, kind: Kind, url: string, wire: 
     return { status: r.status, text: JSON.stringify(r.body) };
   }
   const res = kind === 'push' ? await api.push(request) : kind === 'pull' ? await api.pull(request) : await api.register(request);
-  return { status: res.status, text: await res.text() };
+  return answerOf(res);
+}
+
+/** What the client gets of a Response: status, body and Retry-After. */
+async function answerOf(res: Response): Promise<Answer> {
+  const retryAfter = res.headers.get('retry-after');
+  return { status: res.status, text: await res.text(), ...(retryAfter ? { retryAfter } : {}) };
 }
 
 /** The raw fetch of a client over the simulated network (a misbehaving client's requests). */

@@ -25,7 +25,7 @@ export const opEventSchema = z.object({
   /** An upsert's extra string field of this many bytes (big documents), made at run time. */
   pad: z.number().int().nonnegative().optional(),
   /** A hostile input the engine must refuse, or a misbehaving client's raw push. */
-  hostile: z.enum(['surrogate', 'nul', 'proto', 'oversized']).optional(),
+  hostile: z.enum(['surrogate', 'nul', 'proto', 'oversized', 'date', 'undefined', 'bigint']).optional(),
   how: z.enum(['skip', 'stale', 'foreign', 'oversize', 'no-length', 'burst', 'bad-token', 'invalid', 'version', 'gap', 'malformed', 'boundary']).optional(),
   /** how 'boundary': hostile raw requests (faults/hostile-boundary.ts), malformed whole or with invalid mutations. */
   boundary: z.enum(['request', 'mutations']).optional(),
@@ -96,6 +96,7 @@ function wideEvent(rng: Rng, t: number, client: number, w: WideWorkload, what: s
   if (label) return label;
   if (w.boundaryRate && rng.chance(w.boundaryRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: 'boundary', boundary: rng.pick(['request', 'mutations'] as const) };
   if (rng.chance(w.intruderRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: rng.pick(['skip', 'stale', 'foreign', 'oversize', 'no-length', 'burst', 'bad-token', 'invalid', 'version', 'gap', 'malformed'] as const) };
+  if (w.mistakeRate && rng.chance(w.mistakeRate)) return { t, kind: 'op', client, op: 'hostile', type: 'comment', id: rng.pick(keySpace.comment), hostile: rng.pick(['date', 'undefined', 'bigint'] as const) };
   if (rng.chance(w.hostileRate)) return { t, kind: 'op', client, op: 'hostile', type: 'comment', id: rng.pick(keySpace.comment), hostile: rng.pick(['surrogate', 'nul', 'proto', 'oversized'] as const) };
   // Comment bodies are strings: the increment fails on the server (or is refused locally) where the comment exists.
   if (rng.chance(w.failingRate)) return { t, kind: 'op', client, op: 'increment', type: 'comment', id: rng.pick(keySpace.comment), field: 'body', by: 1 };

@@ -35,8 +35,14 @@ export async function runWideOp(world: World, c: SimClient, e: OpEvent, mutate: 
   }
 }
 
-/** Inputs the database cannot store or the protocol forbids. */
-function hostileData(kind: 'surrogate' | 'nul' | 'proto' | 'oversized'): Record<string, unknown> {
+/**
+ * Inputs the database cannot store or the protocol forbids, and an app's usual mistakes (a Date,
+ * a field left undefined, a BigInt: JSON.stringify would turn them into a string, drop them, throw).
+ */
+function hostileData(kind: NonNullable<OpEvent['hostile']>): Record<string, unknown> {
+  if (kind === 'date') return { body: 'x', edited: new Date(0) };
+  if (kind === 'undefined') return { body: 'x', lang: undefined };
+  if (kind === 'bigint') return { body: 'x', edited: 10n };
   if (kind === 'surrogate') return { body: 'half a pair: \ud800' };
   if (kind === 'nul') return { body: 'nul \u0000 inside' };
   if (kind === 'proto') return JSON.parse('{"body":"x","__proto__":{"polluted":true}}') as Record<string, unknown>;

@@ -36,6 +36,12 @@ export const wideWorkloadSchema = z.object({
   appReads: z.boolean().optional(),
   /** Chance an op is a call of the app mutator `label` that the server refuses, quoting a NUL (refused-label.ts); absent: none, and not registered. */
   refusedLabelRate: z.number().min(0).max(1).optional(),
+  /** The app also shows a list across types and a detail view of the entity last changed (app-view.ts); absent: off. */
+  appScreens: z.boolean().optional(),
+  /** Chance an op is an app's mistake the engine must refuse (a Date, undefined or a BigInt in a document, wide-ops.ts); absent: none. */
+  mistakeRate: z.number().min(0).max(1).optional(),
+  /** The engine's applyChunkBytes (absent: the production 256 KiB): small, so that a pull page is written in many statements. */
+  applyChunkBytes: z.number().int().positive().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
@@ -53,10 +59,15 @@ export function drawWideWorkload(next: () => number, on: (max: number) => number
   return { pageSize, pageBytes, pushBatchSize, maxPushBytes, bigDocRate: on(0.02), reshapeRate: on(0.5), failingRate: on(0.05), hostileRate: on(0.03), intruderRate: on(0.02) };
 }
 
-/** The engine options the knobs set (spread into PersistentSyncEngine.open). */
-export function engineKnobs(w: WideWorkload | undefined): { pushBatchSize?: number; maxPushBytes?: number; documentCacheEntries?: number; durability?: 'deferred'; flushIntervalMs?: number } {
+/**
+ * The engine options the knobs set (spread into PersistentSyncEngine.open). A batch size or byte
+ * cap equal to the production default is left out, as an app that never sets it does.
+ */
+export function engineKnobs(w: WideWorkload | undefined): { pushBatchSize?: number; maxPushBytes?: number; documentCacheEntries?: number; durability?: 'deferred'; flushIntervalMs?: number; applyChunkBytes?: number } {
   return w ? {
-    pushBatchSize: w.pushBatchSize, maxPushBytes: w.maxPushBytes, ...(w.documentCacheEntries !== undefined ? { documentCacheEntries: w.documentCacheEntries } : {}),
+    ...(w.pushBatchSize !== 100 ? { pushBatchSize: w.pushBatchSize } : {}), ...(w.maxPushBytes !== 512 * 1024 ? { maxPushBytes: w.maxPushBytes } : {}),
+    ...(w.documentCacheEntries !== undefined ? { documentCacheEntries: w.documentCacheEntries } : {}),
+    ...(w.applyChunkBytes !== undefined ? { applyChunkBytes: w.applyChunkBytes } : {}),
     ...(w.flushIntervalMs !== undefined ? { durability: 'deferred' as const, flushIntervalMs: w.flushIntervalMs } : {}),
   } : {};
 }

@@ -1,4 +1,4 @@
-import { pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
+import { parseRetryAfter, pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
 import { pullResponseWireSchema } from './pull-response.ts';
 import type { Transport } from '../../seams/index.ts';
 
@@ -30,7 +30,7 @@ export function fetchTransport(o: FetchTransportOptions): Transport {
     } catch {
       if (res.status < 500) throw new TransportError(`unreadable response (status ${res.status})`);
     }
-    return unwrapResult({ status: res.status, body: parsed });
+    return unwrapResult({ status: res.status, body: parsed, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) });
   };
   return {
     async push(req: PushRequest): Promise<PushResponseOK> {

@@ -114,8 +114,9 @@ export class GroupToken {
   }
 
   private registerOnce(refreshing: boolean): Promise<string> {
+    // Only one registration is ever in flight (every caller checks inFlight first): its end clears it.
     const p = this.attempt(refreshing).finally(() => {
-      if (this.inFlight === p) this.inFlight = null;
+      this.inFlight = null;
     });
     this.inFlight = p;
     return p;

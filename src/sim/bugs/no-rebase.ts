@@ -1,5 +1,7 @@
 import { ClientDatabase, type PullApplyResult } from '../../engine/client-database.ts';
-import type { CookieObject, PatchOp } from '../../protocol/index.ts';
+import { jsonChunks } from '../../engine/json-chunks.ts';
+import type { Queryable } from '../../db/types.ts';
+import type { CookieObject, EntityData, PatchOp } from '../../protocol/index.ts';
 import type { BugVariant } from './types.ts';
 
 /** The original design's pull: server changes are written straight over the local entities. */
@@ -17,6 +19,25 @@ class NoRebaseStore extends ClientDatabase {
       await this.applyToVisible(tx, resp.patch.slice(lastClear + 1));
       return { applied: true, changes: [], droppedPending: dropped };
     });
+  }
+
+  /** The patch's puts and deletes written to the visible state, one statement per kind (only this bug writes it so). */
+  private async applyToVisible(q: Queryable, effects: readonly PatchOp[]): Promise<void> {
+    const puts: { key: string; type: string; id: string; data: EntityData }[] = [];
+    const dels: string[] = [];
+    for (const e of effects) {
+      if (e.op === 'put') puts.push({ key: e.key, type: e.key.slice(0, e.key.indexOf('/')), id: e.key.slice(e.key.indexOf('/') + 1), data: e.value });
+      else if (e.op === 'del') dels.push(e.key);
+    }
+    if (dels.length) await q.query(`DELETE FROM ${this.s}.visible WHERE key = ANY($1::text[])`, [dels]);
+    for (const chunk of jsonChunks(puts, this.applyChunkBytes)) {
+      await q.query(
+        `INSERT INTO ${this.s}.visible (key, type, id, data)
+         SELECT key, type, id, data FROM jsonb_to_recordset($1::jsonb) AS r(key text, type text, id text, data jsonb)
+         ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data`,
+        [chunk],
+      );
+    }
   }
 }
 
