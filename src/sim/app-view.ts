@@ -1,4 +1,4 @@
-import type { PersistentSyncEngine } from '../engine/index.ts';
+import { watchQuery, type PersistentSyncEngine } from '../engine/index.ts';
 import type { EntityRow, QuerySpec } from '../engine/client-database.ts';
 import { Crash } from './scheduler.ts';
 import { violation } from './findings.ts';
@@ -7,9 +7,9 @@ import type { SimClient, World } from './world-types.ts';
 
 /**
  * What the app's screen reads, as the demo's components do with useLiveQuery and useSyncState:
- * live queries re-run after the entities of their type change, the sync state after each change
- * of it, and the error and reset notices. Each re-run is a task of the client's lane (a crash
- * ends it); a result that breaks its own query (a row of another type, one not matching `where`,
+ * live queries (the production watchQuery) re-run after the entities of their type change, the
+ * sync state after each change, and the error and reset notices. Each re-run is a task of the
+ * client's lane (a crash ends it); a result that breaks its own query (a row of another type, one not matching `where`,
  * out of order, over the limit) is a violation of the `live-query` invariant.
  */
 export const views: QuerySpec[] = [
@@ -28,21 +28,26 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
   const shown = screens ? [...views, ...screenViews] : views;
   // The entity the detail screen shows: the one last changed (a local write or a pull).
   let detail: { type: string; id: string } | undefined;
-  let dirty = new Set<number>(shown.map((_, i) => i));
+  // Each view is a production live query (watchQuery, what useLiveQuery runs), its runs tasks of
+  // the client's lane; an answer that breaks its own query is a violation, an error a finding.
+  for (const spec of shown) {
+    watchQuery(engine, spec, (state) => {
+      if (state.status === 'error') {
+        // A crashed or closed engine (replaced by a wipe or a group move) no longer renders.
+        if (state.error instanceof Crash || c.engine !== engine) return;
+        throw state.error;
+      }
+      const broken = check(spec, state.rows);
+      if (broken) world.reportViolation(violation('live-query', `${c.name}: query ${JSON.stringify(spec)} ${broken}`, { lane: c.name, clientID: engine.clientID, t: sched.now }));
+    }, { schedule: (run) => sched.spawn(c.name, 'view', run) });
+  }
   let scheduled = false;
   const rerun = () => {
     if (scheduled) return;
     scheduled = true;
     sched.spawn(c.name, 'view', async () => {
       scheduled = false;
-      const run = dirty;
-      dirty = new Set();
       try {
-        for (const i of run) {
-          const spec = shown[i]!;
-          const broken = check(spec, await engine.query(spec));
-          if (broken) world.reportViolation(violation('live-query', `${c.name}: query ${JSON.stringify(spec)} ${broken}`, { lane: c.name, clientID: engine.clientID, t: sched.now }));
-        }
         if (reads) await readLikeAnApp(world, c, engine);
         if (detail) await showDetail(world, c, engine, detail);
         const state = await engine.getState();
@@ -57,18 +62,8 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
     });
   };
   engine.onEntityChange((change) => {
-    let any = false;
-    if (screens) {
-      detail = { type: change.type, id: change.id };
-      any = true;
-    }
-    shown.forEach((v, i) => {
-      if (!v.type || v.type === change.type) {
-        dirty.add(i);
-        any = true;
-      }
-    });
-    if (any) rerun();
+    if (screens) detail = { type: change.type, id: change.id };
+    rerun();
   });
   // With wide.appReads, the sync state also renders from onStateChange (as a status bar
   // subscribed to it would), unsubscribing once the engine is replaced.
