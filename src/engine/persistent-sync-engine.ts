@@ -431,7 +431,16 @@ export class PersistentSyncEngine {
    * (if so there may be another page). ClientStateNotFound resets the client's identity
    * (a new client id; the next pull starts over from a full snapshot) and is rethrown.
    */
-  async pull(sendNext = false): Promise<boolean> {
+  async pull(): Promise<boolean> {
+    return (await this.pullPage(false)).moved;
+  }
+
+  /**
+   * pull, and whether the server said this page was its last (`more: false`: the client is now
+   * at the server's version; an older server says nothing, and only a next pull finds out).
+   * `sendNext`: send the next page's request ahead, while this one is applied.
+   */
+  private async pullPage(sendNext: boolean): Promise<{ moved: boolean; last: boolean }> {
     this.assertOpen();
     // A staged bootstrap under way continues from its own cookie (see ClientDatabase.applyPull).
     const { meta, stage } = (await this.store.readMetaAndStage())!;
@@ -446,8 +455,11 @@ export class PersistentSyncEngine {
       if (isClientStateNotFound(e)) await this.resetIdentity('pull', meta.clientID);
       throw e;
     }
+    // The server said this page brings us to its version (a staged page never does): no pull
+    // only to confirm it, ahead or after.
+    const last = resp.more === false && resp.cookie.stage === undefined;
     // More may follow: ask for it now, from the cookie this page leaves.
-    if (sendNext && this.transport.pullAhead && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined)) {
+    if (sendNext && !last && this.transport.pullAhead && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined)) {
       const c = resp.cookie;
       const next = c.stage !== undefined ? c : { order: c.order, epoch: c.epoch, ...(c.fp ? { fp: c.fp } : {}) };
       this.ahead = { key: cookieKey(next), ...this.transport.pullAhead(this.pullRequest(next)) };
@@ -455,7 +467,7 @@ export class PersistentSyncEngine {
     // An answer that changes nothing (the cookie we sent, same database and history, no patch, no
     // acknowledgement: the pull that confirms we are up to date) needs no transaction at all.
     const c = resp.cookie;
-    if (stage === null && c.stage === undefined && base !== null && c.order === base && c.epoch === meta.epoch && (c.fp ?? null) === (meta.fp ?? null) && resp.patch.length === 0 && Object.keys(resp.lastMutationIDChanges).length === 0) return false;
+    if (stage === null && c.stage === undefined && base !== null && c.order === base && c.epoch === meta.epoch && (c.fp ?? null) === (meta.fp ?? null) && resp.patch.length === 0 && Object.keys(resp.lastMutationIDChanges).length === 0) return { moved: false, last };
     // Rebase runs in SQL over the stored pending queue: unflushed writes are stored first.
     await this.deferred?.flush();
     const result = await this.store.applyPull(base, resp, meta.clientID, stage?.stage);
@@ -473,7 +485,7 @@ export class PersistentSyncEngine {
     if (result.applied) await this.emitState();
     const moved = result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);
     if (moved) this.progressed++;
-    return moved;
+    return { moved, last };
   }
 
   /**
@@ -494,8 +506,9 @@ export class PersistentSyncEngine {
       }
       if (attempt === 0 && isClientStateNotFound(pushError)) continue;
       try {
-        for (let i = 0; i < maxPages && (await this.pull(i + 1 < maxPages)); i++) {
-          /* next page */
+        for (let i = 0; i < maxPages; i++) {
+          const page = await this.pullPage(i + 1 < maxPages);
+          if (!page.moved || page.last) break;
         }
       } catch (e) {
         if (attempt === 0 && isClientStateNotFound(e)) continue;
