@@ -157,15 +157,21 @@ export class PersistentSyncEngine {
   private online = true;
   /** Highest mutation id a push of this engine instance delivered (the server answered 200). */
   private pushedUpTo = 0;
-  /** Local writes this instance made, counted after each (see `drained`). */
+  /**
+   * Changes of the stored pending queue this instance made, counted after each (see `unpushed`):
+   * a durable local write (even one that failed) and a deferred flush. A deferred write is not
+   * stored until its flush, and is not counted.
+   */
   private writes = 0;
   /**
-   * What was true when a push last found nothing to send past pushedUpTo: the write count, the
-   * resend point and the client id then. While all three are unchanged there is still nothing, and
-   * push skips its pending read (polling syncs are most syncs). A new instance (a restart after a
-   * crash) starts without it and reads. Assumes one engine per store at a time, as everywhere here.
+   * The stored pending mutations past pushedUpTo, all of them, known without a read: set by a
+   * push's read that found them all (none: polling syncs are most syncs), extended by each
+   * deferred flush that stored the next ids, trimmed by each push. Valid while the write count,
+   * the resend point and the client id are those it names; else push reads. A new instance (a
+   * restart after a crash) starts without it and reads. Assumes one engine per store at a time,
+   * as everywhere here.
    */
-  private drained: { writes: number; upTo: number; clientID: string } | null = null;
+  private unpushed: { writes: number; upTo: number; clientID: string; list: Mutation[] } | null = null;
   /**
    * Within one sync(), the next page's request, sent while this page is applied so that the
    * server builds it meanwhile (they took turns: a catch-up's wall time was the server's plus the
@@ -209,7 +215,7 @@ export class PersistentSyncEngine {
           for (const c of changes) this.entityListeners.emit(c);
         },
         onFlushed: (writes) => {
-          this.writes++; // the stored queue grew: push must read it again
+          this.followFlush(writes.map((w) => w.mutation));
           this.flushedListeners.emit(writes);
         },
         onError: (e) => this.reportError(e),
@@ -255,7 +261,8 @@ export class PersistentSyncEngine {
    */
   mutate(name: string, args: JSONValue): Promise<Mutation> {
     const deferred = this.deferred;
-    if (deferred) return this.write(() => deferred.mutate(name, args, this.clock.now()));
+    // A deferred write stores nothing (its flush does, and counts then).
+    if (deferred) return this.write(() => deferred.mutate(name, args, this.clock.now()), false);
     return this.write(() => this.store.mutate(name, args, this.clock.now()));
   }
 
@@ -289,10 +296,10 @@ export class PersistentSyncEngine {
   /**
    * A local write, in call order: it starts once the write called before it has finished (a
    * wait on the Timer seam, ended by that write, so that a simulator's scheduler sees it). It is
-   * counted even when it fails (the push's pending read must not be skipped), then listeners,
-   * state and a poke.
+   * counted even when it fails (the push's pending read must not be skipped) unless it stores
+   * nothing (`stores` false: a deferred write), then listeners, state and a poke.
    */
-  private async write(run: () => Promise<{ mutation: Mutation; changes: EntityChange[] }>): Promise<Mutation> {
+  private async write(run: () => Promise<{ mutation: Mutation; changes: EntityChange[] }>, stores = true): Promise<Mutation> {
     this.assertOpen();
     const before = this.lastWrite;
     const mine = new AbortController();
@@ -302,7 +309,7 @@ export class PersistentSyncEngine {
       if (before && !before.signal.aborted) await this.timer.sleep(maxTimerMs, before.signal).catch(() => {});
       written = await run();
     } finally {
-      this.writes++;
+      if (stores) this.writes++;
       mine.abort('written');
       if (this.lastWrite === mine) this.lastWrite = null;
     }
@@ -374,17 +381,16 @@ export class PersistentSyncEngine {
     // The next push starts after what the server said it holds, even before a pull drops those
     // mutations; without this, 100 already-pushed mutations would fill every batch until the
     // next pull. A restart starts from 0 and resends (the server skips them).
-    const d = this.drained;
-    if (d && d.writes === this.writes && d.upTo === this.pushedUpTo && d.clientID === clientID) return 0;
+    const from = this.pushedUpTo;
+    const u = this.unpushed;
+    const known = u && u.writes === this.writes && u.upTo === from && u.clientID === clientID ? u : null;
     // Taken before the read: a write that lands during it makes the result stale, and is counted after it.
     const writes = this.writes;
-    const from = this.pushedUpTo;
     // One row past the batch tells whether anything is left after it (else a full batch costs a second read to find nothing).
-    const pending = await this.store.pendingMutations(this.limits.pushBatchSize + 1, undefined, from);
-    if (pending.length === 0) {
-      this.drained = { writes, upTo: from, clientID };
-      return 0;
-    }
+    const pending = known ? known.list.slice(0, this.limits.pushBatchSize + 1) : await this.store.pendingMutations(this.limits.pushBatchSize + 1, undefined, from);
+    // A read that found them all (the extra row was not there) is the whole list; one that did not leaves none known.
+    if (!known) this.unpushed = pending.length <= this.limits.pushBatchSize ? { writes, upTo: from, clientID, list: pending } : null;
+    if (pending.length === 0) return 0;
     const req: PushRequest = { pushVersion: 1, clientGroupID: this.clientGroupID, profileID: this.profileID, schemaVersion: this.schemaVersion, mutations: [] };
     let bytes = encodedBytes(req);
     for (const m of pending) {
@@ -420,9 +426,9 @@ export class PersistentSyncEngine {
     }
     if (resp.failed?.length) await this.emitState();
     if (held < first) throw new Error(`push made no progress: sent mutations ${first}..${last} of ${clientID}, the server holds up to ${held}`);
-    // Everything the read found was sent and is held (its extra row was not there): nothing is
-    // left, unless a write came since (the next push's read is skipped otherwise).
-    if (held === last && req.mutations.length === pending.length) this.drained = { writes, upTo: held, clientID };
+    // What the server holds leaves the list (flushes during the push may have extended it).
+    const after = this.unpushed;
+    if (after && after.upTo === from && after.clientID === clientID) this.unpushed = { ...after, upTo: held, list: after.list.filter((m) => m.id > held) };
     return req.mutations.length;
   }
 
@@ -431,7 +437,16 @@ export class PersistentSyncEngine {
    * (if so there may be another page). ClientStateNotFound resets the client's identity
    * (a new client id; the next pull starts over from a full snapshot) and is rethrown.
    */
-  async pull(sendNext = false): Promise<boolean> {
+  async pull(): Promise<boolean> {
+    return (await this.pullPage(false)).moved;
+  }
+
+  /**
+   * pull, and whether the server said this page was its last (`more: false`: the client is now
+   * at the server's version; an older server says nothing, and only a next pull finds out).
+   * `sendNext`: send the next page's request ahead, while this one is applied.
+   */
+  private async pullPage(sendNext: boolean): Promise<{ moved: boolean; last: boolean }> {
     this.assertOpen();
     // A staged bootstrap under way continues from its own cookie (see ClientDatabase.applyPull).
     const { meta, stage } = (await this.store.readMetaAndStage())!;
@@ -446,8 +461,11 @@ export class PersistentSyncEngine {
       if (isClientStateNotFound(e)) await this.resetIdentity('pull', meta.clientID);
       throw e;
     }
+    // The server said this page brings us to its version (a staged page never does): no pull
+    // only to confirm it, ahead or after.
+    const last = resp.more === false && resp.cookie.stage === undefined;
     // More may follow: ask for it now, from the cookie this page leaves.
-    if (sendNext && this.transport.pullAhead && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined)) {
+    if (sendNext && !last && this.transport.pullAhead && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined)) {
       const c = resp.cookie;
       const next = c.stage !== undefined ? c : { order: c.order, epoch: c.epoch, ...(c.fp ? { fp: c.fp } : {}) };
       this.ahead = { key: cookieKey(next), ...this.transport.pullAhead(this.pullRequest(next)) };
@@ -455,7 +473,7 @@ export class PersistentSyncEngine {
     // An answer that changes nothing (the cookie we sent, same database and history, no patch, no
     // acknowledgement: the pull that confirms we are up to date) needs no transaction at all.
     const c = resp.cookie;
-    if (stage === null && c.stage === undefined && base !== null && c.order === base && c.epoch === meta.epoch && (c.fp ?? null) === (meta.fp ?? null) && resp.patch.length === 0 && Object.keys(resp.lastMutationIDChanges).length === 0) return false;
+    if (stage === null && c.stage === undefined && base !== null && c.order === base && c.epoch === meta.epoch && (c.fp ?? null) === (meta.fp ?? null) && resp.patch.length === 0 && Object.keys(resp.lastMutationIDChanges).length === 0) return { moved: false, last };
     // Rebase runs in SQL over the stored pending queue: unflushed writes are stored first.
     await this.deferred?.flush();
     const result = await this.store.applyPull(base, resp, meta.clientID, stage?.stage);
@@ -473,7 +491,7 @@ export class PersistentSyncEngine {
     if (result.applied) await this.emitState();
     const moved = result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);
     if (moved) this.progressed++;
-    return moved;
+    return { moved, last };
   }
 
   /**
@@ -494,8 +512,9 @@ export class PersistentSyncEngine {
       }
       if (attempt === 0 && isClientStateNotFound(pushError)) continue;
       try {
-        for (let i = 0; i < maxPages && (await this.pull(i + 1 < maxPages)); i++) {
-          /* next page */
+        for (let i = 0; i < maxPages; i++) {
+          const page = await this.pullPage(i + 1 < maxPages);
+          if (!page.moved || page.last) break;
         }
       } catch (e) {
         if (attempt === 0 && isClientStateNotFound(e)) continue;
@@ -579,6 +598,24 @@ export class PersistentSyncEngine {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  /**
+   * A deferred flush stored these mutations: the known list of unpushed ones takes them when they
+   * are the next ids of its client (copied: the list is what push sends, and the app may still
+   * hold the args it passed to mutate); any other change of the queue leaves it stale.
+   */
+  private followFlush(stored: readonly Mutation[]): void {
+    const u = this.unpushed;
+    const valid = u !== null && u.writes === this.writes && u.upTo === this.pushedUpTo && u.clientID === this.clientID;
+    this.writes++;
+    if (!valid) return;
+    let prev = u.list.length ? u.list[u.list.length - 1]!.id : u.upTo;
+    for (const m of stored) {
+      if (m.clientID !== u.clientID || m.id <= prev) return;
+      prev = m.id;
+    }
+    this.unpushed = { ...u, writes: this.writes, list: [...u.list, ...stored.map((m) => ({ ...m, args: structuredClone(m.args) }))] };
+  }
 
   private pullRequest(cookie: PullRequest['cookie']): PullRequest {
     return { pullVersion: 1, clientGroupID: this.clientGroupID, cookie, profileID: this.profileID, schemaVersion: this.schemaVersion, stagedBootstrap: true };

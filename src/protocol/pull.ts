@@ -48,5 +48,12 @@ export const pullResponseOKSchema = z.object({
   cookie: cookieObjectSchema,
   lastMutationIDChanges: z.record(z.string(), z.number().int().nonnegative()),
   patch: z.array(patchOpSchema),
+  /**
+   * Lockstep's server says whether another page follows (false: this answer brings the client
+   * to the server's version at its snapshot), so the engine need not send a pull only to hear
+   * that it is up to date. Optional and additive: a stock Replicache client ignores it, and an
+   * answer without it (an older server) means "perhaps": the engine pulls again, as before.
+   */
+  more: z.boolean().optional(),
 });
 export type PullResponseOK = z.infer<typeof pullResponseOKSchema>;

@@ -42,7 +42,7 @@ for (const kind of storeKinds) {
       Object.assign(n, { statements: 0, transactions: 0 });
       const again = await pull(first.cookie);
       expect(n).toEqual({ statements: 1, transactions: 0 });
-      expect(again).toEqual({ cookie: first.cookie, lastMutationIDChanges: {}, patch: [] });
+      expect(again).toEqual({ cookie: first.cookie, lastMutationIDChanges: {}, patch: [], more: false });
       // Behind: the page comes from the snapshot, as before.
       await handlePush(s, { pushVersion: 1, clientGroupID: 'g', profileID: 'p', schemaVersion: '1', mutations: [{ clientID: 'c', id: 2, name: 'upsert', timestamp: 1, args: { type: 't', id: 'a', data: { v: 2 } } }] });
       Object.assign(n, { statements: 0, transactions: 0 });

@@ -63,7 +63,7 @@ export async function upToDatePull(q: Queryable, s: string, req: PullRequest, ep
   if (req.cookie === null || typeof req.cookie !== 'object' || req.cookie.stage !== undefined) return undefined;
   const head = await readHead(q, s, req.cookie.order, epochHint);
   if (cookieVersion(req.cookie, head.epoch, head.version, head.horizon, head.cookieFp) !== head.version) return undefined;
-  return { cookie: { order: head.version, epoch: head.epoch, fp: head.headFp }, lastMutationIDChanges: {}, patch: [] };
+  return { cookie: { order: head.version, epoch: head.epoch, fp: head.headFp }, lastMutationIDChanges: {}, patch: [], more: false };
 }
 
 /**
@@ -92,7 +92,7 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, limi
   const cookie = req.cookie !== null && typeof req.cookie === 'object' && req.cookie.stage !== undefined
     ? null
     : cookieVersion(req.cookie, epoch, version, head.horizon, head.cookieFp);
-  if (cookie === version) return { cookie: at(version, head.headFp), lastMutationIDChanges: {}, patch: [] };
+  if (cookie === version) return { cookie: at(version, head.headFp), lastMutationIDChanges: {}, patch: [], more: false };
 
   if (cookie === null) {
     // A new client: the current state in one page when it fits (no need to replay history).
@@ -113,6 +113,7 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, limi
         cookie: at(version, head.headFp),
         lastMutationIDChanges: Object.fromEntries(clients.rows.map((c) => [c.client_id, Number(c.last_mutation_id)])),
         patch: [{ op: 'clear' }, ...ents.rows.map((r): PatchOp => ({ op: 'put', key: r.key, value: r.data }))],
+        more: false,
       };
     }
     if (head.horizon > 0) return basePage(tx, s, req.clientGroupID, head, undefined, limits);
@@ -152,7 +153,8 @@ export async function buildPull(tx: Queryable, s: string, req: PullRequest, limi
   const lmids = Object.fromEntries(Object.entries(JSON.parse(row.lmids) as Record<string, number>).map(([k, v]) => [k, Number(v)]));
   const ops = JSON.parse(row.patch) as PatchOp[];
   const patch: PatchOp[] = cookie === null ? [{ op: 'clear' }, ...ops] : ops;
-  return { cookie: at(upTo, upToFp), lastMutationIDChanges: lmids, patch };
+  // More follows when this page ends before the snapshot's version (the engine pulls again only then).
+  return { cookie: at(upTo, upToFp), lastMutationIDChanges: lmids, patch, more: upTo < version };
 }
 
 /**
@@ -182,7 +184,7 @@ async function basePage(
   const lastKey = rows.rows.length ? rows.rows[rows.rows.length - 1]!.key : after;
   const more = lastKey !== undefined && (await tx.query(`SELECT 1 FROM ${s}.log_base WHERE key > $1 LIMIT 1`, [lastKey])).rows.length > 0;
   const cookie = { order: head.horizon, epoch: head.epoch, fp: horizonFp };
-  if (more) return { cookie: { ...cookie, stage: lastKey! }, lastMutationIDChanges: {}, patch };
+  if (more) return { cookie: { ...cookie, stage: lastKey! }, lastMutationIDChanges: {}, patch, more: true };
   // The group's last mutation ids at the horizon: a client's ids are dense in the log (failed
   // mutations take a row too), so one below its first id after the horizon, if it has one.
   const lmids = await tx.query<{ client_id: string; lmid: number }>(
@@ -190,5 +192,6 @@ async function basePage(
        FROM ${s}.clients c WHERE c.client_group_id = $1`,
     [clientGroupID, head.horizon],
   );
-  return { cookie, lastMutationIDChanges: Object.fromEntries(lmids.rows.map((r) => [r.client_id, Number(r.lmid)])), patch };
+  // The log after the horizon follows in ordinary pages, if there is any.
+  return { cookie, lastMutationIDChanges: Object.fromEntries(lmids.rows.map((r) => [r.client_id, Number(r.lmid)])), patch, more: head.version > head.horizon };
 }

@@ -108,7 +108,7 @@ for (const kind of storeKinds) {
       const r = (await handlePull(s, pull('g1', null))).body as PullResponseOK;
       expect(r.cookie).toEqual({ ...at(s, 1), fp: expect.any(String) });
       expect(r.lastMutationIDChanges).toEqual({ c1: 1 });
-      expect((await handlePull(s, pull('g1', at(s, 1)))).body).toEqual({ cookie: r.cookie, lastMutationIDChanges: {}, patch: [] });
+      expect((await handlePull(s, pull('g1', at(s, 1)))).body).toEqual({ cookie: r.cookie, lastMutationIDChanges: {}, patch: [], more: false });
       expect((await handlePull(s, pull('g1', at(s, 99)))).body).toEqual({ error: 'ClientStateNotFound' });
       // A cookie of another database (wiped, restored) or from before epochs: start over.
       expect((await handlePull(s, pull('g1', { order: 1, epoch: 'e-other' }))).body).toEqual({ error: 'ClientStateNotFound' });

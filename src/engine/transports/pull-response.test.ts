@@ -10,6 +10,8 @@ describe('pullResponseWireSchema', () => {
     resp([]),
     resp([{ op: 'clear' }, { op: 'put', key: 'a/1', value: { n: 1, s: 'x', deep: { list: [1, null, true] } } }, { op: 'del', key: 'a/2' }]),
     resp([{ op: 'put', key: 'a/1', value: { d: deep(20), e: 'emoji \ud83d\ude00', o: Object.create(null) } }]),
+    { ...resp([]), more: false },
+    { ...resp([{ op: 'del', key: 'a/2' }]), more: true },
   ];
   const refused = [
     resp([{ op: 'put', key: 'a/1', value: [1] }]),
@@ -29,6 +31,7 @@ describe('pullResponseWireSchema', () => {
     { ...resp([]), cookie: { order: -1, epoch: 'e1' } },
     { ...resp([]), lastMutationIDChanges: { c1: 1.5 } },
     { cookie: { order: 1, epoch: 'e' }, lastMutationIDChanges: {} },
+    { ...resp([]), more: 'no' },
   ];
 
   it('accepts and refuses exactly what the protocol schema does', () => {

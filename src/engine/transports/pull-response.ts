@@ -54,4 +54,5 @@ export const pullResponseWireSchema = z.object({
       if (p) ctx.addIssue({ code: 'custom', path: [i], message: p });
     }
   }) as unknown as z.ZodType<PatchOp[]>,
+  more: z.boolean().optional(),
 }) as unknown as z.ZodType<PullResponseOK>;
