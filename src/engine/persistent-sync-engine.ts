@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createRegistry, defaultLimits, encodedBytes, ProtocolError, requeuedOrigins, type EntityData, type JSONValue, type Limits, type Mutation, type MutatorRegistry, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
+import { createRegistry, defaultLimits, encodedBytes, ProtocolError, requeuedOrigins, retryAfterOf, type EntityData, type JSONValue, type Limits, type Mutation, type MutatorRegistry, type PullRequest, type PullResponseOK, type PushRequest } from '../protocol/index.ts';
 import type { Db } from '../db/types.ts';
 import { ClientDatabase, defaultApplyChunkBytes, type ClientMeta, type EntityChange, type EntityRow, type IdentityReset, type QuerySpec } from './client-database.ts';
 import type { SimulationHooks } from './simulation.ts';
@@ -511,6 +511,8 @@ export class PersistentSyncEngine {
         pushError = e;
       }
       if (attempt === 0 && isClientStateNotFound(pushError)) continue;
+      // The server asked us to wait (429/503 with Retry-After): a pull now would only add to it.
+      if (retryAfterOf(pushError) !== undefined) throw pushError;
       try {
         for (let i = 0; i < maxPages; i++) {
           const page = await this.pullPage(i + 1 < maxPages);

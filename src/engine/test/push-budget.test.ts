@@ -49,4 +49,24 @@ describe('a push cut short by the server\'s push budget', () => {
     expect((await a.getState()).pendingCount).toBe(0);
     expect(sent).toEqual([[1, 2, 3, 4], [2, 3, 4], [3, 4], [3, 4], [4]]);
   });
+
+  it('a push answered 429 with Retry-After ends the sync there: no pull into the same limit', async () => {
+    const server = await budgetOfOne();
+    let pulls = 0;
+    let limited = true;
+    const a = await openClient(dbs.clientDb, switchableTransport(() => server, {
+      push: async (req: PushRequest, send) => {
+        if (limited) throw Object.assign(new ProtocolError(429, { error: 'BadRequest', message: 'too many sync requests for this token; retry in 1 s' }), { retryAfterMs: 1_000 });
+        return send(req);
+      },
+      pull: () => void pulls++,
+    }));
+    await a.upsert('comment', 'c0', { i: 0 });
+    await expect(a.sync()).rejects.toThrow(/too many sync requests/);
+    expect(pulls).toBe(0);
+    limited = false;
+    await a.sync();
+    expect(pulls).toBeGreaterThan(0);
+    expect((await a.getState()).pendingCount).toBe(0);
+  });
 });
