@@ -13,11 +13,18 @@
  * (a step of the schedule), the figure to compare when a change cuts statements per operation;
  * "raw upserts/step" is that CPU in bare upserts measured in the same process. Every PGlite here,
  * the raw one too, has the simulator's settings (sim-db-pglite.ts; LOCKSTEP_SIM_PGLITE_SETTINGS).
+ * "server/clients wasm MB": each store's PostgreSQL heap at the run's end (part of "end external").
  */
 import { execFileSync } from 'node:child_process';
 import { openSimPglite, simPgliteSettings } from '../src/sim/sim-db-pglite.ts';
 import { runSimulation } from '../src/sim/run.ts';
 import { buildConfig, configForSeed } from '../src/sim/scenario.ts';
+
+/** MB of a PGlite store's wasm memory (its PostgreSQL's whole heap: it grows and never shrinks); 0 when not PGlite. */
+function wasmMB(db: unknown): number {
+  const m = (db as { pg?: { Module?: { wasmMemory?: WebAssembly.Memory } } }).pg?.Module?.wasmMemory;
+  return m ? Math.round(m.buffer.byteLength / 1e6) : 0;
+}
 
 /** CPU milliseconds of this process (user + system) since `from`. */
 function cpuMs(from?: NodeJS.CpuUsage): number {
@@ -75,6 +82,8 @@ async function one(clients: number) {
     'peak RSS MB': Math.round(peakRss / 1024),
     'end heap MB': Math.round(mem.heapUsed / 1e6),
     'end external MB': Math.round(mem.external / 1e6),
+    'server wasm MB': wasmMB(stores.server),
+    'clients wasm MB': wasmMB(stores.clients),
     'trace events': r.stats.traceEvents,
   };
   process.stdout.write(JSON.stringify(row) + '\n');

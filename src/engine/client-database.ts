@@ -227,14 +227,19 @@ export class ClientDatabase {
     return this.db.transaction(async (tx) => {
       await tx.exec(`
         CREATE SCHEMA IF NOT EXISTS ${s};
+        -- meta and stage hold one small row: STORAGE PLAIN spares each a TOAST table and its index
+        -- (two relations per client, each files and cache entries in a shared instance).
         CREATE TABLE IF NOT EXISTS ${s}.meta (
           id int PRIMARY KEY CHECK (id = 1),
-          client_id text NOT NULL,
-          client_group_id text NOT NULL,
+          client_id text STORAGE PLAIN NOT NULL,
+          client_group_id text STORAGE PLAIN NOT NULL,
           cookie bigint,
           next_mutation_id bigint NOT NULL,
-          last_mutation_id bigint NOT NULL
+          last_mutation_id bigint NOT NULL,
+          cookie_epoch text STORAGE PLAIN,
+          cookie_fp text STORAGE PLAIN
         );
+        -- Stores made before these columns existed.
         ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_epoch text;
         ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_fp text;
         CREATE TABLE IF NOT EXISTS ${s}.snapshot (key text PRIMARY KEY, data jsonb NOT NULL);
@@ -244,14 +249,15 @@ export class ClientDatabase {
           mutation_id bigint PRIMARY KEY,
           name text NOT NULL,
           args jsonb NOT NULL,
-          timestamp double precision NOT NULL
+          timestamp double precision NOT NULL,
+          -- A re-queued mutation's earlier identities (see origins in protocol/push.ts); NULL for most.
+          origins jsonb
         );
-        -- A re-queued mutation's earlier identities (see origins in protocol/push.ts); NULL for most.
         ALTER TABLE ${s}.pending ADD COLUMN IF NOT EXISTS origins jsonb;
         -- A staged bootstrap (src/server/pull.ts basePage): pages of a full state kept apart until
         -- the last one arrives, and the cookie to continue with, for the client id that asked.
         CREATE TABLE IF NOT EXISTS ${s}.staged (key text PRIMARY KEY, data jsonb NOT NULL);
-        CREATE TABLE IF NOT EXISTS ${s}.stage (id int PRIMARY KEY CHECK (id = 1), client_id text NOT NULL, cookie jsonb NOT NULL);
+        CREATE TABLE IF NOT EXISTS ${s}.stage (id int PRIMARY KEY CHECK (id = 1), client_id text STORAGE PLAIN NOT NULL, cookie jsonb STORAGE PLAIN NOT NULL);
         ${queueAndApplyFunction(s)}
         ${queueAndApplyBatchFunction(s)}
       `);

@@ -28,6 +28,27 @@ export class KeyMix {
   rng(): Rng {
     return new Rng('', this.length);
   }
+
+  /** The mix so far, to continue from later (the key bytes live in a scratch every Rng reuses). */
+  save(): MixState {
+    return { key: KEY.slice(), smear: this.smear, length: this.length };
+  }
+
+  /** Continues a saved mix, as if its key had just been mixed. */
+  static resume(state: MixState): KeyMix {
+    KEY.set(state.key);
+    const mix = new KeyMix();
+    mix.smear = state.smear;
+    mix.length = state.length;
+    return mix;
+  }
+}
+
+/** A KeyMix at some point (see save). */
+export interface MixState {
+  readonly key: Uint8Array;
+  readonly smear: number;
+  readonly length: number;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from './rng.ts';
-import { Crash, Scheduler, SchedulerLimitError } from './scheduler.ts';
+import { Crash, PickMix, Scheduler, SchedulerLimitError } from './scheduler.ts';
 import { SyncLoop } from '../engine/sync-loop.ts';
 
 const limits = { maxSteps: 10_000, maxVirtualMs: 1_000_000 };
@@ -146,5 +146,25 @@ describe('Scheduler', () => {
     });
     await s.run();
     expect(runs).toEqual([0, 1_000, 2_000, 2_550]); // stopped at 3500, before the next interval
+  });
+});
+
+describe('PickMix', () => {
+  it('picks what the fork named by the moment and every ready label picks, as the list changes anywhere', () => {
+    const pick = new PickMix();
+    const edits = new Rng('edits');
+    let labels = Array.from({ length: 70 }, (_, i) => `c${i}:loop`);
+    let now = 5;
+    for (let step = 0; step < 400; step++) {
+      const r = edits.next();
+      const at = edits.int(0, labels.length);
+      if (r < 0.3 && labels.length > 1) labels.splice(Math.min(at, labels.length - 1), 1);
+      else if (r < 0.6) labels.splice(at, 0, `server:c${step} push#${step}`);
+      else if (r < 0.65) now += edits.int(1, 3);
+      else if (r < 0.67) labels = labels.slice(0, 2);
+      // else: the same list again
+      const expected = Math.floor(new Rng(`root/pick|${now}|${labels.join(',')}`).next() * labels.length);
+      expect(pick.index('root', now, labels.map((label) => ({ label })))).toBe(expected);
+    }
   });
 });

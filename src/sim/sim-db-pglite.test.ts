@@ -15,9 +15,9 @@ describe('simulator PGlite settings', () => {
 
   it('start PGlite with them, and say which when PGlite refuses one', async () => {
     const db = await openSimPglite();
-    const rows = (await db.query<{ name: string; setting: string }>("SELECT name, setting FROM pg_settings WHERE name IN ('max_wal_size', 'shared_buffers') ORDER BY name")).rows;
+    const rows = (await db.query<{ name: string; setting: string }>("SELECT name, setting FROM pg_settings WHERE name IN ('max_files_per_process', 'max_wal_size', 'shared_buffers') ORDER BY name")).rows;
     // shared_buffers is counted in 8 kB pages: 32 MB.
-    expect(rows).toEqual([{ name: 'max_wal_size', setting: '32' }, { name: 'shared_buffers', setting: '4096' }]);
+    expect(rows).toEqual([{ name: 'max_files_per_process', setting: '4000' }, { name: 'max_wal_size', setting: '32' }, { name: 'shared_buffers', setting: '4096' }]);
     await db.close();
     await expect(openSimPglite({ shared_buffers: 'lots' })).rejects.toThrow(/did not start with the simulator's settings "shared_buffers=lots"/);
   }, 60_000);

@@ -1,0 +1,51 @@
+/** The relations a client schema costs: in a shared instance (the simulator's) each is files and cache entries per client. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PGliteDb } from '../db/pglite.ts';
+import { createRegistry } from '../protocol/index.ts';
+import { uniqueSchema } from '../../test/support/stores.ts';
+import { ClientDatabase } from './client-database.ts';
+
+let db: PGliteDb;
+beforeAll(async () => {
+  db = await PGliteDb.open();
+});
+afterAll(async () => {
+  await db.close();
+});
+
+async function relations(schema: string): Promise<{ table: string; toast: boolean }[]> {
+  const r = await db.query<{ table: string; toast: boolean }>(
+    `SELECT c.relname AS table, c.reltoastrelid <> 0 AS toast FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY 1`,
+    [schema],
+  );
+  return r.rows;
+}
+
+describe('client schema', () => {
+  it('gives the one-row tables (meta, stage) no TOAST table, and keeps one where documents may be large', async () => {
+    const schema = uniqueSchema('relations');
+    await new ClientDatabase(db, schema, createRegistry()).open(() => ({ clientID: 'c1', clientGroupID: 'g1' }));
+    expect(await relations(schema)).toEqual([
+      { table: 'meta', toast: false },
+      { table: 'pending', toast: true },
+      { table: 'snapshot', toast: true },
+      { table: 'stage', toast: false },
+      { table: 'staged', toast: true },
+      { table: 'visible', toast: true },
+    ]);
+  });
+
+  it('opens a store made before meta.cookie_epoch, meta.cookie_fp and pending.origins existed (they are added)', async () => {
+    const schema = uniqueSchema('older');
+    await db.exec(`CREATE SCHEMA "${schema}";
+      CREATE TABLE "${schema}".meta (id int PRIMARY KEY CHECK (id = 1), client_id text NOT NULL, client_group_id text NOT NULL, cookie bigint, next_mutation_id bigint NOT NULL, last_mutation_id bigint NOT NULL);
+      INSERT INTO "${schema}".meta VALUES (1, 'c0', 'g0', 7, 3, 2);
+      CREATE TABLE "${schema}".pending (mutation_id bigint PRIMARY KEY, name text NOT NULL, args jsonb NOT NULL, timestamp double precision NOT NULL);`);
+    const store = new ClientDatabase(db, schema, createRegistry());
+    const meta = await store.open(() => ({ clientID: 'new', clientGroupID: 'new' }));
+    expect(meta).toMatchObject({ clientID: 'c0', clientGroupID: 'g0', cookie: 7, epoch: null, fp: null, nextMutationID: 3, lastMutationID: 2 });
+    const cols = await db.query<{ c: string }>(`SELECT table_name || '.' || column_name AS c FROM information_schema.columns WHERE table_schema = $1 AND column_name IN ('cookie_epoch', 'cookie_fp', 'origins') ORDER BY 1`, [schema]);
+    expect(cols.rows.map((r) => r.c)).toEqual(['meta.cookie_epoch', 'meta.cookie_fp', 'pending.origins']);
+  });
+});
