@@ -7,13 +7,20 @@ import type { WideWorkload } from './wide-workload.ts';
  * - refusedLabelRate: an app mutator (`label`, refused-label.ts) whose server-side refusal quotes
  *   its input raw; a NUL in it makes PostgreSQL refuse the push's data, so the server's one-by-one
  *   fallback runs (ServerDatabase.pushOneByOne).
+ * - boundaryAbuse: the hostile boundary's 'request' ops (wide.boundaryRate) also knock on every
+ *   door the wrong way (faults/hostile-boundary.ts, abuseDoors): no token or another scheme,
+ *   malformed and conflicting registrations, bodies over the limit on each route (declared and
+ *   chunked), a pull of another protocol version, too many origin clients, poke streams without a
+ *   token or left at once. Each must be refused with its status and write nothing.
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
   if (label < 0.3) wide.refusedLabelRate = +(0.01 + next() * 0.03).toFixed(4);
+  // Only matters where boundaryRate is on (40% of seeds): on in 60% of seeds.
+  if (next() < 0.6) wide.boundaryAbuse = true;
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : [];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : [])];
 }

@@ -36,6 +36,8 @@ export const wideWorkloadSchema = z.object({
   appReads: z.boolean().optional(),
   /** Chance an op is a call of the app mutator `label` that the server refuses, quoting a NUL (refused-label.ts); absent: none, and not registered. */
   refusedLabelRate: z.number().min(0).max(1).optional(),
+  /** Boundary ops of kind 'request' also abuse the doors (faults/hostile-boundary.ts: boundaryAbuse); absent: off. */
+  boundaryAbuse: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
