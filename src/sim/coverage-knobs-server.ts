@@ -12,15 +12,21 @@ import type { WideWorkload } from './wide-workload.ts';
  *   malformed and conflicting registrations, bodies over the limit on each route (declared and
  *   chunked), a pull of another protocol version, too many origin clients, poke streams without a
  *   token or left at once. Each must be refused with its status and write nothing.
+ * - effectBudgetBytes: the server's per-push effect budget (ServerLimits.maxEffectBytesPerPush,
+ *   set as an operator sets it) below what big documents add up to: a push stops at a mutation
+ *   boundary when the next one would pass it (the client sends the rest), and a mutation over it
+ *   on its own is recorded as failed.
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
   if (label < 0.3) wide.refusedLabelRate = +(0.01 + next() * 0.03).toFixed(4);
   // Only matters where boundaryRate is on (40% of seeds): on in 60% of seeds.
   if (next() < 0.6) wide.boundaryAbuse = true;
+  // A quarter of the seeds: big documents (10-250 KB) and increments of them pass it now and then.
+  if (next() < 0.25) wide.effectBudgetBytes = Math.floor(30_000 + next() * 370_000);
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : [])];
 }

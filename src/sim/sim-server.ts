@@ -56,7 +56,9 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
         // As an app declares it: the engine's default; another version gets VersionNotSupported.
         schemaVersion: '1',
         ...serverKnobs(config.wide),
-        ...(config.serverProcess?.limits ? { limits: config.serverProcess.limits } : {}),
+        ...(config.serverProcess?.limits || config.wide?.effectBudgetBytes
+          ? { limits: { ...config.serverProcess?.limits, ...(config.wide?.effectBudgetBytes ? { maxEffectBytesPerPush: config.wide.effectBudgetBytes } : {}) } }
+          : {}),
         openDatabase: (db, options) => openDatabase(world, db, options, o.bug),
         ...(schedule
           ? {
@@ -104,6 +106,8 @@ async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions
     if (req.mutations.some((m) => held[m.clientID] !== undefined && m.id > held[m.clientID]!)) world.countFault('push-cut-short');
     // A mutation PostgreSQL refused to store (the server's one-by-one fallback recorded it as failed).
     for (const f of outcome.failed ?? []) if (f.error.startsWith('refused by the database')) world.countFault('push-data-refused');
+    // A mutation whose effects alone pass the per-push effect budget (wide.effectBudgetBytes).
+    for (const f of outcome.failed ?? []) if (f.error.includes('(maxEffectBytesPerPush)')) world.countFault('push-over-effect-budget');
     return outcome;
   };
   const compact = database.compact.bind(database);

@@ -38,6 +38,8 @@ export const wideWorkloadSchema = z.object({
   refusedLabelRate: z.number().min(0).max(1).optional(),
   /** Boundary ops of kind 'request' also abuse the doors (faults/hostile-boundary.ts: boundaryAbuse); absent: off. */
   boundaryAbuse: z.boolean().optional(),
+  /** The server's maxEffectBytesPerPush, below big documents (coverage-knobs-server.ts); absent: the production 8 MiB. */
+  effectBudgetBytes: z.number().int().positive().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

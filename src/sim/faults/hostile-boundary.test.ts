@@ -24,6 +24,8 @@ const expected: Record<string, string> = {
   'poke-no-token': '401',
   'poke-unknown-token': '401',
   'poke-left': '200',
+  'poke-gone': '200',
+  'no-args': '400',
 };
 
 describe('hostile boundary: the doors knocked on the wrong way (wide.boundaryAbuse)', () => {

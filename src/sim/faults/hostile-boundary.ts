@@ -158,6 +158,9 @@ async function abuseDoors(world: World, c: SimClient, d: Door): Promise<void> {
   // (only while the server knows that token: else the proposal would bind it, a theft).
   await send('register-not-json', register, json, '{"clientGroupID":', 400);
   await send('register-not-object', register, json, '[1]', 400);
+  // A mutation without args: the envelope refuses the whole push (args is required), 400.
+  const bare = `{"clientID":${JSON.stringify(`${d.clientID}-bare`)},"id":1,"name":"upsert","timestamp":1}`;
+  await send('no-args', push, bearer, d.envelope(bare), 400);
   if (version === 400) await send('register-token-taken', register, json, JSON.stringify({ clientGroupID: `${d.clientID}-group`, token: d.token }), 409);
   await abusePokes(world, c, d, check);
 }
@@ -180,4 +183,6 @@ async function abusePokes(world: World, c: SimClient, d: Door, check: (what: str
   await open('poke-unknown-token', `?token=${encodeURIComponent(`${d.token}x`)}`, 401, false);
   await open('poke-left', `?token=${encodeURIComponent(d.token)}`, 200, true);
   leave.abort();
+  // A client that left before the answer (its signal already aborted): the hub closes the stream at once.
+  await open('poke-gone', `?token=${encodeURIComponent(d.token)}`, 200, true);
 }
