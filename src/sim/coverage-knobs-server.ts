@@ -16,6 +16,8 @@ import type { WideWorkload } from './wide-workload.ts';
  *   set as an operator sets it) below what big documents add up to: a push stops at a mutation
  *   boundary when the next one would pass it (the client sends the rest), and a mutation over it
  *   on its own is recorded as failed.
+ * - scheduleKeepMs: the compaction schedule's retention (createSyncServer's `retention`) keeps by
+ *   age only, as an operator may configure it: the compaction path without a version bound.
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -24,9 +26,11 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (next() < 0.6) wide.boundaryAbuse = true;
   // A quarter of the seeds: big documents (10-250 KB) and increments of them pass it now and then.
   if (next() < 0.25) wide.effectBudgetBytes = Math.floor(30_000 + next() * 370_000);
+  // Matters in the seeds with a compaction schedule (half of them).
+  if (next() < 0.3) wide.scheduleKeepMs = Math.floor(next() * 5_000);
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : [])];
 }

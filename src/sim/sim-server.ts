@@ -62,7 +62,7 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
         openDatabase: (db, options) => openDatabase(world, db, options, o.bug),
         ...(schedule
           ? {
-              retention: { keepVersions: schedule.keepVersions },
+              retention: config.wide?.scheduleKeepMs !== undefined ? { keepMs: config.wide.scheduleKeepMs } : { keepVersions: schedule.keepVersions },
               compaction: {
                 everyMs: schedule.everyMs,
                 onCompact: (r) => sched.record('server', 'compact', `scheduled: horizon ${r.horizon}, ${r.droppedRows} rows dropped`),

@@ -40,6 +40,8 @@ export const wideWorkloadSchema = z.object({
   boundaryAbuse: z.boolean().optional(),
   /** The server's maxEffectBytesPerPush, below big documents (coverage-knobs-server.ts); absent: the production 8 MiB. */
   effectBudgetBytes: z.number().int().positive().optional(),
+  /** The compaction schedule's retention keeps by age only, this many ms (coverage-knobs-server.ts); absent: by versions. */
+  scheduleKeepMs: z.number().int().nonnegative().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
