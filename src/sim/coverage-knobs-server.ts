@@ -24,8 +24,8 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (label < 0.3) wide.refusedLabelRate = +(0.01 + next() * 0.03).toFixed(4);
   // Only matters where boundaryRate is on (40% of seeds): on in 60% of seeds.
   if (next() < 0.6) wide.boundaryAbuse = true;
-  // A quarter of the seeds: big documents (10-250 KB) and increments of them pass it now and then.
-  if (next() < 0.25) wide.effectBudgetBytes = Math.floor(30_000 + next() * 370_000);
+  // Under what a few big documents (10-250 KB) or increments of one add up to; everyday documents never reach it.
+  if (next() < 0.3) wide.effectBudgetBytes = Math.floor(10_000 + next() * 140_000);
   // Matters in the seeds with a compaction schedule (half of them).
   if (next() < 0.3) wide.scheduleKeepMs = Math.floor(next() * 5_000);
 }
