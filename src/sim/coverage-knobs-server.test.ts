@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runSimulation } from './run.ts';
-import { buildConfig } from './scenario.ts';
+import { buildConfig, configForSeed } from './scenario.ts';
 import { profiles, quietNetwork } from './config.ts';
 import type { ScheduleEvent } from './schedule.ts';
 import { useSimStores } from '../../test/support/sim-stores.ts';
@@ -36,5 +36,14 @@ describe('server coverage knobs (coverage-knobs-server.ts)', () => {
     // keepVersions 1,000 would keep every row: rows dropped means the age bound ruled.
     const compacted = r.trace.filter((e) => e.kind === 'compact' && (e.detail ?? '').startsWith('scheduled')).map((e) => e.detail ?? '');
     expect(compacted.some((d) => !d.includes(' 0 rows dropped')), compacted.join('; ')).toBe(true);
+  }, 120_000);
+
+  it('leaves the server at production\'s page defaults only in seeds whose pages hold 500 rows, and such a run converges (wide.serverPageDefaults)', async () => {
+    const wides = Array.from({ length: 60 }, (_, i) => String(i + 1)).map((s) => configForSeed(buildConfig({ seed: s, profile: 'swarm' }), s).wide!);
+    expect(wides.some((w) => w.serverPageDefaults)).toBe(true);
+    for (const w of wides) if (w.serverPageDefaults) expect(w.pageSize).toBe(500);
+    const base = buildConfig({ seed: 'page-defaults', profile: 'none', clients: 3, steps: 60 });
+    const r = await runSimulation({ ...base, wide: { ...profiles.chaos.wide!, pageSize: 500, serverPageDefaults: true } }, getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
   }, 120_000);
 });

@@ -18,6 +18,8 @@ import type { WideWorkload } from './wide-workload.ts';
  *   on its own is recorded as failed.
  * - scheduleKeepMs: the compaction schedule's retention (createSyncServer's `retention`) keeps by
  *   age only, as an operator may configure it: the compaction path without a version bound.
+ * - serverPageDefaults: in half the seeds whose pages hold 500 rows, the server is started without
+ *   pageSize and pageBytes, as an operator who keeps production's defaults starts it.
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -28,9 +30,11 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (next() < 0.3) wide.effectBudgetBytes = Math.floor(10_000 + next() * 140_000);
   // Matters in the seeds with a compaction schedule (half of them).
   if (next() < 0.3) wide.scheduleKeepMs = Math.floor(next() * 5_000);
+  // Only where the seed does not page anyway (its pages of 500 rows hold a whole run).
+  if (wide.pageSize === 500 && next() < 0.5) wide.serverPageDefaults = true;
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : [])];
 }

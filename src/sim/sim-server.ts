@@ -55,7 +55,8 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
         mutators: o.mutators,
         // As an app declares it: the engine's default; another version gets VersionNotSupported.
         schemaVersion: '1',
-        ...serverKnobs(config.wide),
+        // An operator who keeps production's page size and bytes passes neither (wide.serverPageDefaults).
+        ...(config.wide?.serverPageDefaults ? {} : serverKnobs(config.wide)),
         ...(config.serverProcess?.limits || config.wide?.effectBudgetBytes
           ? { limits: { ...config.serverProcess?.limits, ...(config.wide?.effectBudgetBytes ? { maxEffectBytesPerPush: config.wide.effectBudgetBytes } : {}) } }
           : {}),

@@ -42,6 +42,8 @@ export const wideWorkloadSchema = z.object({
   effectBudgetBytes: z.number().int().positive().optional(),
   /** The compaction schedule's retention keeps by age only, this many ms (coverage-knobs-server.ts); absent: by versions. */
   scheduleKeepMs: z.number().int().nonnegative().optional(),
+  /** The server is given no page size or page bytes: production's defaults (coverage-knobs-server.ts); absent: pageSize and pageBytes. */
+  serverPageDefaults: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
