@@ -26,6 +26,7 @@ const expected: Record<string, string> = {
   'poke-left': '200',
   'poke-gone': '200',
   'no-args': '400',
+  'cookie-forged-fp': '200',
 };
 
 describe('hostile boundary: the doors knocked on the wrong way (wide.boundaryAbuse)', () => {
@@ -40,6 +41,8 @@ describe('hostile boundary: the doors knocked on the wrong way (wide.boundaryAbu
       const m = e.kind === 'intrude-answer' ? /^boundary (\S+) (\d+)$/.exec(e.detail ?? '') : null;
       if (m && m[1]! in expected) seen.set(m[1]!, (seen.get(m[1]!) ?? new Set()).add(m[2]!));
     }
+    // A forged fingerprint at or past the horizon is a state this database never had.
+    expect(r.trace.some((e) => e.kind === 'intrude-answer' && e.detail === 'boundary cookie-forged-fp: ClientStateNotFound')).toBe(true);
     // No faults in this run: every variant answered exactly its status.
     expect(Object.fromEntries([...seen].map(([k, v]) => [k, [...v].join(',')]))).toEqual(expected);
   }, 120_000);

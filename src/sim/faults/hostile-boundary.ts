@@ -70,7 +70,12 @@ export async function hostileBoundary(world: World, c: SimClient, e: OpEvent): P
     await send('cookie-negative', pull, pullOf('-5'));
     await send('cookie-infinite', pull, pullOf('{"order":1e999,"epoch":"e"}'));
     await send('cookie-nul-epoch', pull, pullOf('{"order":1,"epoch":"e\\u0000"}'));
-    if (world.config.wide?.boundaryAbuse) await abuseDoors(world, c, { group, token, clientID, ok: ok('1'), pullOf, envelope, mutation, upsert });
+    if (world.config.wide?.boundaryAbuse) {
+      // The client's own cookie, for a pull that forges its fingerprint (a wiped store has none).
+      const meta = await engine.store.readMeta().catch(() => undefined);
+      const cookie = meta && meta.cookie !== null && meta.epoch !== null && meta.fp !== null ? { order: meta.cookie, epoch: meta.epoch, fp: meta.fp } : undefined;
+      await abuseDoors(world, c, { group, token, clientID, ok: ok('1'), pullOf, envelope, mutation, upsert, cookie });
+    }
     return;
   }
   // One well-formed push of mutations the server must record as failed (ids 1..n, in order).
@@ -100,6 +105,8 @@ interface Door {
   envelope: (mutations: string) => string;
   mutation: (id: string, name: string, args: string) => string;
   upsert: (data: string) => string;
+  /** The client's cookie as its store keeps it, if it has pulled. */
+  cookie: { order: number; epoch: string; fp: string } | undefined;
 }
 
 /**
@@ -125,10 +132,11 @@ async function abuseDoors(world: World, c: SimClient, d: Door): Promise<void> {
     world.countFault('boundary-unexpected');
     world.sched.record(c.name, 'intrude-unexpected', `boundary ${what}: ${status}, expected ${expected}`);
   };
-  const send = async (what: string, path: string, headers: Record<string, string>, body: string, expected: number): Promise<number | undefined> => {
+  const send = async (what: string, path: string, headers: Record<string, string>, body: string, expected: number, onBody?: (text: string) => void): Promise<number | undefined> => {
     try {
       const res = await f(`http://sim${path}`, { method: 'POST', headers, body });
       check(what, res.status, expected, 'authorization' in headers && headers.authorization === bearer.authorization);
+      onBody?.(await res.text());
       return res.status;
     } catch (err) {
       if (err instanceof Crash) throw err;
@@ -146,6 +154,14 @@ async function abuseDoors(world: World, c: SimClient, d: Door): Promise<void> {
   await send('basic-auth', push, { ...json, authorization: `Basic ${d.token}` }, d.ok, 401);
   await send('unknown-token', pull, { ...json, authorization: `Bearer ${d.token}x` }, d.pullOf('null'), 401);
   // Another protocol version of pull; more origin clients than a push may name (9 x 8 > 64).
+  // The client's cookie with another fingerprint: a state this database never had
+  // (ClientStateNotFound, which the protocol answers 200), or a full state below the horizon.
+  if (d.cookie) {
+    const forged = { ...d.cookie, fp: `${d.cookie.fp.slice(0, -1)}${d.cookie.fp.endsWith('0') ? '1' : '0'}` };
+    await send('cookie-forged-fp', pull, bearer, d.pullOf(JSON.stringify(forged)), 200, (text) => {
+      if (text.includes('ClientStateNotFound')) world.sched.record(c.name, 'intrude-answer', 'boundary cookie-forged-fp: ClientStateNotFound');
+    });
+  }
   const version = await send('pull-version', pull, bearer, d.pullOf('null').replace('"pullVersion":1', '"pullVersion":2'), 400);
   const origins = (i: number) => Array.from({ length: maxOriginsPerMutation }, (_, k) => `{"clientID":${JSON.stringify(`${d.clientID}-o${i}-${k}`)},"id":1}`).join(',');
   const many = Array.from({ length: 9 }, (_, i) => d.mutation(String(i + 1), 'upsert', d.upsert('"body":"x"')).replace(/}$/, `,"origins":[${origins(i)}]}`));
