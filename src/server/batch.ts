@@ -200,9 +200,10 @@ async function plan(
 
 const planParams = (p: Plan, now: number) => [p.logRows.length, JSON.stringify(p.logRows), JSON.stringify(p.entities), JSON.stringify(p.clients), now];
 
+/** Only for a plan that wrote log rows (both callers return earlier for an empty one). */
 function resultOf(p: Plan, base: number, skipped: number): BatchResult {
   return {
-    processed: p.logRows.length, skipped, version: p.logRows.length ? base + p.logRows.length : 0, lastMutationIDs: p.lastMutationIDs, failed: p.failed,
+    processed: p.logRows.length, skipped, version: base + p.logRows.length, lastMutationIDs: p.lastMutationIDs, failed: p.failed,
     ...(p.duplicates ? { duplicates: p.duplicates } : {}),
   };
 }

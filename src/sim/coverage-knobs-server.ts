@@ -7,13 +7,34 @@ import type { WideWorkload } from './wide-workload.ts';
  * - refusedLabelRate: an app mutator (`label`, refused-label.ts) whose server-side refusal quotes
  *   its input raw; a NUL in it makes PostgreSQL refuse the push's data, so the server's one-by-one
  *   fallback runs (ServerDatabase.pushOneByOne).
+ * - boundaryAbuse: the hostile boundary's 'request' ops (wide.boundaryRate) also knock on every
+ *   door the wrong way (faults/hostile-boundary.ts, abuseDoors): no token or another scheme,
+ *   malformed and conflicting registrations, bodies over the limit on each route (declared and
+ *   chunked), a pull of another protocol version, too many origin clients, poke streams without a
+ *   token or left at once. Each must be refused with its status and write nothing.
+ * - effectBudgetBytes: the server's per-push effect budget (ServerLimits.maxEffectBytesPerPush,
+ *   set as an operator sets it) below what big documents add up to: a push stops at a mutation
+ *   boundary when the next one would pass it (the client sends the rest), and a mutation over it
+ *   on its own is recorded as failed.
+ * - scheduleKeepMs: the compaction schedule's retention (createSyncServer's `retention`) keeps by
+ *   age only, as an operator may configure it: the compaction path without a version bound.
+ * - serverPageDefaults: in half the seeds whose pages hold 500 rows, the server is started without
+ *   pageSize and pageBytes, as an operator who keeps production's defaults starts it.
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
   if (label < 0.3) wide.refusedLabelRate = +(0.01 + next() * 0.03).toFixed(4);
+  // Only matters where boundaryRate is on (40% of seeds): on in 60% of seeds.
+  if (next() < 0.6) wide.boundaryAbuse = true;
+  // Under what a few big documents (10-250 KB) or increments of one add up to; everyday documents never reach it.
+  if (next() < 0.3) wide.effectBudgetBytes = Math.floor(10_000 + next() * 140_000);
+  // Matters in the seeds with a compaction schedule (half of them).
+  if (next() < 0.3) wide.scheduleKeepMs = Math.floor(next() * 5_000);
+  // Only where the seed does not page anyway (its pages of 500 rows hold a whole run).
+  if (wide.pageSize === 500 && next() < 0.5) wide.serverPageDefaults = true;
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : [];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : [])];
 }

@@ -55,12 +55,15 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
         mutators: o.mutators,
         // As an app declares it: the engine's default; another version gets VersionNotSupported.
         schemaVersion: '1',
-        ...serverKnobs(config.wide),
-        ...(config.serverProcess?.limits ? { limits: config.serverProcess.limits } : {}),
+        // An operator who keeps production's page size and bytes passes neither (wide.serverPageDefaults).
+        ...(config.wide?.serverPageDefaults ? {} : serverKnobs(config.wide)),
+        ...(config.serverProcess?.limits || config.wide?.effectBudgetBytes
+          ? { limits: { ...config.serverProcess?.limits, ...(config.wide?.effectBudgetBytes ? { maxEffectBytesPerPush: config.wide.effectBudgetBytes } : {}) } }
+          : {}),
         openDatabase: (db, options) => openDatabase(world, db, options, o.bug),
         ...(schedule
           ? {
-              retention: { keepVersions: schedule.keepVersions },
+              retention: config.wide?.scheduleKeepMs !== undefined ? { keepMs: config.wide.scheduleKeepMs } : { keepVersions: schedule.keepVersions },
               compaction: {
                 everyMs: schedule.everyMs,
                 onCompact: (r) => sched.record('server', 'compact', `scheduled: horizon ${r.horizon}, ${r.droppedRows} rows dropped`),
@@ -104,6 +107,8 @@ async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions
     if (req.mutations.some((m) => held[m.clientID] !== undefined && m.id > held[m.clientID]!)) world.countFault('push-cut-short');
     // A mutation PostgreSQL refused to store (the server's one-by-one fallback recorded it as failed).
     for (const f of outcome.failed ?? []) if (f.error.startsWith('refused by the database')) world.countFault('push-data-refused');
+    // A mutation whose effects alone pass the per-push effect budget (wide.effectBudgetBytes).
+    for (const f of outcome.failed ?? []) if (f.error.includes('(maxEffectBytesPerPush)')) world.countFault('push-over-effect-budget');
     return outcome;
   };
   const compact = database.compact.bind(database);

@@ -42,6 +42,14 @@ export const wideWorkloadSchema = z.object({
   mistakeRate: z.number().min(0).max(1).optional(),
   /** The engine's applyChunkBytes (absent: the production 256 KiB): small, so that a pull page is written in many statements. */
   applyChunkBytes: z.number().int().positive().optional(),
+  /** Boundary ops of kind 'request' also abuse the doors (faults/hostile-boundary.ts: boundaryAbuse); absent: off. */
+  boundaryAbuse: z.boolean().optional(),
+  /** The server's maxEffectBytesPerPush, below big documents (coverage-knobs-server.ts); absent: the production 8 MiB. */
+  effectBudgetBytes: z.number().int().positive().optional(),
+  /** The compaction schedule's retention keeps by age only, this many ms (coverage-knobs-server.ts); absent: by versions. */
+  scheduleKeepMs: z.number().int().nonnegative().optional(),
+  /** The server is given no page size or page bytes: production's defaults (coverage-knobs-server.ts); absent: pageSize and pageBytes. */
+  serverPageDefaults: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

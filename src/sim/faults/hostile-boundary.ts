@@ -1,7 +1,8 @@
-import { defaultLimits } from '../../protocol/index.ts';
+import { defaultLimits, maxOriginsPerMutation } from '../../protocol/index.ts';
+import { defaultHttpLimits } from '../../server/http/options.ts';
 import { Crash } from '../scheduler.ts';
 import { rawFetch } from '../network.ts';
-import { apiState } from '../sim-api.ts';
+import { apiState, simApi } from '../sim-api.ts';
 import { INTRUDER_FIELD } from '../wide-ops.ts';
 import type { OpEvent } from '../schedule.ts';
 import type { SimClient, World } from '../world-types.ts';
@@ -19,6 +20,7 @@ import type { SimClient, World } from '../world-types.ts';
  *   under a client id no engine uses: the intruder-refused checker fails if one of them carrying
  *   INTRUDER_FIELD was applied;
  * nothing here is ever queued by an engine, so no-lost-write does not look for it.
+ * With wide.boundaryAbuse, a 'request' op also knocks on every door the wrong way (abuseDoors).
  */
 export const boundaryVariants = ['request', 'mutations'] as const;
 
@@ -67,7 +69,14 @@ export async function hostileBoundary(world: World, c: SimClient, e: OpEvent): P
     const pullOf = (cookie: string) => `{"pullVersion":1,"clientGroupID":${JSON.stringify(group)},"profileID":${JSON.stringify(group)},"schemaVersion":"1","cookie":${cookie}}`;
     await send('cookie-negative', pull, pullOf('-5'));
     await send('cookie-infinite', pull, pullOf('{"order":1e999,"epoch":"e"}'));
-    return send('cookie-nul-epoch', pull, pullOf('{"order":1,"epoch":"e\\u0000"}'));
+    await send('cookie-nul-epoch', pull, pullOf('{"order":1,"epoch":"e\\u0000"}'));
+    if (world.config.wide?.boundaryAbuse) {
+      // The client's own cookie, for a pull that forges its fingerprint (a wiped store has none).
+      const meta = await engine.store.readMeta().catch(() => undefined);
+      const cookie = meta && meta.cookie !== null && meta.epoch !== null && meta.fp !== null ? { order: meta.cookie, epoch: meta.epoch, fp: meta.fp } : undefined;
+      await abuseDoors(world, c, { group, token, clientID, ok: ok('1'), pullOf, envelope, mutation, upsert, cookie });
+    }
+    return;
   }
   // One well-formed push of mutations the server must record as failed (ids 1..n, in order).
   const deep = '['.repeat(defaultLimits.maxDepth + 2) + ']'.repeat(defaultLimits.maxDepth + 2);
@@ -84,4 +93,112 @@ export async function hostileBoundary(world: World, c: SimClient, e: OpEvent): P
     mutation('9', 'no-such-mutator', '{}'),
   ];
   return send('mutations', push, envelope(bad.join(',')));
+}
+
+interface Door {
+  group: string;
+  token: string;
+  clientID: string;
+  /** A well-formed push of one mutation under clientID. */
+  ok: string;
+  pullOf: (cookie: string) => string;
+  envelope: (mutations: string) => string;
+  mutation: (id: string, name: string, args: string) => string;
+  upsert: (data: string) => string;
+  /** The client's cookie as its store keeps it, if it has pulled. */
+  cookie: { order: number; epoch: string; fp: string } | undefined;
+}
+
+/**
+ * Statuses a refused request may get besides its own: the rate limit (429), a proxy's injected
+ * 502, a draining server or a full poke hub (503); and, for a request that carries the group's
+ * token, 401 once a storage loss or a restore has forgotten that token.
+ */
+const alsoFine = [429, 502, 503];
+
+/**
+ * Every door knocked on the wrong way (wide.boundaryAbuse), each with the status it must get; none
+ * may write. A status outside what is allowed is counted `boundary-unexpected` (the boundary test
+ * asserts there are none) and traced as `intrude-unexpected`. A 5xx of the server's own is also a
+ * no-5xx violation (the answers go through the simulated network).
+ */
+async function abuseDoors(world: World, c: SimClient, d: Door): Promise<void> {
+  const f = rawFetch(world, c);
+  const json = { 'content-type': 'application/json' };
+  const bearer = { ...json, authorization: `Bearer ${d.token}` };
+  const check = (what: string, status: number, expected: number, withToken: boolean) => {
+    world.sched.record(c.name, 'intrude-answer', `boundary ${what} ${status}`);
+    if (status === expected || alsoFine.includes(status) || (withToken && status === 401)) return;
+    world.countFault('boundary-unexpected');
+    world.sched.record(c.name, 'intrude-unexpected', `boundary ${what}: ${status}, expected ${expected}`);
+  };
+  const send = async (what: string, path: string, headers: Record<string, string>, body: string, expected: number, onBody?: (text: string) => void): Promise<number | undefined> => {
+    try {
+      const res = await f(`http://sim${path}`, { method: 'POST', headers, body });
+      check(what, res.status, expected, 'authorization' in headers && headers.authorization === bearer.authorization);
+      onBody?.(await res.text());
+      return res.status;
+    } catch (err) {
+      if (err instanceof Crash) throw err;
+      if (!(err instanceof TypeError)) throw err;
+      world.sched.record(c.name, 'intrude-lost', `boundary ${what}: ${err.message.slice(0, 80)}`);
+      return undefined;
+    }
+  };
+  const push = '/api/replicache/push';
+  const pull = '/api/replicache/pull';
+  const register = '/api/register';
+  const over = 'x'.repeat(defaultHttpLimits.maxBodyBytes + 1);
+  // The token: missing, another scheme, unknown.
+  await send('no-token', push, json, d.ok, 401);
+  await send('basic-auth', push, { ...json, authorization: `Basic ${d.token}` }, d.ok, 401);
+  await send('unknown-token', pull, { ...json, authorization: `Bearer ${d.token}x` }, d.pullOf('null'), 401);
+  // Another protocol version of pull; more origin clients than a push may name (9 x 8 > 64).
+  // The client's cookie with another fingerprint: a state this database never had
+  // (ClientStateNotFound, which the protocol answers 200), or a full state below the horizon.
+  if (d.cookie) {
+    const forged = { ...d.cookie, fp: `${d.cookie.fp.slice(0, -1)}${d.cookie.fp.endsWith('0') ? '1' : '0'}` };
+    await send('cookie-forged-fp', pull, bearer, d.pullOf(JSON.stringify(forged)), 200, (text) => {
+      if (text.includes('ClientStateNotFound')) world.sched.record(c.name, 'intrude-answer', 'boundary cookie-forged-fp: ClientStateNotFound');
+    });
+  }
+  const version = await send('pull-version', pull, bearer, d.pullOf('null').replace('"pullVersion":1', '"pullVersion":2'), 400);
+  const origins = (i: number) => Array.from({ length: maxOriginsPerMutation }, (_, k) => `{"clientID":${JSON.stringify(`${d.clientID}-o${i}-${k}`)},"id":1}`).join(',');
+  const many = Array.from({ length: 9 }, (_, i) => d.mutation(String(i + 1), 'upsert', d.upsert('"body":"x"')).replace(/}$/, `,"origins":[${origins(i)}]}`));
+  await send('origin-clients', push, bearer, d.envelope(many.join(',')), 400);
+  // Bodies over the limit: declared on a server function (refused before Start reads it), and
+  // chunked (no length: cut off while streaming).
+  await send('server-fn-over', '/_serverFn/push', bearer, over, 413);
+  await send('chunked-over', push, { ...bearer, 'transfer-encoding': 'chunked' }, over, 413);
+  // Registrations: not JSON, not an object, and the group's token proposed for another group
+  // (only while the server knows that token: else the proposal would bind it, a theft).
+  await send('register-not-json', register, json, '{"clientGroupID":', 400);
+  await send('register-not-object', register, json, '[1]', 400);
+  // A mutation without args: the envelope refuses the whole push (args is required), 400.
+  const bare = `{"clientID":${JSON.stringify(`${d.clientID}-bare`)},"id":1,"name":"upsert","timestamp":1}`;
+  await send('no-args', push, bearer, d.envelope(bare), 400);
+  if (version === 400) await send('register-token-taken', register, json, JSON.stringify({ clientGroupID: `${d.clientID}-group`, token: d.token }), 409);
+  await abusePokes(world, c, d, check);
+}
+
+/** The poke stream's door (the app opens it without the network's fates): no token, an unknown one, and a stream left at once. */
+async function abusePokes(world: World, c: SimClient, d: Door, check: (what: string, status: number, expected: number, withToken: boolean) => void): Promise<void> {
+  if (!world.server.up) return world.sched.record(c.name, 'intrude-skipped', 'boundary pokes: server down');
+  const api = await simApi(world);
+  const leave = new AbortController();
+  const open = async (what: string, query: string, expected: number, withToken: boolean) => {
+    const request = new Request(`http://sim/api/poke${query}`);
+    // As poke-stream.ts: the client's own signal (undici's derived one may never abort after a GC).
+    Object.defineProperty(request, 'signal', { value: leave.signal });
+    const res = await api.poke(request);
+    check(what, res.status, expected, withToken);
+    // A client that leaves at once: the hub must forget its stream.
+    await res.body?.cancel();
+  };
+  await open('poke-no-token', '', 401, false);
+  await open('poke-unknown-token', `?token=${encodeURIComponent(`${d.token}x`)}`, 401, false);
+  await open('poke-left', `?token=${encodeURIComponent(d.token)}`, 200, true);
+  leave.abort();
+  // A client that left before the answer (its signal already aborted): the hub closes the stream at once.
+  await open('poke-gone', `?token=${encodeURIComponent(d.token)}`, 200, true);
 }

@@ -1,0 +1,49 @@
+/**
+ * The server coverage knobs (coverage-knobs-server.ts). wide.effectBudgetBytes: the server's
+ * per-push effect budget below what big documents add up to; a push stops at a mutation boundary
+ * (the client sends the rest), a mutation over the budget on its own is recorded as failed.
+ * wide.scheduleKeepMs: the compaction schedule keeps by age only. Every run must converge.
+ * (wide.boundaryAbuse: faults/hostile-boundary.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { runSimulation } from './run.ts';
+import { buildConfig, configForSeed } from './scenario.ts';
+import { profiles, quietNetwork } from './config.ts';
+import type { ScheduleEvent } from './schedule.ts';
+import { useSimStores } from '../../test/support/sim-stores.ts';
+
+const getStores = useSimStores();
+
+describe('server coverage knobs (coverage-knobs-server.ts)', () => {
+  it('a per-push effect budget below big documents cuts pushes short, fails a mutation over it alone, and converges (wide.effectBudgetBytes)', async () => {
+    const base = buildConfig({ seed: 'budget', profile: 'none', clients: 3, steps: 120 });
+    const config = { ...base, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0.5, effectBudgetBytes: 60_000 } };
+    const r = await runSimulation(config, getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+    expect(r.stats.faults['push-over-effect-budget'] ?? 0).toBeGreaterThan(0);
+    expect(r.stats.faults['push-cut-short'] ?? 0).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a compaction schedule that keeps by age only compacts and converges (wide.scheduleKeepMs)', async () => {
+    const up = (t: number, client: number, id: string): ScheduleEvent => ({ t, kind: 'op', client, op: 'upsert', type: 'comment', id, data: { t } });
+    const base = buildConfig({ seed: 'keep-ms', profile: 'none', clients: 2, steps: 1 });
+    const config = {
+      ...base, dbLatencyMs: 0, network: { ...quietNetwork, latencyMs: [10, 10] as [number, number] },
+      serverProcess: { compaction: { everyMs: 1_000, keepVersions: 1_000 } }, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, scheduleKeepMs: 500 },
+    };
+    const r = await runSimulation(config, getStores(), { schedule: [up(100, 0, 'c0'), up(200, 1, 'c1'), up(2500, 0, 'c2'), up(4000, 1, 'c3')] });
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+    // keepVersions 1,000 would keep every row: rows dropped means the age bound ruled.
+    const compacted = r.trace.filter((e) => e.kind === 'compact' && (e.detail ?? '').startsWith('scheduled')).map((e) => e.detail ?? '');
+    expect(compacted.some((d) => !d.includes(' 0 rows dropped')), compacted.join('; ')).toBe(true);
+  }, 120_000);
+
+  it('leaves the server at production\'s page defaults only in seeds whose pages hold 500 rows, and such a run converges (wide.serverPageDefaults)', async () => {
+    const wides = Array.from({ length: 60 }, (_, i) => String(i + 1)).map((s) => configForSeed(buildConfig({ seed: s, profile: 'swarm' }), s).wide!);
+    expect(wides.some((w) => w.serverPageDefaults)).toBe(true);
+    for (const w of wides) if (w.serverPageDefaults) expect(w.pageSize).toBe(500);
+    const base = buildConfig({ seed: 'page-defaults', profile: 'none', clients: 3, steps: 60 });
+    const r = await runSimulation({ ...base, wide: { ...profiles.chaos.wide!, pageSize: 500, serverPageDefaults: true } }, getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+  }, 120_000);
+});
