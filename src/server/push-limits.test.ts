@@ -119,6 +119,18 @@ for (const kind of storeKinds) {
       expect((await s.readLog()).map((e) => [e.mutationID, e.error === null])).toEqual([[1, true], [2, false], [3, true]]);
     });
 
+    // Found by the simulator (scenarios/regressions/refused-first-mutation-budget-of-one.json):
+    // the refused attempt used the budget's one mutation, and the retry that records the failure
+    // then had none left, so the push processed nothing and its client resent it forever.
+    it('records a refused mutation as failed under a push budget of one mutation', async () => {
+      const s = await fresh({ maxMutationsPerPush: 1 }, faulty(store.db, 'POISON', '22P05'));
+      const r = await handlePush(s, push('g1', [up('c1', 1, 'c/b', { v: 'POISON' }), up('c1', 2, 'c/c', { v: 3 })]));
+      expect(body(r)).toEqual({ lastMutationIDs: { c1: 1 }, failed: [{ clientID: 'c1', id: 1, error: expect.stringContaining('refused by the database') }] });
+      const next = await handlePush(s, push('g1', [up('c1', 2, 'c/c', { v: 3 })]));
+      expect(body(next)).toEqual({ lastMutationIDs: { c1: 2 } });
+      expect([...(await s.readEntities()).keys()]).toEqual(['c/c']);
+    });
+
     it('lets a transient fault through as an error (5xx) and writes nothing', async () => {
       const s = await fresh({}, faulty(store.db, 'FLAKY', '57P01'));
       await expect(handlePush(s, push('g1', [up('c1', 1, 'c/a', { v: 1 }), up('c1', 2, 'c/b', { v: 'FLAKY' })]))).rejects.toThrow('unsupported');

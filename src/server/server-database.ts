@@ -132,13 +132,16 @@ export class ServerDatabase {
     const ctx = this.batchContext();
     for (const m of mutations) {
       if (budget.mutations <= 0) break;
-      const attempt = { ...budget };
+      let attempt = { ...budget };
       let r;
       try {
         r = await this.db.transaction((tx) => pushBatch(tx, ctx, clientGroupID, [m], attempt));
       } catch (e) {
         if (!isDataError(e)) throw e;
         const error = `refused by the database: ${(e as Error).message}`;
+        // The refused attempt rolled back, and its use of the budget with it: under a budget of
+        // one mutation the record of the failure would otherwise find none left.
+        attempt = { ...budget };
         r = await this.db.transaction((tx) => pushBatch(tx, ctx, clientGroupID, [m], attempt, { clientID: m.clientID, id: m.id, error }));
       }
       Object.assign(budget, attempt);
