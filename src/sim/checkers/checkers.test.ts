@@ -130,6 +130,17 @@ describe('checkers', () => {
     expect(await checkers.counters!(s)).toEqual([expect.objectContaining({ checker: 'counters', key: 'tally/t', message: expect.stringContaining('add up to 5') })]);
   });
 
+  // Swarm seed 177 (scenarios/regressions/counters-increment-stored-by-a-crashed-mutate.json): a
+  // client crashed inside mutate() after the increment was stored; it synced after the restart.
+  it('counters counts a logged increment no acknowledged write claims, and still names a doubled one', async () => {
+    const s = sound();
+    s.server.log.push(entry(4, 'C', 1, 'increment', { type: 'tally', id: 't', field: 'n', by: 4 }, [put('tally/t', { n: 9 })]));
+    s.server.entities.set('tally/t', { n: 9 });
+    expect(await checkers.counters!(s)).toEqual([]);
+    s.server.entities.set('tally/t', { n: 13 });
+    expect(await checkers.counters!(s)).toEqual([expect.objectContaining({ checker: 'counters', key: 'tally/t', message: expect.stringContaining('add up to 9') })]);
+  });
+
   it('no-5xx names a 500 answer with no fault injected, and forgives an injected one', async () => {
     const s = sound();
     s.answers.push({ lane: 'c1', label: 'pull#4', t: 40, status: 500, injected: true });
