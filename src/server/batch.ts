@@ -8,6 +8,8 @@ import { elidedPut, type LogEffect } from './log-effects.ts';
 export interface PushBudget {
   mutations: number;
   effectBytes: number;
+  /** Earlier mutations of this push already used some of it (pushOneByOne's later batches of one). */
+  spent?: boolean;
 }
 
 export interface BatchContext {
@@ -168,7 +170,7 @@ async function plan(
     if (eff.bytes > budget.effectBytes) {
       // Past the budget: stop at this mutation boundary, unless nothing was done yet (then it
       // could never pass: record it as failed, or its client would resend it forever).
-      if (p.logRows.length > 0) break;
+      if (p.logRows.length > 0 || budget.spent) break;
       fail(m, `effects of ${eff.bytes} bytes are over the per-push limit of ${limits.maxEffectBytesPerPush} bytes (maxEffectBytesPerPush)`);
       continue;
     }

@@ -131,6 +131,17 @@ for (const kind of storeKinds) {
       expect([...(await s.readEntities()).keys()]).toEqual(['c/c']);
     });
 
+    it('after a refused mutation, one over what is left of the effect budget waits for the next push instead of failing', async () => {
+      const s = await fresh({ maxEffectBytesPerPush: 3_000 }, faulty(store.db, 'POISON', '22P05'));
+      const doc = (n: number) => ({ s: 'x'.repeat(2_000), n });
+      const r = await handlePush(s, push('g1', [up('c1', 1, 'c/a', { v: 'POISON' }), up('c1', 2, 'c/b', doc(2)), up('c1', 3, 'c/c', doc(3))]));
+      expect(body(r).lastMutationIDs).toEqual({ c1: 2 });
+      expect(body(r).failed!.map((f) => f.id)).toEqual([1]);
+      const next = await handlePush(s, push('g1', [up('c1', 3, 'c/c', doc(3))]));
+      expect(body(next)).toEqual({ lastMutationIDs: { c1: 3 } });
+      expect([...(await s.readEntities()).keys()].sort()).toEqual(['c/b', 'c/c']);
+    });
+
     it('lets a transient fault through as an error (5xx) and writes nothing', async () => {
       const s = await fresh({}, faulty(store.db, 'FLAKY', '57P01'));
       await expect(handlePush(s, push('g1', [up('c1', 1, 'c/a', { v: 1 }), up('c1', 2, 'c/b', { v: 'FLAKY' })]))).rejects.toThrow('unsupported');

@@ -132,7 +132,8 @@ export class ServerDatabase {
     const ctx = this.batchContext();
     for (const m of mutations) {
       if (budget.mutations <= 0) break;
-      let attempt = { ...budget };
+      // After a processed mutation, one over what is left of the budget waits for the next push (as in a batch), not fails.
+      let attempt = { ...budget, spent: out.processed > 0 };
       let r;
       try {
         r = await this.db.transaction((tx) => pushBatch(tx, ctx, clientGroupID, [m], attempt));
@@ -141,7 +142,7 @@ export class ServerDatabase {
         const error = `refused by the database: ${(e as Error).message}`;
         // The refused attempt rolled back, and its use of the budget with it: under a budget of
         // one mutation the record of the failure would otherwise find none left.
-        attempt = { ...budget };
+        attempt = { ...budget, spent: out.processed > 0 };
         r = await this.db.transaction((tx) => pushBatch(tx, ctx, clientGroupID, [m], attempt, { clientID: m.clientID, id: m.id, error }));
       }
       Object.assign(budget, attempt);
