@@ -382,8 +382,7 @@ export class PersistentSyncEngine {
     // mutations; without this, 100 already-pushed mutations would fill every batch until the
     // next pull. A restart starts from 0 and resends (the server skips them).
     const from = this.pushedUpTo;
-    const u = this.unpushed;
-    const known = u && u.writes === this.writes && u.upTo === from && u.clientID === clientID ? u : null;
+    const known = this.knownUnpushed();
     // Taken before the read: a write that lands during it makes the result stale, and is counted after it.
     const writes = this.writes;
     // One row past the batch tells whether anything is left after it (else a full batch costs a second read to find nothing).
@@ -464,8 +463,10 @@ export class PersistentSyncEngine {
     // The server said this page brings us to its version (a staged page never does): no pull
     // only to confirm it, ahead or after.
     const last = resp.more === false && resp.cookie.stage === undefined;
+    // The page takes the client somewhere (a new version, or a staged bootstrap's step).
+    const advances = resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined;
     // More may follow: ask for it now, from the cookie this page leaves.
-    if (sendNext && !last && this.transport.pullAhead && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined)) {
+    if (sendNext && !last && this.transport.pullAhead && advances) {
       const c = resp.cookie;
       const next = c.stage !== undefined ? c : { order: c.order, epoch: c.epoch, ...(c.fp ? { fp: c.fp } : {}) };
       this.ahead = { key: cookieKey(next), ...this.transport.pullAhead(this.pullRequest(next)) };
@@ -489,7 +490,7 @@ export class PersistentSyncEngine {
       this.entityListeners.emit(c);
     }
     if (result.applied) await this.emitState();
-    const moved = result.applied && (resp.cookie.order !== base || stage !== null || resp.cookie.stage !== undefined);
+    const moved = result.applied && advances;
     if (moved) this.progressed++;
     return { moved, last };
   }
@@ -607,16 +608,21 @@ export class PersistentSyncEngine {
    * hold the args it passed to mutate); any other change of the queue leaves it stale.
    */
   private followFlush(stored: readonly Mutation[]): void {
-    const u = this.unpushed;
-    const valid = u !== null && u.writes === this.writes && u.upTo === this.pushedUpTo && u.clientID === this.clientID;
+    const u = this.knownUnpushed();
     this.writes++;
-    if (!valid) return;
+    if (!u) return;
     let prev = u.list.length ? u.list[u.list.length - 1]!.id : u.upTo;
     for (const m of stored) {
       if (m.clientID !== u.clientID || m.id <= prev) return;
       prev = m.id;
     }
     this.unpushed = { ...u, writes: this.writes, list: [...u.list, ...stored.map((m) => ({ ...m, args: structuredClone(m.args) }))] };
+  }
+
+  /** `unpushed` while it is still true (the write count, resend point and client id it names), else null. */
+  private knownUnpushed(): PersistentSyncEngine['unpushed'] {
+    const u = this.unpushed;
+    return u && u.writes === this.writes && u.upTo === this.pushedUpTo && u.clientID === this.clientID ? u : null;
   }
 
   private pullRequest(cookie: PullRequest['cookie']): PullRequest {

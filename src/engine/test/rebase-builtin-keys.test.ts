@@ -29,6 +29,16 @@ const mutators = {
   }),
 };
 
+/** One pull with the statements it issues written down in `n.log` (cleared first). */
+async function loggedPull(a: PersistentSyncEngine, n: { on: boolean; log: string[] }): Promise<boolean> {
+  n.log.length = 0;
+  n.on = true;
+  try {
+    return await a.pull();
+  } finally {
+    n.on = false;
+  }
+}
 const snapshotReads = (log: string[]) => log.filter((s) => /^SELECT (key, )?data FROM "[^"]+"\.snapshot WHERE key/.test(s));
 
 describe('a pull that acknowledges every pending built-in mutation', () => {
@@ -49,10 +59,7 @@ describe('a pull that acknowledges every pending built-in mutation', () => {
     expect((await a.get('doc', 'big'))?.v).toBe(2);
     offline = false;
     await a.push();
-    n.log.length = 0;
-    n.on = true;
-    expect(await a.pull()).toBe(true);
-    n.on = false;
+    expect(await loggedPull(a, n)).toBe(true);
     expect(snapshotReads(n.log), n.log.join('\n')).toEqual([]);
     expect((await a.getState()).pendingCount).toBe(0);
     expect(await a.visibleEntities()).toEqual(await server.readEntities());
@@ -81,10 +88,7 @@ describe('a pull that acknowledges every pending built-in mutation', () => {
     await b.sync();
     offline = false;
     await a.push();
-    n.log.length = 0;
-    n.on = true;
-    expect(await a.pull()).toBe(true);
-    n.on = false;
+    expect(await loggedPull(a, n)).toBe(true);
     expect(snapshotReads(n.log).length).toBeGreaterThan(0);
     expect(await a.visibleEntities()).toEqual(await server.readEntities());
     expect(await a.get('doc', 'one')).toEqual({ v: 1 });
