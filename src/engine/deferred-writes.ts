@@ -1,13 +1,10 @@
 import { encodedBytes, runMutator, type EntityData, type JSONValue, type Mutation } from '../protocol/index.ts';
-import type { Timer } from '../seams/index.ts';
+import { untilAborted, type Timer } from '../seams/index.ts';
 import { MutationRejectedError, toChange, type ClientDatabase, type DeferredWrite, type EntityChange } from './client-database.ts';
 
 /** Defaults of the deferred mode's limits (EngineOptions.flushIntervalMs, maxUnflushedWrites, maxUnflushedBytes). */
 export const defaultDeferredLimits = { flushIntervalMs: 50, maxUnflushedWrites: 1_000, maxUnflushedBytes: 1024 * 1024 };
 export type DeferredLimits = typeof defaultDeferredLimits;
-
-/** The longest Timer wait: a flush waiting for the one in progress never times out first. */
-const maxTimerMs = 2 ** 31 - 1;
 
 /** A deferred write now stored: `requested` is the Mutation its mutate() returned, `mutation` how it was stored (another id after a rerun). */
 export interface FlushedWrite {
@@ -124,7 +121,7 @@ export class DeferredWrites {
     while (!this.abandoned && this.queue.length > 0 && this.queue[0]!.seq <= target) {
       const running = this.flushing;
       if (running) {
-        await this.deps.timer.sleep(maxTimerMs, running.signal).catch(() => {});
+        await untilAborted(this.deps.timer, running.signal);
         continue;
       }
       const mine = new AbortController();

@@ -3,7 +3,7 @@ import { createRegistry, defaultLimits, encodedBytes, ProtocolError, requeuedOri
 import type { Db } from '../db/types.ts';
 import { ClientDatabase, defaultApplyChunkBytes, type ClientMeta, type EntityChange, type EntityRow, type IdentityReset, type QuerySpec } from './client-database.ts';
 import type { SimulationHooks } from './simulation.ts';
-import { cryptoIds, mathRandom, realTimer, systemClock, type Clock, type Ids, type Random, type Timer, type Transport } from '../seams/index.ts';
+import { cryptoIds, mathRandom, maxTimerMs, realTimer, systemClock, untilAborted, type Clock, type Ids, type Random, type Timer, type Transport } from '../seams/index.ts';
 import { Emitter } from './emitter.ts';
 import { DocumentCache, defaultDocumentCacheEntries } from './document-cache.ts';
 import { SyncLoop, type SyncLoopOptions } from './sync-loop.ts';
@@ -53,8 +53,6 @@ export interface EngineOptions {
 }
 
 const positiveInt = z.number().int().positive();
-/** The longest setTimeout delay: a write waiting for the one before it never times out first. */
-const maxTimerMs = 2 ** 31 - 1;
 const engineLimitsSchema = z.object({
   pushBatchSize: positiveInt.max(1000),
   maxPushBytes: positiveInt,
@@ -306,7 +304,7 @@ export class PersistentSyncEngine {
     this.lastWrite = mine;
     let written;
     try {
-      if (before && !before.signal.aborted) await this.timer.sleep(maxTimerMs, before.signal).catch(() => {});
+      if (before && !before.signal.aborted) await untilAborted(this.timer, before.signal);
       written = await run();
     } finally {
       if (stores) this.writes++;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../protocol/index.ts';
 import { SyncLoop } from './sync-loop.ts';
+import { maxTimerMs } from '../seams/index.ts';
 
 /** Runs the loop on a timer that records each wait and returns at once, until `waits` waits were asked for. */
 async function waitsOf(run: () => Promise<void>, progress: (() => number) | undefined, waits: number): Promise<number[]> {
@@ -9,7 +10,9 @@ async function waitsOf(run: () => Promise<void>, progress: (() => number) | unde
   const finished = new Promise<void>((r) => (done = r));
   const loop: SyncLoop = new SyncLoop({
     timer: {
-      sleep: (ms) => {
+      sleep: (ms, signal) => {
+        // stop() waiting for the loop to end: that wait ends with the loop, it is no delay of it.
+        if (ms === maxTimerMs) return new Promise<void>((_, reject) => signal!.addEventListener('abort', () => reject(signal!.reason)));
         delays.push(ms);
         if (delays.length < waits) return Promise.resolve();
         void loop.stop().then(done);
@@ -113,6 +116,40 @@ describe('SyncLoop Retry-After', () => {
     expect(runs).toBe(2);
     expect(sleeps.map((s) => s.ms)).toEqual([5_000, 30_000]);
     await loop.stop();
+  });
+
+  it('stop() waits for the run in progress on the Timer seam (a simulator task awaiting the loop\'s plain promise never parked: swarm seed 154)', async () => {
+    const waits: { ms: number; signal?: AbortSignal }[] = [];
+    const runGate = Promise.withResolvers<void>();
+    let runStarted!: () => void;
+    const started = new Promise<void>((r) => (runStarted = r));
+    const loop = new SyncLoop({
+      timer: {
+        sleep: (ms, signal) => {
+          waits.push({ ms, signal });
+          return new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
+        },
+      },
+      random: { next: () => 1 },
+      run: async () => {
+        runStarted();
+        await runGate.promise;
+      },
+      onError: () => {},
+    });
+    loop.start({ intervalMs: 30_000 });
+    await started;
+    let stopped = false;
+    const stopping = loop.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 5));
+    // The run is still in progress: stop() waits for it, and waits on the timer, with a signal.
+    expect(stopped).toBe(false);
+    expect(waits.map((w) => w.ms)).toEqual([maxTimerMs]);
+    expect(waits[0]!.signal!.aborted).toBe(false);
+    runGate.resolve();
+    await stopping;
+    expect(waits[0]!.signal!.aborted).toBe(true);
+    expect(loop.active).toBe(false);
   });
 
   it('refuses a bad option with a clear error naming it', () => {

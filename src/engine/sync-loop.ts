@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { retryAfterOf } from '../protocol/index.ts';
-import type { Random, Timer } from '../seams/index.ts';
+import { untilAborted, type Random, type Timer } from '../seams/index.ts';
 
 export interface SyncLoopOptions {
   /** Quiet-time poll interval. */
@@ -48,6 +48,8 @@ export class SyncLoop {
   private abort: AbortController | null = null;
   private wake: AbortController | null = null;
   private running: Promise<void> | null = null;
+  /** Aborted once the loop's promise has settled: what stop() waits for. */
+  private ended: AbortController | null = null;
   private pokedDuringRun = false;
   private failures = 0;
 
@@ -65,7 +67,10 @@ export class SyncLoop {
     if (!r.success) throw new Error(`invalid sync loop options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     this.options = r.data;
     this.abort = new AbortController();
+    const ended = new AbortController();
+    this.ended = ended;
     this.running = this.loop(this.abort.signal);
+    this.running.then(() => ended.abort('ended'), () => ended.abort('ended'));
   }
 
   poke(): void {
@@ -79,8 +84,11 @@ export class SyncLoop {
     this.abort.abort('stopped');
     this.wake?.abort('stopped');
     this.abort = null;
-    await this.running;
+    // Waits for the run in progress on the Timer seam, not on the loop's promise: a simulator's
+    // task awaiting a plain promise never parks, and its scheduler stalls (swarm seed 154).
+    if (this.ended) await untilAborted(this.deps.timer, this.ended.signal);
     this.running = null;
+    this.ended = null;
   }
 
   private nextDelay(): number {

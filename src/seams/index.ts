@@ -20,6 +20,23 @@ export interface Timer {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** The longest wait a Timer takes (setTimeout's bound): a wait for an event never times out first. */
+export const maxTimerMs = 2 ** 31 - 1;
+
+/**
+ * Waits on the Timer seam until `signal` aborts (so a simulator's scheduler sees the wait). Only
+ * that end is swallowed: any other failure of the wait (a simulated crash of the waiting task)
+ * propagates. Swallowing every failure made a crashed task that waits in a loop spin forever
+ * (swarm seed 154).
+ */
+export async function untilAborted(timer: Timer, signal: AbortSignal): Promise<void> {
+  try {
+    await timer.sleep(maxTimerMs, signal);
+  } catch (e) {
+    if (!signal.aborted) throw e;
+  }
+}
+
 export interface Random {
   /** Uniform in [0, 1). Used for backoff jitter. */
   next(): number;

@@ -16,7 +16,7 @@ import { Progress } from './parallel/progress.ts';
 import { mergeReportDirs } from './report/merge.ts';
 import { readReplayFile, toReplayFile, writeReplayFile } from './replay-file.ts';
 import { runSimulation } from './run.ts';
-import { defaultBudget, defaultStallMs } from './run-guard.ts';
+import { defaultBudget, defaultStallMs, stepsPerClient } from './run-guard.ts';
 import { shrink } from './shrink.ts';
 import { runZoo } from './zoo.ts';
 import { addStressCommand } from '../stress/command.ts';
@@ -68,7 +68,7 @@ program
   .option('--shrink-budget <seconds>', 'time budget to shrink each failing seed', int('--shrink-budget'), 60)
   .option('--coverage', 'measure which lines and branches of src/engine, src/server, src/protocol and src/db the run reaches (into report.md/html); runs in one process')
   .option('--coverage-pg-seeds <n>', 'with --coverage and LOCKSTEP_PG_URL set: also run this many seeds on PostgreSQL (src/db/postgres.ts)', int('--coverage-pg-seeds'), 3)
-  .option('--seed-max-steps <n>', `a seed past this many scheduler steps is a seed-timeout finding (default ${defaultBudget.maxSteps})`, int('--seed-max-steps'))
+  .option('--seed-max-steps <n>', `a seed past this many scheduler steps is a seed-timeout finding (default ${stepsPerClient.toLocaleString('en')} per client, at least ${defaultBudget.maxSteps.toLocaleString('en')})`, int('--seed-max-steps'))
   .option('--seed-max-virtual-seconds <n>', `a seed past this much virtual time is a seed-timeout finding (default ${defaultBudget.maxVirtualMs / 1000})`, int('--seed-max-virtual-seconds'))
   .option('--seed-stall-seconds <n>', `a seed with no scheduler step for this long (wall clock: a promise that never settles) is a seed-timeout finding (default ${defaultStallMs / 1000})`, positive('--seed-stall-seconds'))
   .option('--timeline <seeds>', 'comma-separated seeds whose timelines report.html draws even if they converge')

@@ -127,7 +127,7 @@ export async function moveToNewGroup(world: World, c: SimClient, old: Persistent
     // generation moved on), so the records must follow there as for a finished move; returning
     // without this left them under the old id. The engine opened here is not the client's.
     bookkeeping();
-    if (c.engine !== next) void next.stop();
+    if (c.engine !== next) world.sched.spawn(c.name, 'stop-loop', () => next.stop());
     return;
   }
   c.engine = next;

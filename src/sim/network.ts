@@ -100,8 +100,9 @@ function groupToken(world: World, c: SimClient, group: string, f: typeof fetch):
           moving.delete(c.name);
         }
         // The old engine's loop would otherwise run (and fail) forever: the move replaced it.
-        // Not awaited: its run belongs to the client's task (a bare await would stall the scheduler).
-        if (c.engine !== engine) void engine.stop();
+        // In a task of its own: stop() waits for the run in progress (the client's loop task) on
+        // the Timer seam, and a bare call would park whichever task is running (swarm seed 154).
+        if (c.engine !== engine) world.sched.spawn(c.name, 'stop-loop', () => engine.stop());
       });
     },
   });

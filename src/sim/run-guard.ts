@@ -23,15 +23,19 @@ export const budgetSchema = z.object({
 export type SeedBudget = z.infer<typeof budgetSchema>;
 
 /**
- * Defaults: swarm seeds of 300 steps and 8 clients took 5k-15k scheduler steps and 18-44 s of
- * virtual time (6 seeds); the heal alone may take 120 s. The bounds leave room for 1,000-client
- * runs (steps grow with clients) while a runaway ends in minutes, not hours.
+ * Defaults. Steps grow with the clients: a 200-seed swarm (8 clients, 300 events) took up to 27k
+ * statements (roughly as many steps) and 86 s of virtual time; the heal alone may take 120 s. A
+ * budget of 100k steps per client (at least 500k) is over 10x that, and ends a livelock of 8
+ * clients in minutes (it was 20M steps at every size: hours). A spin inside one step (no step at
+ * all) is the scheduler's own finding (a killed task that keeps waiting). The virtual bound
+ * leaves room for long heals.
  */
-export const defaultBudget: SeedBudget = { maxSteps: 20_000_000, maxVirtualMs: 3_600_000 };
+export const stepsPerClient = 100_000;
+export const defaultBudget: SeedBudget = { maxSteps: 500_000, maxVirtualMs: 3_600_000 };
 /** Wall-clock ms without a single scheduler step before a seed counts as stalled. */
 export const defaultStallMs = 300_000;
 
-export const budgetOf = (config: SimConfig): SeedBudget => ({ ...defaultBudget, ...config.budget });
+export const budgetOf = (config: SimConfig): SeedBudget => ({ ...defaultBudget, maxSteps: Math.max(defaultBudget.maxSteps, stepsPerClient * config.clients), ...config.budget });
 
 /** Thrown when no scheduler step happened for the stall bound: the running task awaits something that never settles. */
 export class SeedStall extends Error {

@@ -97,6 +97,22 @@ describe('Scheduler', () => {
     await expect(r.run()).rejects.toThrow(/step limit 50/);
   });
 
+  it('fails the run, naming the task, when a killed task keeps waiting in a loop that swallows its Crash (swarm seed 154 spun for hours)', async () => {
+    const s = new Scheduler(new Rng(1), limits);
+    let otherRan = false;
+    s.spawn('c2', 'view', async () => {
+      for (;;) await s.sleep(10).catch(() => {});
+    });
+    s.spawn('faults', 'crash', async () => {
+      await s.sleep(5);
+      s.kill('c2');
+      await s.sleep(100);
+      otherRan = true;
+    });
+    await expect(s.run()).rejects.toThrow(/task c2:view kept waiting after it was killed/);
+    expect(otherRan).toBe(false); // the run ended at the finding (the others were unwound, not run on)
+  });
+
   it('refuses a task re-entering a lock it holds (a nested query inside a transaction)', async () => {
     const s = new Scheduler(new Rng(1), limits);
     s.spawn('x', 'nested', async () => {
@@ -133,19 +149,21 @@ describe('Scheduler', () => {
     const runs: number[] = [];
     const loop = new SyncLoop({ timer: { sleep: (ms, signal) => s.sleep(ms, signal) }, random: new Rng('jitter'), run: async () => void runs.push(s.now), onError: () => {} });
     // The loop's promise chain is the task: it parks in the virtual timer, and pokes from other tasks wake it.
-    let finished!: () => void;
     s.spawn('c0', 'sync-loop', async () => {
       loop.start({ intervalMs: 1_000, pokeDelayMs: 50 });
-      await new Promise<void>((r) => (finished = r));
+      await (loop as unknown as { running: Promise<void> }).running; // as syncLoopRun does for an engine
     });
+    let stopped = -1;
     s.spawn('c0', 'app', async () => {
       await s.sleep(2_500);
       loop.poke(); // at 2500: runs at 2550 instead of 3000
       await s.sleep(1_000);
-      void loop.stop().then(() => finished());
+      await loop.stop(); // a wait on the virtual timer: this task parks until the loop's task has ended
+      stopped = s.now;
     });
     await s.run();
     expect(runs).toEqual([0, 1_000, 2_000, 2_550]); // stopped at 3500, before the next interval
+    expect(stopped).toBe(3_500);
   });
 });
 

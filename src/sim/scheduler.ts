@@ -34,6 +34,8 @@ interface Task {
   ready: boolean;
   wakeAt: number;
   killed: boolean;
+  /** Waits asked for after the kill (each rejected at once with its Crash). */
+  waitsAfterKill: number;
   /** Random choices made inside this task (statement latency), independent of other tasks; forked at first use (most tasks never draw). */
   rng: Rng | null;
   /** The name its stream is forked by. */
@@ -47,6 +49,9 @@ export interface SchedulerLimits {
   /** Virtual time the run may not pass. */
   maxVirtualMs: number;
 }
+
+/** Waits a killed task may still ask for while it unwinds (each fails at once) before it counts as spinning. */
+const maxWaitsAfterKill = 10_000;
 
 /** A future that tasks can wait on through the scheduler (never with a bare await). */
 export interface Future<T> {
@@ -145,7 +150,7 @@ export class Scheduler {
     const key = `${owner}|${name}`;
     const serial = (this.taskSerial.get(key) ?? 0) + 1;
     this.taskSerial.set(key, serial);
-    const task: Task = { id: this.nextId++, owner, name, key: owner + name, label: `${owner}:${name}`, state: 'new', stamp: 0, ready: false, wakeAt: this.now + delayMs, killed: false, rng: null, rngLabel: `${key}|${serial}` };
+    const task: Task = { id: this.nextId++, owner, name, key: owner + name, label: `${owner}:${name}`, state: 'new', stamp: 0, ready: false, wakeAt: this.now + delayMs, killed: false, waitsAfterKill: 0, rng: null, rngLabel: `${key}|${serial}` };
     this.tasks.set(task.id, task);
     const gate = new Promise<void>((resolve, reject) => {
       task.resume = (e) => (e ? reject(e) : resolve());
@@ -173,7 +178,10 @@ export class Scheduler {
   private park(state: 'runnable' | 'blocked', wakeAt: number): Promise<void> {
     const task = this.current;
     if (!task) throw new Error('park outside a scheduler task');
-    if (task.killed) return Promise.reject(new Crash(`${task.owner} crashed`));
+    if (task.killed) {
+      if (++task.waitsAfterKill > maxWaitsAfterKill) return this.abandonSpinning(task);
+      return Promise.reject(new Crash(`${task.owner} crashed`));
+    }
     task.state = state;
     task.wakeAt = wakeAt;
     this.touch(task);
@@ -182,6 +190,21 @@ export class Scheduler {
     });
     this.signalParked(task);
     return p;
+  }
+
+  /**
+   * A killed task that keeps waiting swallows its Crash in a loop: each wait fails at once, so it
+   * spins inside one step, no other task ever runs and the event loop never turns (no budget or
+   * stall guard can fire; swarm seed 154 ran for hours). The run fails with a finding naming the
+   * task; the task is dropped, its wait never settles, and the scheduler goes on to unwind the rest.
+   */
+  private abandonSpinning(task: Task): Promise<void> {
+    this.failure ??= new Error(`task ${task.label} kept waiting after it was killed (${maxWaitsAfterKill} waits, each failing at once with its Crash): a loop swallows the Crash and would spin forever`);
+    task.state = 'done';
+    this.tasks.delete(task.id);
+    this.releaseAll(task);
+    this.signalParked(task);
+    return new Promise<void>(() => {});
   }
 
   private signalParked(task: Task): void {
@@ -286,7 +309,7 @@ export class Scheduler {
 
   unlock(name: string): void {
     const l = this.locks.get(name);
-    if (!l || l.holder !== this.current) throw new Error(`unlock of ${name} by a task that does not hold it`);
+    if (!l || l.holder !== this.current) throw new Error(`unlock of ${name} by ${this.current?.label ?? 'no running task'}, which does not hold it (held by ${l?.holder?.label ?? 'nobody'})`);
     this.handOver(l);
   }
 

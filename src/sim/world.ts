@@ -268,7 +268,9 @@ export class SimWorld implements World {
   stopLoops(): void {
     this.loopsRunning = false;
     this.streamsStop.abort();
-    for (const engine of this.engines) void engine.stop();
+    // Each stop() in a task of its own: it waits for the run in progress on the Timer seam, and a
+    // bare call would park whichever task is running (swarm seed 154).
+    for (const engine of this.engines) this.sched.spawn('sim', 'stop-loop', () => engine.stop());
     // The server process's compaction schedule too (close() stops it; the simulated database stays open).
     void this.server.sync.close();
   }

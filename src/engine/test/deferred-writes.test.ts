@@ -73,6 +73,34 @@ describe('deferred durability', () => {
     expect(await engine.store.pendingCount()).toBe(1);
   });
 
+  it('a flush waiting for the one in progress ends with a wait that fails for another reason than its end (swarm seed 154: a crashed task spun there forever)', async () => {
+    const gate = Promise.withResolvers<void>();
+    const asked: number[] = [];
+    // The simulator's timer: a killed task's every wait rejects at once with its Crash.
+    const crashed = new Error('c2 crashed');
+    const timer: Timer = {
+      sleep: (ms, signal) => {
+        asked.push(ms);
+        // A spinning caller never yields to the event loop: end the spin here (thrown, not rejected: nothing swallows it).
+        if (asked.length > 100) throw new Error('asked 100 times');
+        if (signal?.aborted) return Promise.reject(signal.reason);
+        return ms === 2 ** 31 - 1 ? Promise.reject(crashed) : new Promise(() => {});
+      },
+    };
+    const { engine } = await deferredEngine({ timer });
+    await engine.upsert('doc', 'a', { v: 1 });
+    const flushDeferred = engine.store.flushDeferred.bind(engine.store);
+    engine.store.flushDeferred = async (batch) => (await gate.promise, flushDeferred(batch));
+    const first = engine.flush();
+    const second = engine.flush().then(() => 'resolved', (e: unknown) => e);
+    // Before the fix the second flush swallowed the error and asked again, in a loop that never let the first flush end.
+    await new Promise((r) => setTimeout(r, 20));
+    gate.resolve();
+    await first;
+    expect(await second).toBe(crashed);
+    expect(asked.filter((ms) => ms === 2 ** 31 - 1)).toHaveLength(1);
+  });
+
   it('a query flushes first; push sends only stored mutations and flushes before it', async () => {
     const { engine, pushes } = await deferredEngine();
     await engine.upsert('doc', 'a', { v: 1 });

@@ -87,11 +87,19 @@ export const clientCrash: FaultModule<typeof crashEventSchema> = {
         // A deferred-mode engine's close() stores its unflushed writes first: done here, awaited in
         // this task (statements run from the bare close() below would park a task not waiting on them).
         await engine.flush();
-        // Through a scheduler future, never a bare await: the loop ends in its own task, and a task
-        // awaiting a plain promise would never park (the run would stall, as seed 187 did). A kill
-        // of the client meanwhile (a wipe) ends the loop too.
+        // close() runs as a task of the client's lane, awaited through a scheduler future: a task
+        // awaiting a plain promise would never park (the run would stall, as seed 187 did), and a
+        // bare close() parked whichever task was running when it waited (this one, or none: swarm
+        // seed 154, "park outside a scheduler task"). A kill of the client meanwhile (a wipe) ends
+        // it too; an error out of close() is the run's finding.
         const closed = world.sched.future<void>();
-        void engine.close().then(() => closed.resolve(), () => closed.resolve());
+        world.sched.spawn(c.name, 'close', async () => {
+          try {
+            await engine.close();
+          } finally {
+            closed.resolve();
+          }
+        });
         const tick = new Error('tick');
         while (!closed.settled) await world.sched.waitFor(closed, 1_000, () => tick).catch((err: unknown) => {
           if (err !== tick) throw err;
