@@ -90,7 +90,9 @@ async function one(clients: number) {
   const raw = { wall: (before.wall + after.wall) / 2, cpu: (before.cpu + after.cpu) / 2 };
   await stores.server.close();
   await stores.clients.close();
-  const same = child(['--replay', log.path]) as { statements: number; cpuMs: number; mismatches: number; firstMismatch?: string };
+  const same = child(['--replay', log.path]) as { statements: number; cpuMs: number; mismatches: number; firstMismatch?: string; top: object[] };
+  // Where the replay's CPU went (stderr: the table of rows stays on stdout), with LOCKSTEP_BENCH_TOP=1.
+  if (process.env.LOCKSTEP_BENCH_TOP) console.error(`${clients} clients, costliest statements of the replay:\n${same.top.map((t) => JSON.stringify(t)).join('\n')}`);
   rmSync(log.path);
   const secs = r.stats.wallMs / 1000;
   const row = {

@@ -95,8 +95,8 @@ export class StatementLog {
   }
 }
 
-/** The log's statements, run one after another on `stores` (by store number); CPU ms of the loop and how many failed differently than in the run. */
-export async function replayStatementLog(path: string, stores: Db[]): Promise<{ statements: number; cpuMs: number; mismatches: number; firstMismatch?: string }> {
+/** The log's statements, run one after another on `stores` (by store number): CPU ms of the loop, how many failed differently than in the run, and the costliest statement shapes. */
+export async function replayStatementLog(path: string, stores: Db[]): Promise<{ statements: number; cpuMs: number; mismatches: number; firstMismatch?: string; top: { share: number; n: number; 'µs each': number; shape: string }[] }> {
   const texts: string[] = [];
   const entries: Entry[] = [];
   // Parsed up front, so that the timed loop is the statements alone.
@@ -110,7 +110,10 @@ export async function replayStatementLog(path: string, stores: Db[]): Promise<{ 
   }
   let mismatches = 0;
   let firstMismatch: string | undefined;
+  // CPU per SQL text (numbers inlined: a schema or literal apart, the same statement), for `top`.
+  const bySql = new Map<number, { us: number; n: number }>();
   const c0 = process.cpuUsage();
+  let last = c0;
   for (const [store, kind, sql, params, failed] of entries) {
     const db = stores[store]!;
     let ok = true;
@@ -120,11 +123,27 @@ export async function replayStatementLog(path: string, stores: Db[]): Promise<{ 
     } catch {
       ok = false;
     }
+    const now = process.cpuUsage();
+    const t = bySql.get(sql) ?? { us: 0, n: 0 };
+    t.us += now.user + now.system - last.user - last.system;
+    t.n++;
+    bySql.set(sql, t);
+    last = now;
     if (ok === (failed === 1)) {
       mismatches++;
       firstMismatch ??= `${ok ? 'succeeded' : 'failed'} in the replay, not in the run: ${texts[sql]!.replace(/\s+/g, ' ').slice(0, 160)}`;
     }
   }
   const u = process.cpuUsage(c0);
-  return { statements: entries.length, cpuMs: (u.user + u.system) / 1000, mismatches, firstMismatch };
+  const total = u.user + u.system;
+  const shapes = new Map<string, { us: number; n: number }>();
+  for (const [sql, t] of bySql) {
+    const shape = texts[sql]!.replace(/\s+/g, ' ').replace(/"[a-z0-9_]+"\./g, 's.').replace(/\b\d+\b/g, 'N').slice(0, 140);
+    const a = shapes.get(shape) ?? { us: 0, n: 0 };
+    a.us += t.us;
+    a.n += t.n;
+    shapes.set(shape, a);
+  }
+  const top = [...shapes].sort((a, b) => b[1].us - a[1].us).slice(0, 15).map(([shape, t]) => ({ share: +(t.us / total).toFixed(3), n: t.n, 'µs each': Math.round(t.us / t.n), shape }));
+  return { statements: entries.length, cpuMs: total / 1000, mismatches, firstMismatch, top };
 }
