@@ -49,3 +49,38 @@ describe('client schema', () => {
     expect(cols.rows.map((r) => r.c)).toEqual(['meta.cookie_epoch', 'meta.cookie_fp', 'pending.origins']);
   });
 });
+
+describe('shared client functions', () => {
+  it('writes each client into its own schema when clients of one instance take turns (one set of functions for all)', async () => {
+    const callerPath = (await db.query<{ p: string }>(`SELECT current_setting('search_path') AS p`)).rows[0]!.p;
+    const schemas = [uniqueSchema('turn'), uniqueSchema('turn')];
+    const stores = schemas.map((s) => new ClientDatabase(db, s, createRegistry()));
+    for (const [i, st] of stores.entries()) await st.open(() => ({ clientID: `c${i}`, clientGroupID: `g${i}` }));
+    // Alternating calls: a plan cached for one schema must not write into the other.
+    for (let round = 0; round < 3; round++) {
+      for (const [i, st] of stores.entries()) await st.mutate('upsert', { type: 'doc', id: `r${round}`, data: { by: i } }, round);
+    }
+    for (const [i, st] of stores.entries()) {
+      expect([...(await st.visibleMap()).entries()]).toEqual([0, 1, 2].map((r) => [`doc/r${r}`, { by: i }]));
+      expect((await st.pendingMutations()).map((m) => `${m.clientID}/${m.id}`)).toEqual([`c${i}/1`, `c${i}/2`, `c${i}/3`]);
+    }
+    const perSchema = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY($1)`, [schemas]);
+    expect(perSchema.rows[0]!.n).toBe(0);
+    // The caller's search_path is as it was.
+    expect((await db.query<{ p: string }>(`SELECT current_setting('search_path') AS p`)).rows[0]!.p).toBe(callerPath);
+  });
+
+  it('drops the functions a store made in its own schema before they were shared, and keeps writing', async () => {
+    const schema = uniqueSchema('ownfns');
+    const store = new ClientDatabase(db, schema, createRegistry());
+    await store.open(() => ({ clientID: 'c1', clientGroupID: 'g1' }));
+    await db.exec(`CREATE FUNCTION "${schema}".queue_and_apply(mid bigint, cid text, mname text, margs jsonb, ts double precision, orig jsonb, puts json, dels json, reads json) RETURNS void LANGUAGE sql AS 'SELECT 1';
+      CREATE FUNCTION "${schema}".queue_and_apply_batch(first_mid bigint, n int, cid text, muts json, puts json, dels json, reads json) RETURNS void LANGUAGE sql AS 'SELECT 1';`);
+    const reopened = new ClientDatabase(db, schema, createRegistry());
+    await reopened.open(() => ({ clientID: 'x', clientGroupID: 'x' }));
+    const left = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1`, [schema]);
+    expect(left.rows[0]!.n).toBe(0);
+    await reopened.mutate('upsert', { type: 'doc', id: 'a', data: { v: 1 } }, 1);
+    expect(await reopened.visibleMap()).toEqual(new Map([['doc/a', { v: 1 }]]));
+  });
+});
