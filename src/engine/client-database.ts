@@ -195,8 +195,8 @@ ${visibleWrite()}`,
 
 /**
  * The shared functions, created once per instance (a DO block: CREATE OR REPLACE at every open
- * would rewrite their catalog rows and throw their compiled code away), and the copies a store
- * made in its own schema before them dropped.
+ * would rewrite their catalog rows and throw their compiled code away); what older stores had
+ * (their own copies of the functions, the stage table) moved or dropped.
  */
 function clientFunctionsDDL(s: string): string {
   const fns = [queueAndApplyFunction, queueAndApplyBatchFunction];
@@ -205,6 +205,16 @@ function clientFunctionsDDL(s: string): string {
         CREATE SCHEMA IF NOT EXISTS ${functionSchema};
         ${f.create}
       END IF;`).join('\n      ')}
+      -- A query by type reads the key's prefix (type/) from the primary key: an index on type
+      -- was one more relation per client, kept up on every write.
+      IF to_regclass('${s}.visible_type_idx') IS NOT NULL THEN
+        DROP INDEX ${s}.visible_type_idx;
+      END IF;
+      -- A store made when the staged bootstrap's cookie had a table of its own (stage).
+      IF to_regclass('${s}.stage') IS NOT NULL THEN
+        UPDATE ${s}.meta m SET stage_client_id = st.client_id, stage_cookie = st.cookie FROM ${s}.stage st WHERE m.id = 1 AND st.id = 1;
+        DROP TABLE ${s}.stage;
+      END IF;
       IF to_regprocedure('${s}.queue_and_apply(bigint, text, text, jsonb, double precision, jsonb, json, json, json)') IS NOT NULL THEN
         DROP FUNCTION ${s}.queue_and_apply(bigint, text, text, jsonb, double precision, jsonb, json, json, json);
       END IF;
@@ -275,8 +285,8 @@ export class ClientDatabase {
     return this.db.transaction(async (tx) => {
       await tx.exec(`
         CREATE SCHEMA IF NOT EXISTS ${s};
-        -- meta and stage hold one small row: STORAGE PLAIN spares each a TOAST table and its index
-        -- (two relations per client, each files and cache entries in a shared instance).
+        -- meta holds one small row: STORAGE PLAIN spares it a TOAST table and its index (two
+        -- relations per client, each files and cache entries in a shared instance).
         CREATE TABLE IF NOT EXISTS ${s}.meta (
           id int PRIMARY KEY CHECK (id = 1),
           client_id text STORAGE PLAIN NOT NULL,
@@ -285,14 +295,20 @@ export class ClientDatabase {
           next_mutation_id bigint NOT NULL,
           last_mutation_id bigint NOT NULL,
           cookie_epoch text STORAGE PLAIN,
-          cookie_fp text STORAGE PLAIN
+          cookie_fp text STORAGE PLAIN,
+          -- A staged bootstrap (src/server/pull.ts basePage) in progress: the client id that asked
+          -- and the cookie to continue with (both NULL: none). Here rather than in a table of its
+          -- own: a pull reads it with meta, and a table is a relation per client.
+          stage_client_id text STORAGE PLAIN,
+          stage_cookie jsonb STORAGE PLAIN
         );
         -- Stores made before these columns existed.
         ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_epoch text;
         ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_fp text;
+        ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS stage_client_id text STORAGE PLAIN;
+        ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS stage_cookie jsonb STORAGE PLAIN;
         CREATE TABLE IF NOT EXISTS ${s}.snapshot (key text PRIMARY KEY, data jsonb NOT NULL);
         CREATE TABLE IF NOT EXISTS ${s}.visible (key text PRIMARY KEY, type text NOT NULL, id text NOT NULL, data jsonb NOT NULL);
-        CREATE INDEX IF NOT EXISTS visible_type_idx ON ${s}.visible (type);
         CREATE TABLE IF NOT EXISTS ${s}.pending (
           mutation_id bigint PRIMARY KEY,
           name text NOT NULL,
@@ -302,10 +318,8 @@ export class ClientDatabase {
           origins jsonb
         );
         ALTER TABLE ${s}.pending ADD COLUMN IF NOT EXISTS origins jsonb;
-        -- A staged bootstrap (src/server/pull.ts basePage): pages of a full state kept apart until
-        -- the last one arrives, and the cookie to continue with, for the client id that asked.
+        -- A staged bootstrap's pages of a full state, kept apart until the last one arrives.
         CREATE TABLE IF NOT EXISTS ${s}.staged (key text PRIMARY KEY, data jsonb NOT NULL);
-        CREATE TABLE IF NOT EXISTS ${s}.stage (id int PRIMARY KEY CHECK (id = 1), client_id text STORAGE PLAIN NOT NULL, cookie jsonb STORAGE PLAIN NOT NULL);
         ${clientFunctionsDDL(s)}
       `);
       const existing = await this.readMeta(tx);
@@ -334,8 +348,8 @@ export class ClientDatabase {
   async readMetaAndStage(q: Queryable = this.db): Promise<{ meta: ClientMeta; stage: CookieObject | null; stageClientID: string | null } | undefined> {
     const r = await q.query<MetaRow & { stage_client_id: string | null; stage_cookie: CookieObject | null }>(
       `SELECT m.client_id, m.client_group_id, m.cookie, m.cookie_epoch, m.cookie_fp, m.next_mutation_id, m.last_mutation_id,
-              st.client_id AS stage_client_id, st.cookie AS stage_cookie
-         FROM ${this.s}.meta m LEFT JOIN ${this.s}.stage st ON st.id = 1 WHERE m.id = 1`,
+              m.stage_client_id, m.stage_cookie
+         FROM ${this.s}.meta m WHERE m.id = 1`,
     );
     const m = r.rows[0];
     if (!m) return undefined;
@@ -685,7 +699,7 @@ export class ClientDatabase {
       }
       // The last page of a staged bootstrap: the staged rows come first, unless it starts over.
       const fromStage = baseStage !== undefined && !wire.patch.some((op) => op.op === 'clear');
-      if (baseStage !== undefined) await tx.query(`DELETE FROM ${s}.stage`);
+      if (baseStage !== undefined) await tx.query(`UPDATE ${s}.meta SET stage_client_id = NULL, stage_cookie = NULL WHERE id = 1`);
       const pendingBefore = await this.pendingMutations(1_000_000, tx);
       const dropped = newLast > meta.lastMutationID ? await this.dropAcknowledged(tx, newLast) : 0;
       // What stays pending, without a second read when the delete took exactly the acknowledged
@@ -751,7 +765,7 @@ export class ClientDatabase {
       );
     }
     await q.query(
-      `INSERT INTO ${s}.stage (id, client_id, cookie) VALUES (1, $1, $2::jsonb) ON CONFLICT (id) DO UPDATE SET client_id = EXCLUDED.client_id, cookie = EXCLUDED.cookie`,
+      `UPDATE ${s}.meta SET stage_client_id = $1, stage_cookie = $2::jsonb WHERE id = 1`,
       [clientID, JSON.stringify(cookie)],
     );
   }
@@ -957,7 +971,9 @@ export class ClientDatabase {
       params.push(v);
       return `$${params.length}`;
     };
-    if (spec.type !== undefined) conds.push(`type = ${p(spec.type)}`);
+    // The prefix (^@) lets PostgreSQL read the primary key's range when the key's collation is C
+    // (PGlite's); `type =` keeps the answer exact whatever the collation.
+    if (spec.type !== undefined) conds.push(`type = ${p(spec.type)} AND key ^@ ${p(`${spec.type}/`)}`);
     if (spec.id !== undefined) conds.push(`id = ${p(spec.id)}`);
     if (spec.where && Object.keys(spec.where).length) conds.push(`data @> ${p(JSON.stringify(spec.where))}::jsonb`);
     let sql = `SELECT key, type, id, data FROM ${this.s}.visible`;

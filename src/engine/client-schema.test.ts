@@ -23,17 +23,49 @@ async function relations(schema: string): Promise<{ table: string; toast: boolea
 }
 
 describe('client schema', () => {
-  it('gives the one-row tables (meta, stage) no TOAST table, and keeps one where documents may be large', async () => {
+  it('gives the one-row table (meta) no TOAST table, and keeps one where documents may be large', async () => {
     const schema = uniqueSchema('relations');
     await new ClientDatabase(db, schema, createRegistry()).open(() => ({ clientID: 'c1', clientGroupID: 'g1' }));
     expect(await relations(schema)).toEqual([
       { table: 'meta', toast: false },
       { table: 'pending', toast: true },
       { table: 'snapshot', toast: true },
-      { table: 'stage', toast: false },
       { table: 'staged', toast: true },
       { table: 'visible', toast: true },
     ]);
+    // Every relation of a client schema: tables, their indexes and TOAST (was 21 with the stage table and the index on type).
+    const all = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_class c WHERE c.relnamespace = $1::regnamespace
+          OR c.oid IN (SELECT reltoastrelid FROM pg_class WHERE relnamespace = $1::regnamespace)
+          OR c.oid IN (SELECT i.indexrelid FROM pg_index i JOIN pg_class t ON t.reltoastrelid = i.indrelid WHERE t.relnamespace = $1::regnamespace)`,
+      [schema],
+    );
+    expect(all.rows[0]!.n).toBe(18);
+  });
+
+  it('opens a store with the stage table and the index on type of before: the staged cookie moves into meta, both are dropped', async () => {
+    const schema = uniqueSchema('stagetable');
+    const store = new ClientDatabase(db, schema, createRegistry());
+    await store.open(() => ({ clientID: 'c1', clientGroupID: 'g1' }));
+    await db.exec(`CREATE TABLE "${schema}".stage (id int PRIMARY KEY CHECK (id = 1), client_id text NOT NULL, cookie jsonb NOT NULL);
+      INSERT INTO "${schema}".stage VALUES (1, 'c1', '{"order": 4, "stage": "s1"}');
+      CREATE INDEX visible_type_idx ON "${schema}".visible (type);`);
+    const reopened = new ClientDatabase(db, schema, createRegistry());
+    await reopened.open(() => ({ clientID: 'x', clientGroupID: 'x' }));
+    expect(await reopened.readMetaAndStage()).toMatchObject({ stageClientID: 'c1', stage: { order: 4, stage: 's1' } });
+    const left = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = $1::regnamespace AND relname IN ('stage', 'visible_type_idx')`, [schema]);
+    expect(left.rows[0]!.n).toBe(0);
+  });
+
+  it('answers a query by type with exactly that type, whatever the keys around its prefix', async () => {
+    const schema = uniqueSchema('bytype');
+    const store = new ClientDatabase(db, schema, createRegistry());
+    await store.open(() => ({ clientID: 'c1', clientGroupID: 'g1' }));
+    for (const [type, id] of [['doc', 'a'], ['doc', 'b'], ['do', 'c'], ['doc0', 'x'], ['docs', 'y'], ['doc.', 'z']] as const) {
+      await store.mutate('upsert', { type, id, data: { type, id } }, 1);
+    }
+    expect((await store.query({ type: 'doc' })).map((r) => r.key)).toEqual(['doc/a', 'doc/b']);
+    expect((await store.query({ type: 'do' })).map((r) => r.key)).toEqual(['do/c']);
   });
 
   it('opens a store made before meta.cookie_epoch, meta.cookie_fp and pending.origins existed (they are added)', async () => {
