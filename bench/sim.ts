@@ -19,7 +19,8 @@
  * sent to PGlite ("logged stmts": BEGIN/COMMIT and the checkers' reads too) is written to a file
  * and replayed bare on fresh stores in a child process (statement-log.ts), and its CPU is divided
  * by the run's; "replay mismatches" counts statements that failed in one and not the other (0:
- * the replay redid the run's work).
+ * the replay redid the run's work). LOCKSTEP_BENCH_TOP=1 also prints the replay's costliest
+ * statement shapes (share of its CPU, count, µs each) to stderr.
  */
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
