@@ -106,22 +106,55 @@ export interface DeferredWrite {
 }
 
 /** PL/pgSQL: raise LS409 (`raise`: the message and its arguments) if a document read (`reads`, JSON null: absent) is no longer the visible one. */
-function staleReadsCheck(s: string, raise: string): string {
+function staleReadsCheck(raise: string): string {
   return `IF reads IS NOT NULL AND EXISTS (
-        SELECT 1 FROM json_to_recordset(reads) AS r(key text, data jsonb) LEFT JOIN ${s}.visible v ON v.key = r.key
+        SELECT 1 FROM json_to_recordset(reads) AS r(key text, data jsonb) LEFT JOIN visible v ON v.key = r.key
          WHERE v.data IS DISTINCT FROM r.data) THEN
         RAISE EXCEPTION ${raise} USING ERRCODE = '${staleWriteCode}';
       END IF;`;
 }
 
 /** PL/pgSQL: the visible state takes the writes' deleted keys (`dels`) and final documents (`puts`). */
-function visibleWrite(s: string): string {
+function visibleWrite(): string {
   return `IF json_array_length(dels) > 0 THEN
-        DELETE FROM ${s}.visible WHERE key IN (SELECT json_array_elements_text(dels));
+        DELETE FROM visible WHERE key IN (SELECT json_array_elements_text(dels));
       END IF;
-      INSERT INTO ${s}.visible (key, type, id, data)
+      INSERT INTO visible (key, type, id, data)
         SELECT key, split_part(key, '/', 1), substr(key, strpos(key, '/') + 1), data FROM json_to_recordset(puts) AS r(key text, data jsonb)
         ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data;`;
+}
+
+/**
+ * The client functions live in one schema per instance, each taking the client's schema first:
+ * many clients share the simulator's instance, and a set per client schema cost ~130 KB each of
+ * PL/pgSQL and plan caches in PostgreSQL's heap (wasm memory, which never shrinks), plus its
+ * catalog rows. A call points search_path at the client's schema for its own transaction; a
+ * cached plan made under another search_path is made again (PostgreSQL checks), so one client
+ * per instance, as in production, keeps its plans. Named by a hash of their text: a changed
+ * function is a new one, and an instance never runs an older body.
+ */
+const functionSchema = 'lockstep_client';
+
+/** A PL/pgSQL function of the shared schema: `sch` (the client's schema) then `params`; the body's table names are the client's. */
+function sharedFunction(name: string, params: string, body: string): { name: string; signature: string; create: string } {
+  const text = `${params}\n${body}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  const qualified = `${functionSchema}.${name}_${h.toString(36)}`;
+  const types = params.split(',').map((p) => p.trim().split(/\s+/).slice(1).join(' '));
+  return {
+    name: qualified,
+    signature: `${qualified}(${['text', ...types].join(', ')})`,
+    create: `CREATE FUNCTION ${qualified}(sch text, ${params})
+    RETURNS void LANGUAGE plpgsql AS $fn$
+    DECLARE
+      caller_path text := current_setting('search_path');
+    BEGIN
+      PERFORM set_config('search_path', quote_ident(sch), true);
+${body}
+      PERFORM set_config('search_path', caller_path, true);
+    END $fn$;`,
+  };
 }
 
 /**
@@ -129,20 +162,17 @@ function visibleWrite(s: string): string {
  * write changes nothing: the documents the mutator read (JSON null: absent), then the identity
  * and next id, which it advances.
  */
-function queueAndApplyFunction(s: string): string {
-  return `
-    CREATE OR REPLACE FUNCTION ${s}.queue_and_apply(mid bigint, cid text, mname text, margs jsonb, ts double precision, orig jsonb, puts json, dels json, reads json)
-    RETURNS void LANGUAGE plpgsql AS $fn$
-    BEGIN
-${staleReadsCheck(s, "'local write % of % read a document that changed since', mid, cid")}
-      UPDATE ${s}.meta SET next_mutation_id = mid + 1 WHERE id = 1 AND client_id = cid AND next_mutation_id = mid;
+const queueAndApplyFunction = sharedFunction(
+  'queue_and_apply',
+  'mid bigint, cid text, mname text, margs jsonb, ts double precision, orig jsonb, puts json, dels json, reads json',
+  `${staleReadsCheck("'local write % of % read a document that changed since', mid, cid")}
+      UPDATE meta SET next_mutation_id = mid + 1 WHERE id = 1 AND client_id = cid AND next_mutation_id = mid;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'local write % of % found the identity or next id moved', mid, cid USING ERRCODE = '${staleWriteCode}';
       END IF;
-      INSERT INTO ${s}.pending (mutation_id, name, args, timestamp, origins) VALUES (mid, mname, margs, ts, orig);
-${visibleWrite(s)}
-    END $fn$;`;
-}
+      INSERT INTO pending (mutation_id, name, args, timestamp, origins) VALUES (mid, mname, margs, ts, orig);
+${visibleWrite()}`,
+);
 
 /**
  * A flush of the deferred mode's writes as one call (see ClientDatabase.flushDeferred): checks
@@ -150,20 +180,48 @@ ${visibleWrite(s)}
  * past the batch; queues them all and writes each key's final document. Set-based: one call
  * cost about a tenth of a queue_and_apply per write.
  */
-function queueAndApplyBatchFunction(s: string): string {
-  return `
-    CREATE OR REPLACE FUNCTION ${s}.queue_and_apply_batch(first_mid bigint, n int, cid text, muts json, puts json, dels json, reads json)
-    RETURNS void LANGUAGE plpgsql AS $fn$
-    BEGIN
-${staleReadsCheck(s, "'deferred writes % of % read a document that changed since', first_mid, cid")}
-      UPDATE ${s}.meta SET next_mutation_id = first_mid + n WHERE id = 1 AND client_id = cid AND next_mutation_id = first_mid;
+const queueAndApplyBatchFunction = sharedFunction(
+  'queue_and_apply_batch',
+  'first_mid bigint, n int, cid text, muts json, puts json, dels json, reads json',
+  `${staleReadsCheck("'deferred writes % of % read a document that changed since', first_mid, cid")}
+      UPDATE meta SET next_mutation_id = first_mid + n WHERE id = 1 AND client_id = cid AND next_mutation_id = first_mid;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'deferred writes % of % found the identity or next id moved', first_mid, cid USING ERRCODE = '${staleWriteCode}';
       END IF;
-      INSERT INTO ${s}.pending (mutation_id, name, args, timestamp, origins)
+      INSERT INTO pending (mutation_id, name, args, timestamp, origins)
         SELECT id, name, args, ts, origins FROM json_to_recordset(muts) AS r(id bigint, name text, args jsonb, ts double precision, origins jsonb);
-${visibleWrite(s)}
-    END $fn$;`;
+${visibleWrite()}`,
+);
+
+/**
+ * The shared functions, created once per instance (a DO block: CREATE OR REPLACE at every open
+ * would rewrite their catalog rows and throw their compiled code away); what older stores had
+ * (their own copies of the functions, the stage table) moved or dropped.
+ */
+function clientFunctionsDDL(s: string): string {
+  const fns = [queueAndApplyFunction, queueAndApplyBatchFunction];
+  return `DO $do$ BEGIN
+      ${fns.map((f) => `IF to_regprocedure('${f.signature}') IS NULL THEN
+        CREATE SCHEMA IF NOT EXISTS ${functionSchema};
+        ${f.create}
+      END IF;`).join('\n      ')}
+      -- A query by type reads the key's prefix (type/) from the primary key: an index on type
+      -- was one more relation per client, kept up on every write.
+      IF to_regclass('${s}.visible_type_idx') IS NOT NULL THEN
+        DROP INDEX ${s}.visible_type_idx;
+      END IF;
+      -- A store made when the staged bootstrap's cookie had a table of its own (stage).
+      IF to_regclass('${s}.stage') IS NOT NULL THEN
+        UPDATE ${s}.meta m SET stage_client_id = st.client_id, stage_cookie = st.cookie FROM ${s}.stage st WHERE m.id = 1 AND st.id = 1;
+        DROP TABLE ${s}.stage;
+      END IF;
+      IF to_regprocedure('${s}.queue_and_apply(bigint, text, text, jsonb, double precision, jsonb, json, json, json)') IS NOT NULL THEN
+        DROP FUNCTION ${s}.queue_and_apply(bigint, text, text, jsonb, double precision, jsonb, json, json, json);
+      END IF;
+      IF to_regprocedure('${s}.queue_and_apply_batch(bigint, int, text, json, json, json, json)') IS NOT NULL THEN
+        DROP FUNCTION ${s}.queue_and_apply_batch(bigint, int, text, json, json, json, json);
+      END IF;
+    END $do$;`;
 }
 
 interface MetaRow {
@@ -227,8 +285,8 @@ export class ClientDatabase {
     return this.db.transaction(async (tx) => {
       await tx.exec(`
         CREATE SCHEMA IF NOT EXISTS ${s};
-        -- meta and stage hold one small row: STORAGE PLAIN spares each a TOAST table and its index
-        -- (two relations per client, each files and cache entries in a shared instance).
+        -- meta holds one small row: STORAGE PLAIN spares it a TOAST table and its index (two
+        -- relations per client, each files and cache entries in a shared instance).
         CREATE TABLE IF NOT EXISTS ${s}.meta (
           id int PRIMARY KEY CHECK (id = 1),
           client_id text STORAGE PLAIN NOT NULL,
@@ -237,14 +295,20 @@ export class ClientDatabase {
           next_mutation_id bigint NOT NULL,
           last_mutation_id bigint NOT NULL,
           cookie_epoch text STORAGE PLAIN,
-          cookie_fp text STORAGE PLAIN
+          cookie_fp text STORAGE PLAIN,
+          -- A staged bootstrap (src/server/pull.ts basePage) in progress: the client id that asked
+          -- and the cookie to continue with (both NULL: none). Here rather than in a table of its
+          -- own: a pull reads it with meta, and a table is a relation per client.
+          stage_client_id text STORAGE PLAIN,
+          stage_cookie jsonb STORAGE PLAIN
         );
         -- Stores made before these columns existed.
         ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_epoch text;
         ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS cookie_fp text;
+        ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS stage_client_id text STORAGE PLAIN;
+        ALTER TABLE ${s}.meta ADD COLUMN IF NOT EXISTS stage_cookie jsonb STORAGE PLAIN;
         CREATE TABLE IF NOT EXISTS ${s}.snapshot (key text PRIMARY KEY, data jsonb NOT NULL);
         CREATE TABLE IF NOT EXISTS ${s}.visible (key text PRIMARY KEY, type text NOT NULL, id text NOT NULL, data jsonb NOT NULL);
-        CREATE INDEX IF NOT EXISTS visible_type_idx ON ${s}.visible (type);
         CREATE TABLE IF NOT EXISTS ${s}.pending (
           mutation_id bigint PRIMARY KEY,
           name text NOT NULL,
@@ -254,12 +318,9 @@ export class ClientDatabase {
           origins jsonb
         );
         ALTER TABLE ${s}.pending ADD COLUMN IF NOT EXISTS origins jsonb;
-        -- A staged bootstrap (src/server/pull.ts basePage): pages of a full state kept apart until
-        -- the last one arrives, and the cookie to continue with, for the client id that asked.
+        -- A staged bootstrap's pages of a full state, kept apart until the last one arrives.
         CREATE TABLE IF NOT EXISTS ${s}.staged (key text PRIMARY KEY, data jsonb NOT NULL);
-        CREATE TABLE IF NOT EXISTS ${s}.stage (id int PRIMARY KEY CHECK (id = 1), client_id text STORAGE PLAIN NOT NULL, cookie jsonb STORAGE PLAIN NOT NULL);
-        ${queueAndApplyFunction(s)}
-        ${queueAndApplyBatchFunction(s)}
+        ${clientFunctionsDDL(s)}
       `);
       const existing = await this.readMeta(tx);
       if (existing) {
@@ -287,8 +348,8 @@ export class ClientDatabase {
   async readMetaAndStage(q: Queryable = this.db): Promise<{ meta: ClientMeta; stage: CookieObject | null; stageClientID: string | null } | undefined> {
     const r = await q.query<MetaRow & { stage_client_id: string | null; stage_cookie: CookieObject | null }>(
       `SELECT m.client_id, m.client_group_id, m.cookie, m.cookie_epoch, m.cookie_fp, m.next_mutation_id, m.last_mutation_id,
-              st.client_id AS stage_client_id, st.cookie AS stage_cookie
-         FROM ${this.s}.meta m LEFT JOIN ${this.s}.stage st ON st.id = 1 WHERE m.id = 1`,
+              m.stage_client_id, m.stage_cookie
+         FROM ${this.s}.meta m WHERE m.id = 1`,
     );
     const m = r.rows[0];
     if (!m) return undefined;
@@ -393,7 +454,7 @@ export class ClientDatabase {
   }
 
   /**
-   * A local write in one statement, a call of this schema's queue_and_apply (created by open;
+   * A local write in one statement, a call of the shared queue_and_apply on this schema (created by open;
    * a PL/pgSQL function keeps its plans, where the equivalent CTE was planned on every write,
    * about 0.8 ms of the 1.1 ms a write cost): queue the mutation, advance the next id and apply
    * its effects to the visible state, if the stored client id and next id are still the ones
@@ -410,7 +471,7 @@ export class ClientDatabase {
       if (call !== undefined) await q.exec(call);
       else {
         const v = queueAndApplyValues(m, effects, reads);
-        await q.query(`SELECT ${this.s}.queue_and_apply($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7::json, $8::json, $9::json)`, [m.id, ...v.slice(0, 2), v[2], m.timestamp, ...v.slice(3)]);
+        await q.query(`SELECT ${queueAndApplyFunction.name}($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8::json, $9::json, $10::json)`, [this.schema, m.id, ...v.slice(0, 2), v[2], m.timestamp, ...v.slice(3)]);
       }
       return true;
     } catch (e) {
@@ -424,7 +485,7 @@ export class ClientDatabase {
     const values = queueAndApplyValues(m, effects, reads);
     if (!Number.isSafeInteger(m.id) || !Number.isFinite(m.timestamp) || values.some((v) => v !== null && v.includes('\0'))) return undefined;
     const [cid, name, args, origins, putsJSON, delsJSON, readsText] = values.map((v) => (v === null ? 'NULL' : sqlLiteral(v)));
-    return `SELECT ${this.s}.queue_and_apply(${m.id}, ${cid}, ${name}, ${args}, ${m.timestamp}, ${origins}, ${putsJSON}, ${delsJSON}, ${readsText})`;
+    return `SELECT ${queueAndApplyFunction.name}('${this.schema}', ${m.id}, ${cid}, ${name}, ${args}, ${m.timestamp}, ${origins}, ${putsJSON}, ${delsJSON}, ${readsText})`;
   }
 
   // ---- the deferred mode's writes (see DeferredWrites) ------------------------------------
@@ -518,9 +579,9 @@ export class ClientDatabase {
       if (Number.isSafeInteger(first.id) && values.every((v) => v === null || !v.includes('\0'))) {
         // Literals over the simple query protocol, as queueAndApply.
         const [cid, m, p, d, r] = values.map((v) => (v === null ? 'NULL' : sqlLiteral(v)));
-        await this.db.exec(`SELECT ${this.s}.queue_and_apply_batch(${first.id}, ${writes.length}, ${cid}, ${m}, ${p}, ${d}, ${r})`);
+        await this.db.exec(`SELECT ${queueAndApplyBatchFunction.name}('${this.schema}', ${first.id}, ${writes.length}, ${cid}, ${m}, ${p}, ${d}, ${r})`);
       } else {
-        await this.db.query(`SELECT ${this.s}.queue_and_apply_batch($1, $2, $3, $4::json, $5::json, $6::json, $7::json)`, [first.id, writes.length, ...values]);
+        await this.db.query(`SELECT ${queueAndApplyBatchFunction.name}($1, $2, $3, $4, $5::json, $6::json, $7::json, $8::json)`, [this.schema, first.id, writes.length, ...values]);
       }
       return true;
     } catch (e) {
@@ -638,7 +699,7 @@ export class ClientDatabase {
       }
       // The last page of a staged bootstrap: the staged rows come first, unless it starts over.
       const fromStage = baseStage !== undefined && !wire.patch.some((op) => op.op === 'clear');
-      if (baseStage !== undefined) await tx.query(`DELETE FROM ${s}.stage`);
+      if (baseStage !== undefined) await tx.query(`UPDATE ${s}.meta SET stage_client_id = NULL, stage_cookie = NULL WHERE id = 1`);
       const pendingBefore = await this.pendingMutations(1_000_000, tx);
       const dropped = newLast > meta.lastMutationID ? await this.dropAcknowledged(tx, newLast) : 0;
       // What stays pending, without a second read when the delete took exactly the acknowledged
@@ -704,7 +765,7 @@ export class ClientDatabase {
       );
     }
     await q.query(
-      `INSERT INTO ${s}.stage (id, client_id, cookie) VALUES (1, $1, $2::jsonb) ON CONFLICT (id) DO UPDATE SET client_id = EXCLUDED.client_id, cookie = EXCLUDED.cookie`,
+      `UPDATE ${s}.meta SET stage_client_id = $1, stage_cookie = $2::jsonb WHERE id = 1`,
       [clientID, JSON.stringify(cookie)],
     );
   }
@@ -910,7 +971,9 @@ export class ClientDatabase {
       params.push(v);
       return `$${params.length}`;
     };
-    if (spec.type !== undefined) conds.push(`type = ${p(spec.type)}`);
+    // The prefix (^@) lets PostgreSQL read the primary key's range when the key's collation is C
+    // (PGlite's); `type =` keeps the answer exact whatever the collation.
+    if (spec.type !== undefined) conds.push(`type = ${p(spec.type)} AND key ^@ ${p(`${spec.type}/`)}`);
     if (spec.id !== undefined) conds.push(`id = ${p(spec.id)}`);
     if (spec.where && Object.keys(spec.where).length) conds.push(`data @> ${p(JSON.stringify(spec.where))}::jsonb`);
     let sql = `SELECT key, type, id, data FROM ${this.s}.visible`;
