@@ -11,6 +11,7 @@ import { buildConfig, configForSeed } from './scenario.ts';
 import { profiles, quietNetwork } from './config.ts';
 import type { ScheduleEvent } from './schedule.ts';
 import { useSimStores } from '../../test/support/sim-stores.ts';
+import { mistakes, tryMistake } from './faults/server-misconfigured-start.ts';
 
 const getStores = useSimStores();
 
@@ -46,4 +47,22 @@ describe('server coverage knobs (coverage-knobs-server.ts)', () => {
     const r = await runSimulation({ ...base, wide: { ...profiles.chaos.wide!, pageSize: 500, serverPageDefaults: true } }, getStores());
     expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
   }, 120_000);
+
+  it('tries the first server start with each operator typo: each fails at once naming the setting, and the run converges (wide.misconfiguredStart)', async () => {
+    const base = buildConfig({ seed: 'misconfigured', profile: 'none', clients: 2, steps: 40 });
+    const r = await runSimulation({ ...base, wide: { ...profiles.chaos.wide!, misconfiguredStart: true } }, getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+    expect(r.stats.faults['misconfigured-start']).toBe(1);
+    expect(r.trace.filter((e) => e.kind === 'start-refused').map((e) => e.detail)).toEqual(mistakes.map((m) => m.what));
+  }, 120_000);
+
+  it('calls a start that succeeds, names another setting or issues statements a finding (tryMistake)', async () => {
+    const none = () => 0;
+    const db = undefined as never;
+    expect(await tryMistake({ what: 'ok', start: async () => 1, names: 'x' }, db, none)).toBe('a start with ok did not fail');
+    expect(await tryMistake({ what: 'vague', start: async () => { throw new Error('bad config'); }, names: 'pageSize' }, db, none)).toContain('without naming the setting (pageSize): bad config');
+    let n = 0;
+    expect(await tryMistake({ what: 'late', start: async () => { n = 2; throw new Error('pageSize'); }, names: 'pageSize' }, db, () => n)).toBe('a start with late issued 2 statements before failing');
+    expect(await tryMistake({ what: 'fine', start: async () => { throw new Error('pageSize'); }, names: 'pageSize' }, db, none)).toBeUndefined();
+  });
 });

@@ -20,6 +20,9 @@ import type { WideWorkload } from './wide-workload.ts';
  *   age only, as an operator may configure it: the compaction path without a version bound.
  * - serverPageDefaults: in half the seeds whose pages hold 500 rows, the server is started without
  *   pageSize and pageBytes, as an operator who keeps production's defaults starts it.
+ * - misconfiguredStart: the seed's first server start is tried with an operator's typos first (an
+ *   environment variable, a server limit, the retention, the schedule, the schema, PGlite's growth
+ *   step: faults/server-misconfigured-start.ts); each must fail at once naming the setting.
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -32,9 +35,11 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (next() < 0.3) wide.scheduleKeepMs = Math.floor(next() * 5_000);
   // Only where the seed does not page anyway (its pages of 500 rows hold a whole run).
   if (wide.pageSize === 500 && next() < 0.5) wide.serverPageDefaults = true;
+  // No statements and no virtual time: only the trace of the seeds that draw it changes.
+  if (next() < 0.3) wide.misconfiguredStart = true;
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : [])];
 }

@@ -10,6 +10,7 @@ import type { Violation } from './checkers/types.ts';
 import type { BugVariant } from './bugs/types.ts';
 import type { World } from './world-types.ts';
 import type { MutatorRegistry } from '../protocol/index.ts';
+import { mistakes, tryMistake } from './faults/server-misconfigured-start.ts';
 
 /** Virtual time starts here (the same epoch as the world's clocks). */
 const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -45,6 +46,7 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
   };
   const incarnation = world.server.incarnation;
   sched.spawn('server', 'process', async () => {
+    if (config.wide?.misconfiguredStart && !triedMistakes.has(world)) await startWithMistakes(world, o);
     try {
       const server = await createSyncServer({
         db: world.server.db,
@@ -88,6 +90,23 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
     if (schedule) await ended;
   });
   return sched.waitFor(ready, Number.POSITIVE_INFINITY, () => new Error('unreachable'));
+}
+
+const triedMistakes = new WeakSet<World>();
+
+/**
+ * The operator's first start of the seed (wide.misconfiguredStart) is tried with each typo first
+ * (faults/server-misconfigured-start.ts): each must fail at once, naming the setting, before any
+ * statement. A start that does not is a server-error finding of the seed.
+ */
+async function startWithMistakes(world: World, o: ServerProcessOptions): Promise<void> {
+  triedMistakes.add(world);
+  for (const m of mistakes) {
+    const wrong = await tryMistake(m, world.server.db, () => world.server.db.stats.statements);
+    world.sched.record('server', 'start-refused', wrong ?? m.what);
+    if (wrong) o.onViolation(exceptionViolation(new Error(wrong), { lane: 'server', t: world.sched.now }, 'server-error'));
+  }
+  world.countFault('misconfigured-start');
 }
 
 /**

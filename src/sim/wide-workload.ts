@@ -50,6 +50,8 @@ export const wideWorkloadSchema = z.object({
   scheduleKeepMs: z.number().int().nonnegative().optional(),
   /** The server is given no page size or page bytes: production's defaults (coverage-knobs-server.ts); absent: pageSize and pageBytes. */
   serverPageDefaults: z.boolean().optional(),
+  /** The seed's first server start is tried with an operator's typos first, each refused at once (faults/server-misconfigured-start.ts); absent: off. */
+  misconfiguredStart: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
