@@ -23,6 +23,9 @@ import type { WideWorkload } from './wide-workload.ts';
  * - misconfiguredStart: the seed's first server start is tried with an operator's typos first (an
  *   environment variable, a server limit, the retention, the schedule, the schema, PGlite's growth
  *   step: faults/server-misconfigured-start.ts); each must fail at once naming the setting.
+ * - boundaryStrangers: the hostile boundary's 'request' ops also register without a token (a
+ *   server-issued one, then 409 for the same group), push naming another group's client (403) and
+ *   declare a body over the limit (413) (faults/hostile-boundary.ts, strangerDoors).
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -37,9 +40,11 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (wide.pageSize === 500 && next() < 0.5) wide.serverPageDefaults = true;
   // No statements and no virtual time: only the trace of the seeds that draw it changes.
   if (next() < 0.3) wide.misconfiguredStart = true;
+  // Only matters where boundaryRate is on (40% of seeds).
+  if (next() < 0.6) wide.boundaryStrangers = true;
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : [])];
 }

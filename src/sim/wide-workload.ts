@@ -52,6 +52,8 @@ export const wideWorkloadSchema = z.object({
   serverPageDefaults: z.boolean().optional(),
   /** The seed's first server start is tried with an operator's typos first, each refused at once (faults/server-misconfigured-start.ts); absent: off. */
   misconfiguredStart: z.boolean().optional(),
+  /** Boundary ops of kind 'request' also knock as a stranger: a server-issued token, another group's client, a declared body over the limit (faults/hostile-boundary.ts); absent: off. */
+  boundaryStrangers: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
