@@ -65,4 +65,15 @@ describe('server coverage knobs (coverage-knobs-server.ts)', () => {
     expect(await tryMistake({ what: 'late', start: async () => { n = 2; throw new Error('pageSize'); }, names: 'pageSize' }, db, () => n)).toBe('a start with late issued 2 statements before failing');
     expect(await tryMistake({ what: 'fine', start: async () => { throw new Error('pageSize'); }, names: 'pageSize' }, db, none)).toBeUndefined();
   });
+
+  it('a restart whose drain window is shorter than the requests in flight closes the listener while they run, and converges (wide.shortDrainMs)', async () => {
+    const base = buildConfig({ seed: 'short-drain', profile: 'none', clients: 4, steps: 150 });
+    const config = { ...base, dbLatencyMs: 20, faults: { ...base.faults, serverRestart: 0.04 }, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, shortDrainMs: 0 } };
+    const r = await runSimulation(config, getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+    // Requests in flight when the drain began, and cut off at once by the exit that follows it.
+    const drains = r.trace.filter((e) => e.kind === 'drain').map((e) => Number(/^(\d+)/.exec(e.detail ?? '')![1]));
+    expect(drains.some((n) => n > 0), drains.join(',')).toBe(true);
+    expect(r.trace.some((e) => e.kind === 'exit' && !(e.detail ?? '').startsWith('0 tasks'))).toBe(true);
+  }, 120_000);
 });

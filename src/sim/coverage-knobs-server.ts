@@ -26,6 +26,8 @@ import type { WideWorkload } from './wide-workload.ts';
  * - boundaryStrangers: the hostile boundary's 'request' ops also register without a token (a
  *   server-issued one, then 409 for the same group), push naming another group's client (403) and
  *   declare a body over the limit (413) (faults/hostile-boundary.ts, strangerDoors).
+ * - shortDrainMs: a server restart's drain window is at most 0-20 ms, shorter than the requests in
+ *   flight: the listener closes while they run, and shutdown waits for them before closing.
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -42,9 +44,11 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (next() < 0.3) wide.misconfiguredStart = true;
   // Only matters where boundaryRate is on (40% of seeds).
   if (next() < 0.6) wide.boundaryStrangers = true;
+  // Matters in the seeds with server restarts (about half).
+  if (next() < 0.4) wide.shortDrainMs = Math.floor(next() * 21);
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : [])];
 }

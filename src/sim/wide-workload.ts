@@ -54,6 +54,8 @@ export const wideWorkloadSchema = z.object({
   misconfiguredStart: z.boolean().optional(),
   /** Boundary ops of kind 'request' also knock as a stranger: a server-issued token, another group's client, a declared body over the limit (faults/hostile-boundary.ts); absent: off. */
   boundaryStrangers: z.boolean().optional(),
+  /** A server restart's drain window is at most this (0-20 ms), shorter than the requests in flight (faults/server-restart.ts); absent: the event's. */
+  shortDrainMs: z.number().int().nonnegative().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

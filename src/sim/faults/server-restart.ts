@@ -32,7 +32,10 @@ export const serverRestart: FaultModule<typeof serverRestartEventSchema> = {
     const listenerClosed = new Promise<void>((r) => (stopAccepting = r));
     void api.shutdown(() => listenerClosed);
     sched.record('server', 'drain', `${api.requestsInFlight} requests in flight`);
-    await sched.sleep(e.drainMs);
+    // wide.shortDrainMs: a grace period shorter than the requests (production's drain timeout cuts
+    // the connections while handlers still run): shutdown then waits for them before closing.
+    const short = world.config.wide?.shortDrainMs;
+    await sched.sleep(short !== undefined ? Math.min(short, e.drainMs) : e.drainMs);
     if (!world.server.up || world.server.incarnation !== incarnation) {
       // Another fault took this process down meanwhile (and restarted it): nothing left to stop.
       stopAccepting();
