@@ -28,6 +28,8 @@ import type { WideWorkload } from './wide-workload.ts';
  *   declare a body over the limit (413) (faults/hostile-boundary.ts, strangerDoors).
  * - shortDrainMs: a server restart's drain window is at most 0-20 ms, shorter than the requests in
  *   flight: the listener closes while they run, and shutdown waits for them before closing.
+ * - crashInCompaction: a server crash waits (up to one period) for the compaction schedule's next
+ *   run to begin and lands inside it (compactionSchedule's error path; the loop ends with the process).
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -46,9 +48,11 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (next() < 0.6) wide.boundaryStrangers = true;
   // Matters in the seeds with server restarts (about half).
   if (next() < 0.4) wide.shortDrainMs = Math.floor(next() * 21);
+  // Matters in the seeds with both a compaction schedule and server crashes (about a quarter).
+  if (next() < 0.5) wide.crashInCompaction = true;
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : [])];
 }

@@ -3,7 +3,7 @@ import { ServerDatabase, type ServerDatabaseOptions } from '../server/server-dat
 import type { Db } from '../db/types.ts';
 import type { Retention } from '../server/compaction.ts';
 import type { Timer } from '../seams/index.ts';
-import { Crash, type Scheduler } from './scheduler.ts';
+import { Crash, type Future, type Scheduler } from './scheduler.ts';
 import { exceptionViolation } from './findings.ts';
 import { serverKnobs } from './wide-workload.ts';
 import type { Violation } from './checkers/types.ts';
@@ -133,10 +133,31 @@ async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions
   const compact = database.compact.bind(database);
   database.compact = async (retention?: Retention) => {
     if (retention?.upTo !== undefined) return compact(retention);
+    // A crash fault waiting for a scheduled compaction (wide.crashInCompaction) may now land in it.
+    compactionWatch.get(world)?.resolve();
     const upTo = await archiveLog(world, database);
     return compact({ ...(retention ?? database.retention), upTo });
   };
   return database;
+}
+
+const compactionWatch = new WeakMap<World, Future<void>>();
+
+/**
+ * Waits, at most `timeoutMs` of virtual time, until the compaction schedule's next run begins
+ * (wide.crashInCompaction: a server crash then lands inside it). False if none began meanwhile.
+ */
+export async function untilScheduledCompaction(world: World, timeoutMs: number): Promise<boolean> {
+  const started = world.sched.future<void>();
+  compactionWatch.set(world, started);
+  try {
+    await world.sched.waitFor(started, timeoutMs, () => new Error('no scheduled compaction'));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (compactionWatch.get(world) === started) compactionWatch.delete(world);
+  }
 }
 
 /** Appends the log rows not archived yet to the world's archive; returns the last version read. */

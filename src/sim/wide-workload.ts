@@ -56,6 +56,8 @@ export const wideWorkloadSchema = z.object({
   boundaryStrangers: z.boolean().optional(),
   /** A server restart's drain window is at most this (0-20 ms), shorter than the requests in flight (faults/server-restart.ts); absent: the event's. */
   shortDrainMs: z.number().int().nonnegative().optional(),
+  /** A server crash waits (up to one period) for the compaction schedule's next run and lands in it (faults/server-crash.ts); absent: off. */
+  crashInCompaction: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

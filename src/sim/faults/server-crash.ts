@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FaultModule } from './types.ts';
+import { untilScheduledCompaction } from '../sim-server.ts';
 
 export const serverCrashEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('server-crash'), downMs: z.number().int().nonnegative() });
 
@@ -17,6 +18,13 @@ export const serverCrash: FaultModule<typeof serverCrashEventSchema> = {
   arbitrary: (f, t) => f.record({ t, kind: f.constant('server-crash' as const), downMs: f.integer({ min: 0, max: 2000 }) }),
   async apply(world, e) {
     if (!world.server.up) return;
+    // wide.crashInCompaction: the crash waits (up to one period) for the schedule's next compaction and lands in it.
+    const schedule = world.config.serverProcess?.compaction;
+    if (world.config.wide?.crashInCompaction && schedule) {
+      const began = await untilScheduledCompaction(world, schedule.everyMs);
+      world.sched.record('server', 'crash-aimed', began ? 'a scheduled compaction began' : 'no scheduled compaction began');
+      if (!world.server.up) return;
+    }
     world.server.up = false;
     world.server.incarnation++;
     const killed = world.sched.kill('server');
