@@ -35,6 +35,8 @@ export const mistakes: readonly Mistake[] = [
   { what: 'retention-negative', start: (db) => server(db, { retention: { keepVersions: -1 } }), names: 'invalid compaction retention: keepVersions' },
   { what: 'schedule-zero', start: (db) => server(db, { compaction: { everyMs: 0 } }), names: 'everyMs must be a positive integer' },
   { what: 'schema-unsafe', start: (db) => server(db, { schema: 'Lockstep-Prod' }), names: 'unsafe SQL identifier "Lockstep-Prod"' },
+  // Against PostgreSQL: the pool connects lazily, so the refused start never contacts it (and closes the pool it made).
+  { what: 'postgres-budget-negative', start: () => createSyncServer({ postgres: 'postgres://lockstep@127.0.0.1:1/lockstep', limits: { maxEffectBytesPerPush: -1 } }), names: 'server limit maxEffectBytesPerPush must be a positive integer' },
   // Refused before PGlite starts: the directory is never created.
   { what: 'pglite-growth-zero', start: () => PGliteDb.open('/nonexistent/lockstep-misconfigured', { fileGrowthStepBytes: 0 }), names: 'fileGrowthStepBytes must be a positive integer, got 0' },
 ];
