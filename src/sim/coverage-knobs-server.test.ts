@@ -5,6 +5,8 @@
  * wide.scheduleKeepMs: the compaction schedule keeps by age only. Every run must converge.
  * (wide.boundaryAbuse: faults/hostile-boundary.test.ts.)
  */
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { runSimulation } from './run.ts';
 import { buildConfig, configForSeed } from './scenario.ts';
@@ -91,5 +93,15 @@ describe('server coverage knobs (coverage-knobs-server.ts)', () => {
     const crash = r.trace.findIndex((e, i) => i > aimed && e.kind === 'crash');
     expect(crash).toBeGreaterThan(aimed);
     expect(r.trace.some((e, i) => i > crash && e.kind === 'compact' && (e.detail ?? '').startsWith('scheduled'))).toBe(true);
+  }, 120_000);
+
+  it('tries the first start on a PGlite data directory with a typo: refused, and the directory removed (wide.pgliteDirStart)', async () => {
+    const dirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith('lockstep-sim-datadir-')).length;
+    const before = dirs();
+    const base = buildConfig({ seed: 'datadir', profile: 'none', clients: 2, steps: 20 });
+    const r = await runSimulation({ ...base, wide: { ...profiles.chaos.wide!, pgliteDirStart: true } }, getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+    expect(r.trace.filter((e) => e.kind === 'start-refused').map((e) => e.detail)).toEqual(['pglite-dir-page-bytes-zero']);
+    expect(dirs()).toBe(before);
   }, 120_000);
 });

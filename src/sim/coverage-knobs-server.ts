@@ -30,6 +30,8 @@ import type { WideWorkload } from './wide-workload.ts';
  *   flight: the listener closes while they run, and shutdown waits for them before closing.
  * - crashInCompaction: a server crash waits (up to one period) for the compaction schedule's next
  *   run to begin and lands inside it (compactionSchedule's error path; the loop ends with the process).
+ * - pgliteDirStart (10%): the first start is also tried on an embedded PGlite in a temp data
+ *   directory with a typo: createSyncServer opens the directory first, so it must close it again.
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -50,9 +52,11 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (next() < 0.4) wide.shortDrainMs = Math.floor(next() * 21);
   // Matters in the seeds with both a compaction schedule and server crashes (about a quarter).
   if (next() < 0.5) wide.crashInCompaction = true;
+  // A PGlite boot of seconds: rare.
+  if (next() < 0.1) wide.pgliteDirStart = true;
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : []), ...(w.pgliteDirStart ? ['misconfigured start on a data directory'] : [])];
 }

@@ -10,7 +10,7 @@ import type { Violation } from './checkers/types.ts';
 import type { BugVariant } from './bugs/types.ts';
 import type { World } from './world-types.ts';
 import type { MutatorRegistry } from '../protocol/index.ts';
-import { mistakes, tryMistake } from './faults/server-misconfigured-start.ts';
+import { dataDirMistake, mistakes, tryMistake } from './faults/server-misconfigured-start.ts';
 
 /** Virtual time starts here (the same epoch as the world's clocks). */
 const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -46,7 +46,7 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
   };
   const incarnation = world.server.incarnation;
   sched.spawn('server', 'process', async () => {
-    if (config.wide?.misconfiguredStart && !triedMistakes.has(world)) await startWithMistakes(world, o);
+    if ((config.wide?.misconfiguredStart || config.wide?.pgliteDirStart) && !triedMistakes.has(world)) await startWithMistakes(world, o);
     try {
       const server = await createSyncServer({
         db: world.server.db,
@@ -95,13 +95,14 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
 const triedMistakes = new WeakSet<World>();
 
 /**
- * The operator's first start of the seed (wide.misconfiguredStart) is tried with each typo first
+ * The operator's first start of the seed (wide.misconfiguredStart, wide.pgliteDirStart) is tried with each typo first
  * (faults/server-misconfigured-start.ts): each must fail at once, naming the setting, before any
  * statement. A start that does not is a server-error finding of the seed.
  */
 async function startWithMistakes(world: World, o: ServerProcessOptions): Promise<void> {
   triedMistakes.add(world);
-  for (const m of mistakes) {
+  const wide = world.config.wide!;
+  for (const m of [...(wide.misconfiguredStart ? mistakes : []), ...(wide.pgliteDirStart ? [dataDirMistake] : [])]) {
     const wrong = await tryMistake(m, world.server.db, () => world.server.db.stats.statements);
     world.sched.record('server', 'start-refused', wrong ?? m.what);
     if (wrong) o.onViolation(exceptionViolation(new Error(wrong), { lane: 'server', t: world.sched.now }, 'server-error'));

@@ -58,6 +58,8 @@ export const wideWorkloadSchema = z.object({
   shortDrainMs: z.number().int().nonnegative().optional(),
   /** A server crash waits (up to one period) for the compaction schedule's next run and lands in it (faults/server-crash.ts); absent: off. */
   crashInCompaction: z.boolean().optional(),
+  /** The first server start is also tried on a PGlite data directory with a typo, refused after the directory opened (faults/server-misconfigured-start.ts); absent: off. */
+  pgliteDirStart: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PGliteDb } from '../../db/pglite.ts';
 import { createSyncServer, type SyncServerOptions } from '../../server/index.ts';
 import { SyncApi } from '../../server/http/api.ts';
@@ -40,6 +43,25 @@ export const mistakes: readonly Mistake[] = [
   // Refused before PGlite starts: the directory is never created.
   { what: 'pglite-growth-zero', start: () => PGliteDb.open('/nonexistent/lockstep-misconfigured', { fileGrowthStepBytes: 0 }), names: 'fileGrowthStepBytes must be a positive integer, got 0' },
 ];
+
+/**
+ * The same kind of typo on an embedded PGlite in a data directory (wide.pgliteDirStart):
+ * createSyncServer opens the directory before its settings are checked, so the refused start
+ * boots a file-backed PGlite (seconds) and must close it again. The directory is a fresh temp
+ * directory, removed afterwards.
+ */
+export const dataDirMistake: Mistake = {
+  what: 'pglite-dir-page-bytes-zero',
+  start: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-sim-datadir-'));
+    try {
+      return await createSyncServer({ pglite: join(dir, 'data'), pageBytes: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  names: 'server limit pageBytes must be a positive integer',
+};
 
 /** What a refused start did wrong: undefined when it failed as it must (at once, naming the setting, no statement). */
 export async function tryMistake(m: Mistake, db: Db, statements: () => number): Promise<string | undefined> {
