@@ -211,36 +211,49 @@ async function abusePokes(world: World, c: SimClient, d: Door, check: (what: str
  *   issues one (200); the same group registering again without one is refused (409), since the
  *   server cannot tell it from another party;
  * - a push, with the group's token, naming a client of another group that the server knows (403);
- * - a push whose declared length is over `maxBodyBytes`, refused unread (413).
+ * - a push whose declared length is over `maxBodyBytes`, refused unread (413), and a POST without
+ *   a body (400);
+ * - the token just issued, proposed for another group (409: it is taken).
  * None may write: the push carries the intruder mark.
  */
 async function strangerDoors(world: World, c: SimClient, d: Pick<Door, 'clientID' | 'token' | 'envelope' | 'upsert'>): Promise<void> {
   const f = rawFetch(world, c);
   const json = { 'content-type': 'application/json' };
   const bearer = { ...json, authorization: `Bearer ${d.token}` };
-  const send = async (what: string, path: string, headers: Record<string, string>, body: string, expected: number): Promise<void> => {
+  const check = (what: string, status: number, expected: number, withToken: boolean) => {
+    world.sched.record(c.name, 'intrude-answer', `boundary ${what} ${status}`);
+    if (status === expected || alsoFine.includes(status) || (withToken && status === 401)) return;
+    world.countFault('boundary-unexpected');
+    world.sched.record(c.name, 'intrude-unexpected', `boundary ${what}: ${status}, expected ${expected}`);
+  };
+  const send = async (what: string, path: string, headers: Record<string, string>, body: string, expected: number): Promise<string | undefined> => {
     try {
       const res = await f(`http://sim${path}`, { method: 'POST', headers, body });
-      world.sched.record(c.name, 'intrude-answer', `boundary ${what} ${res.status}`);
-      const withToken = headers.authorization === bearer.authorization;
-      if (res.status === expected || alsoFine.includes(res.status) || (withToken && res.status === 401)) return;
-      world.countFault('boundary-unexpected');
-      world.sched.record(c.name, 'intrude-unexpected', `boundary ${what}: ${res.status}, expected ${expected}`);
+      check(what, res.status, expected, headers.authorization === bearer.authorization);
+      return res.status === 200 ? await res.text() : undefined;
     } catch (err) {
       if (err instanceof Crash) throw err;
       if (!(err instanceof TypeError)) throw err;
       world.sched.record(c.name, 'intrude-lost', `boundary ${what}: ${err.message.slice(0, 80)}`);
+      return undefined;
     }
   };
   const stranger = JSON.stringify({ clientGroupID: `${d.clientID}-issued` });
-  await send('register-issued', '/api/register', json, stranger, 200);
+  const issued = await send('register-issued', '/api/register', json, stranger, 200);
   await send('register-issued-again', '/api/register', json, stranger, 409);
+  // The token just issued, proposed for yet another group: the server knows it, so 409 (it is taken).
+  const token = issued === undefined ? undefined : (JSON.parse(issued) as { token?: string }).token;
+  if (token) await send('register-issued-token-taken', '/api/register', json, JSON.stringify({ clientGroupID: `${d.clientID}-other`, token }), 409);
   const other = await knownClientOfAnotherGroup(world, c);
   if (other) {
     const m = `{"clientID":${JSON.stringify(other)},"id":1,"name":"upsert","args":${d.upsert('"body":"x"')},"timestamp":${world.sched.now}}`;
     await send('foreign-client', '/api/replicache/push', bearer, d.envelope(m), 403);
   } else world.sched.record(c.name, 'intrude-skipped', 'boundary foreign-client: no other group known');
   await send('declared-over', '/api/replicache/push', bearer, 'x'.repeat(defaultHttpLimits.maxBodyBytes + 1), 413);
+  // A POST without any body (the simulated network always carries one): straight to the API, as the poke doors.
+  if (!world.server.up) return world.sched.record(c.name, 'intrude-skipped', 'boundary no-body: server down');
+  const api = await simApi(world);
+  check('no-body', (await api.push(new Request('http://sim/api/replicache/push', { method: 'POST', headers: bearer }))).status, 400, true);
 }
 
 /**
