@@ -14,6 +14,10 @@ import { profiles, quietNetwork } from './config.ts';
 import type { ScheduleEvent } from './schedule.ts';
 import { useSimStores } from '../../test/support/sim-stores.ts';
 import { mistakes, tryMistake } from './faults/server-misconfigured-start.ts';
+import { labelMutators } from './refused-label.ts';
+import { createRegistry, runMutator } from '../protocol/index.ts';
+import { checkEffects } from '../server/validate.ts';
+import { resolveLimits } from '../server/limits.ts';
 
 const getStores = useSimStores();
 
@@ -103,5 +107,18 @@ describe('server coverage knobs (coverage-knobs-server.ts)', () => {
     expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
     expect(r.trace.filter((e) => e.kind === 'start-refused').map((e) => e.detail)).toEqual(['pglite-dir-page-bytes-zero']);
     expect(dirs()).toBe(before);
+  }, 120_000);
+
+  it('an app mutator whose server side writes a bad key or document is recorded as failed, each kind, and the run converges (wide.sloppyTagRate)', async () => {
+    const limits = resolveLimits();
+    for (let how = 0; how < 6; how++) {
+      const out = await runMutator(createRegistry(labelMutators), { name: 'tag', args: { type: 'comment', id: 'c1', how }, clientID: 'c', mutationID: 1 }, 'server', async () => undefined);
+      expect(out.error).toBeUndefined();
+      expect(checkEffects(out.effects, limits).error, `how ${how}`).toMatch(/^(entity key .*: (must be type\/id|too long|.*NUL.*)|document comment\/c1: .+)$/);
+    }
+    const base = buildConfig({ seed: 'sloppy-tag', profile: 'none', clients: 3, steps: 120 });
+    const r = await runSimulation({ ...base, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, sloppyTagRate: 0.15 } }, getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+    expect(r.stats.faults['push-effect-refused'] ?? 0).toBeGreaterThan(0);
   }, 120_000);
 });

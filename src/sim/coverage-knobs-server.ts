@@ -32,6 +32,9 @@ import type { WideWorkload } from './wide-workload.ts';
  *   run to begin and lands inside it (compactionSchedule's error path; the loop ends with the process).
  * - pgliteDirStart (10%): the first start is also tried on an embedded PGlite in a temp data
  *   directory with a typo: createSyncServer opens the directory first, so it must close it again.
+ * - sloppyTagRate (30% of seeds, 0.5-2% of ops): an app mutator `tag` (refused-label.ts) whose
+ *   server side writes a bad key (empty type or id, too long, a NUL) or document (a NUL, too
+ *   deep): the server records it as failed (checkEffects), the client drops its own write.
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -54,9 +57,10 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (next() < 0.5) wide.crashInCompaction = true;
   // A PGlite boot of seconds: rare.
   if (next() < 0.1) wide.pgliteDirStart = true;
+  if (next() < 0.3) wide.sloppyTagRate = +(0.005 + next() * 0.015).toFixed(4);
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : []), ...(w.pgliteDirStart ? ['misconfigured start on a data directory'] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : []), ...(w.pgliteDirStart ? ['misconfigured start on a data directory'] : []), ...(w.sloppyTagRate ? [`sloppy tag ${w.sloppyTagRate}`] : [])];
 }

@@ -129,6 +129,8 @@ async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions
     for (const f of outcome.failed ?? []) if (f.error.startsWith('refused by the database')) world.countFault('push-data-refused');
     // A mutation whose effects alone pass the per-push effect budget (wide.effectBudgetBytes).
     for (const f of outcome.failed ?? []) if (f.error.includes('(maxEffectBytesPerPush)')) world.countFault('push-over-effect-budget');
+    // A mutator's write the server refused to store (a bad key or document: wide.sloppyTagRate).
+    for (const f of outcome.failed ?? []) if (/^(entity key |document )/.test(f.error) && !f.error.includes('maxEffectBytesPerPush')) world.countFault('push-effect-refused');
     return outcome;
   };
   const compact = database.compact.bind(database);

@@ -60,6 +60,8 @@ export const wideWorkloadSchema = z.object({
   crashInCompaction: z.boolean().optional(),
   /** The first server start is also tried on a PGlite data directory with a typo, refused after the directory opened (faults/server-misconfigured-start.ts); absent: off. */
   pgliteDirStart: z.boolean().optional(),
+  /** Chance an op is a call of the app mutator `tag` whose server side writes a bad key or document (refused-label.ts); absent: none. */
+  sloppyTagRate: z.number().min(0).max(1).optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
