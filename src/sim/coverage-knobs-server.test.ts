@@ -72,9 +72,9 @@ describe('server coverage knobs (coverage-knobs-server.ts)', () => {
     expect(await tryMistake({ what: 'fine', start: async () => { throw new Error('pageSize'); }, names: 'pageSize' }, db, none)).toBeUndefined();
   });
 
-  it('a restart whose drain window is shorter than the requests in flight closes the listener while they run, and converges (wide.shortDrainMs)', async () => {
+  it('a restart whose drain window is shorter than the requests in flight closes the listener while they run, a second signal joins the drain, and it converges (wide.shortDrainMs, wide.secondSignal)', async () => {
     const base = buildConfig({ seed: 'short-drain', profile: 'none', clients: 4, steps: 150 });
-    const config = { ...base, dbLatencyMs: 20, faults: { ...base.faults, serverRestart: 0.04 }, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, shortDrainMs: 0 } };
+    const config = { ...base, dbLatencyMs: 20, faults: { ...base.faults, serverRestart: 0.04 }, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, shortDrainMs: 0, secondSignal: true } };
     const r = await runSimulation(config, getStores());
     expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
     // Requests in flight when the drain began, and cut off at once by the exit that follows it.

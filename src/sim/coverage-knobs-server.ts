@@ -35,6 +35,8 @@ import type { WideWorkload } from './wide-workload.ts';
  * - sloppyTagRate (30% of seeds, 0.5-2% of ops): an app mutator `tag` (refused-label.ts) whose
  *   server side writes a bad key (empty type or id, too long, a NUL) or document (a NUL, too
  *   deep): the server records it as failed (checkEffects), the client drops its own write.
+ * - secondSignal: a server restart's drain gets a second signal (SyncApi.shutdown again), which
+ *   must join the first.
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -58,9 +60,11 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   // A PGlite boot of seconds: rare.
   if (next() < 0.1) wide.pgliteDirStart = true;
   if (next() < 0.3) wide.sloppyTagRate = +(0.005 + next() * 0.015).toFixed(4);
+  // Matters in the seeds with server restarts.
+  if (next() < 0.5) wide.secondSignal = true;
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : []), ...(w.pgliteDirStart ? ['misconfigured start on a data directory'] : []), ...(w.sloppyTagRate ? [`sloppy tag ${w.sloppyTagRate}`] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : []), ...(w.pgliteDirStart ? ['misconfigured start on a data directory'] : []), ...(w.sloppyTagRate ? [`sloppy tag ${w.sloppyTagRate}`] : []), ...(w.secondSignal ? ['second signal'] : [])];
 }

@@ -62,6 +62,8 @@ export const wideWorkloadSchema = z.object({
   pgliteDirStart: z.boolean().optional(),
   /** Chance an op is a call of the app mutator `tag` whose server side writes a bad key or document (refused-label.ts); absent: none. */
   sloppyTagRate: z.number().min(0).max(1).optional(),
+  /** A server restart's drain gets a second signal, which must join the first shutdown (faults/server-restart.ts); absent: off. */
+  secondSignal: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

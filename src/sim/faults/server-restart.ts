@@ -36,6 +36,8 @@ export const serverRestart: FaultModule<typeof serverRestartEventSchema> = {
     // the connections while handlers still run): shutdown then waits for them before closing.
     const short = world.config.wide?.shortDrainMs;
     await sched.sleep(short !== undefined ? Math.min(short, e.drainMs) : e.drainMs);
+    // wide.secondSignal: a second SIGTERM (or a Ctrl-C) during the drain; it must join the first.
+    if (world.config.wide?.secondSignal && world.server.incarnation === incarnation) void api.shutdown(() => listenerClosed);
     if (!world.server.up || world.server.incarnation !== incarnation) {
       // Another fault took this process down meanwhile (and restarted it): nothing left to stop.
       stopAccepting();
