@@ -121,4 +121,16 @@ describe('server coverage knobs (coverage-knobs-server.ts)', () => {
     expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
     expect(r.stats.faults['push-effect-refused'] ?? 0).toBeGreaterThan(0);
   }, 120_000);
+
+  it('the schedule compacts as production does (no upTo), the archive read inside its transaction keeps every checker whole, and the run converges (wide.compactUnbounded)', async () => {
+    const base = buildConfig({ seed: 'unbounded', profile: 'none', clients: 3, steps: 150 });
+    const config = {
+      ...base, dbLatencyMs: 5, faults: { ...base.faults, compaction: 0.02 }, serverProcess: { compaction: { everyMs: 700, keepVersions: 0 } },
+      wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0.02, bigDocRate: 0, compactUnbounded: true },
+    };
+    const r = await runSimulation(config, getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+    const compacted = r.trace.filter((e) => e.kind === 'compact' && (e.detail ?? '').startsWith('scheduled')).map((e) => e.detail ?? '');
+    expect(compacted.some((d) => !d.includes(' 0 rows dropped')), compacted.join('; ')).toBe(true);
+  }, 120_000);
 });

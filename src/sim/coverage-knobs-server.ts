@@ -37,6 +37,8 @@ import type { WideWorkload } from './wide-workload.ts';
  *   deep): the server records it as failed (checkEffects), the client drops its own write.
  * - secondSignal: a server restart's drain gets a second signal (SyncApi.shutdown again), which
  *   must join the first.
+ * - compactUnbounded: the schedule's compaction runs as production's (no `upTo`); the simulator
+ *   reads its archive inside the compaction's transaction instead of before it (sim-server.ts).
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -62,9 +64,11 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (next() < 0.3) wide.sloppyTagRate = +(0.005 + next() * 0.015).toFixed(4);
   // Matters in the seeds with server restarts.
   if (next() < 0.5) wide.secondSignal = true;
+  // Matters in the seeds with a compaction schedule (half of them).
+  if (next() < 0.5) wide.compactUnbounded = true;
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : []), ...(w.pgliteDirStart ? ['misconfigured start on a data directory'] : []), ...(w.sloppyTagRate ? [`sloppy tag ${w.sloppyTagRate}`] : []), ...(w.secondSignal ? ['second signal'] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : []), ...(w.pgliteDirStart ? ['misconfigured start on a data directory'] : []), ...(w.sloppyTagRate ? [`sloppy tag ${w.sloppyTagRate}`] : []), ...(w.secondSignal ? ['second signal'] : []), ...(w.compactUnbounded ? ['unbounded compaction'] : [])];
 }

@@ -1,6 +1,6 @@
 import { createSyncServer, type SyncServer } from '../server/index.ts';
 import { ServerDatabase, type ServerDatabaseOptions } from '../server/server-database.ts';
-import type { Db } from '../db/types.ts';
+import type { Db, Queryable } from '../db/types.ts';
 import type { Retention } from '../server/compaction.ts';
 import type { Timer } from '../seams/index.ts';
 import { Crash, type Future, type Scheduler } from './scheduler.ts';
@@ -117,7 +117,10 @@ async function startWithMistakes(world: World, o: ServerProcessOptions): Promise
  */
 async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions, bug: BugVariant | undefined): Promise<ServerDatabase> {
   const Server = bug?.Server ?? ServerDatabase;
-  const database = (await (Server as typeof ServerDatabase).open.call(Server as never, db, options)) as ServerDatabase;
+  const unbounded = world.config.wide?.compactUnbounded === true;
+  let database!: ServerDatabase;
+  const opened = unbounded ? archivingInsideCompaction(world, db, () => database) : db;
+  database = (await (Server as typeof ServerDatabase).open.call(Server as never, opened, options)) as ServerDatabase;
   // A push cut short by the server's work budget (the client sends the rest): counted for the
   // fault coverage, not traced, so that the trace hash does not depend on it.
   const push = database.push.bind(database);
@@ -138,10 +141,40 @@ async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions
     if (retention?.upTo !== undefined) return compact(retention);
     // A crash fault waiting for a scheduled compaction (wide.crashInCompaction) may now land in it.
     compactionWatch.get(world)?.resolve();
+    // wide.compactUnbounded: as production calls it (no upTo); the archive is read inside its transaction.
+    if (unbounded) return compact(retention);
     const upTo = await archiveLog(world, database);
     return compact({ ...(retention ?? database.retention), upTo });
   };
   return database;
+}
+
+/**
+ * The server's Db with one difference (wide.compactUnbounded): inside a compaction's transaction,
+ * right after it takes the compaction lock, the log is read through that transaction and archived
+ * for the checkers. Nothing commits on the server's one session (or one connection) while the
+ * transaction runs, so the archive holds every row the compaction can fold, and the compaction
+ * needs no `upTo`: production's compaction, as an operator's call or the schedule runs it.
+ */
+function archivingInsideCompaction(world: World, db: Db, database: () => ServerDatabase): Db {
+  const watch = (tx: Queryable): Queryable => ({
+    exec: (sql) => tx.exec(sql),
+    async query<T>(sql: string, params?: unknown[]) {
+      const r = await tx.query<T>(sql, params);
+      if (sql.includes('pg_advisory_xact_lock') && String(params?.[0]).startsWith('lockstep-compact:')) {
+        const inside: Db = { dialect: db.dialect, query: (q, p) => tx.query(q, p), exec: (q) => tx.exec(q), transaction: (fn) => fn(tx), close: async () => {} };
+        await archiveLog(world, Object.create(database(), { db: { value: inside } }) as ServerDatabase);
+      }
+      return r;
+    },
+  });
+  return {
+    dialect: db.dialect,
+    query: (sql, params) => db.query(sql, params),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn, o) => db.transaction((tx) => fn(watch(tx)), o),
+    close: () => db.close(),
+  };
 }
 
 const compactionWatch = new WeakMap<World, Future<void>>();

@@ -64,6 +64,8 @@ export const wideWorkloadSchema = z.object({
   sloppyTagRate: z.number().min(0).max(1).optional(),
   /** A server restart's drain gets a second signal, which must join the first shutdown (faults/server-restart.ts); absent: off. */
   secondSignal: z.boolean().optional(),
+  /** The schedule's compaction runs without `upTo`, its archive read inside its transaction (sim-server.ts); absent: archived first, then compacted up to it. */
+  compactUnbounded: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
