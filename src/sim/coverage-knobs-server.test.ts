@@ -133,4 +133,12 @@ describe('server coverage knobs (coverage-knobs-server.ts)', () => {
     const compacted = r.trace.filter((e) => e.kind === 'compact' && (e.detail ?? '').startsWith('scheduled')).map((e) => e.detail ?? '');
     expect(compacted.some((d) => !d.includes(' 0 rows dropped')), compacted.join('; ')).toBe(true);
   }, 120_000);
+
+  it('a server crash aimed at the one-by-one fallback lands in it, and the run converges (wide.crashInFallback)', async () => {
+    const base = buildConfig({ seed: 'crash-in-fallback', profile: 'none', clients: 3, steps: 150 });
+    const config = { ...base, dbLatencyMs: 5, faults: { ...base.faults, serverCrash: 0.03 }, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, refusedLabelRate: 0.1, crashInFallback: true } };
+    const r = await runSimulation(config, getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+    expect(r.trace.some((e) => e.kind === 'crash-aimed' && e.detail === 'a one-by-one fallback began')).toBe(true);
+  }, 120_000);
 });

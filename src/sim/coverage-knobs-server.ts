@@ -39,6 +39,8 @@ import type { WideWorkload } from './wide-workload.ts';
  *   must join the first.
  * - compactUnbounded: the schedule's compaction runs as production's (no `upTo`); the simulator
  *   reads its archive inside the compaction's transaction instead of before it (sim-server.ts).
+ * - crashInFallback: where refused labels run, a server crash waits (up to 10 s) for a push the
+ *   database refused and lands inside ServerDatabase.pushOneByOne's retry (its non-data error).
  */
 export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload): void {
   const label = next();
@@ -66,9 +68,11 @@ export function drawServerCoverageKnobs(next: () => number, wide: WideWorkload):
   if (next() < 0.5) wide.secondSignal = true;
   // Matters in the seeds with a compaction schedule (half of them).
   if (next() < 0.5) wide.compactUnbounded = true;
+  // Matters in the seeds with refused labels and server crashes (and no crash aimed at compactions).
+  if (next() < 0.5) wide.crashInFallback = true;
 }
 
 /** The report's words for them (describeMix). */
 export function describeServerCoverageKnobs(w: WideWorkload): string[] {
-  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : []), ...(w.pgliteDirStart ? ['misconfigured start on a data directory'] : []), ...(w.sloppyTagRate ? [`sloppy tag ${w.sloppyTagRate}`] : []), ...(w.secondSignal ? ['second signal'] : []), ...(w.compactUnbounded ? ['unbounded compaction'] : [])];
+  return [...(w.refusedLabelRate ? [`refused label ${w.refusedLabelRate}`] : []), ...(w.boundaryAbuse && w.boundaryRate ? ['boundary abuse'] : []), ...(w.effectBudgetBytes ? [`effect budget ${w.effectBudgetBytes}`] : []), ...(w.scheduleKeepMs !== undefined ? [`scheduled compaction keeps ${w.scheduleKeepMs} ms`] : []), ...(w.serverPageDefaults ? ['server page defaults'] : []), ...(w.misconfiguredStart ? ['misconfigured start'] : []), ...(w.boundaryStrangers && w.boundaryRate ? ['boundary strangers'] : []), ...(w.shortDrainMs !== undefined ? [`drain at most ${w.shortDrainMs} ms`] : []), ...(w.crashInCompaction ? ['crash in scheduled compaction'] : []), ...(w.pgliteDirStart ? ['misconfigured start on a data directory'] : []), ...(w.sloppyTagRate ? [`sloppy tag ${w.sloppyTagRate}`] : []), ...(w.secondSignal ? ['second signal'] : []), ...(w.compactUnbounded ? ['unbounded compaction'] : []), ...(w.crashInFallback && w.refusedLabelRate ? ['crash in one-by-one fallback'] : [])];
 }

@@ -1,5 +1,6 @@
 import { createSyncServer, type SyncServer } from '../server/index.ts';
 import { ServerDatabase, type ServerDatabaseOptions } from '../server/server-database.ts';
+import { isDataError } from '../server/validate.ts';
 import type { Db, Queryable } from '../db/types.ts';
 import type { Retention } from '../server/compaction.ts';
 import type { Timer } from '../seams/index.ts';
@@ -119,7 +120,8 @@ async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions
   const Server = bug?.Server ?? ServerDatabase;
   const unbounded = world.config.wide?.compactUnbounded === true;
   let database!: ServerDatabase;
-  const opened = unbounded ? archivingInsideCompaction(world, db, () => database) : db;
+  const watched = world.config.wide?.crashInFallback ? watchingDataErrors(world, db) : db;
+  const opened = unbounded ? archivingInsideCompaction(world, watched, () => database) : watched;
   database = (await (Server as typeof ServerDatabase).open.call(Server as never, opened, options)) as ServerDatabase;
   // A push cut short by the server's work budget (the client sends the rest): counted for the
   // fault coverage, not traced, so that the trace hash does not depend on it.
@@ -140,7 +142,7 @@ async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions
   database.compact = async (retention?: Retention) => {
     if (retention?.upTo !== undefined) return compact(retention);
     // A crash fault waiting for a scheduled compaction (wide.crashInCompaction) may now land in it.
-    compactionWatch.get(world)?.resolve();
+    moments.get(world)?.get('compaction')?.resolve();
     // wide.compactUnbounded: as production calls it (no upTo); the archive is read inside its transaction.
     if (unbounded) return compact(retention);
     const upTo = await archiveLog(world, database);
@@ -177,23 +179,44 @@ function archivingInsideCompaction(world: World, db: Db, database: () => ServerD
   };
 }
 
-const compactionWatch = new WeakMap<World, Future<void>>();
+type Moment = 'compaction' | 'fallback';
+const moments = new WeakMap<World, Map<Moment, Future<void>>>();
 
 /**
- * Waits, at most `timeoutMs` of virtual time, until the compaction schedule's next run begins
- * (wide.crashInCompaction: a server crash then lands inside it). False if none began meanwhile.
+ * Waits, at most `timeoutMs` of virtual time, until the server reaches a moment: the compaction
+ * schedule's next run begins (wide.crashInCompaction), or a push's batch was refused by the
+ * database and the one-by-one fallback begins (wide.crashInFallback). A server crash then lands
+ * inside it. False if none came meanwhile.
  */
-export async function untilScheduledCompaction(world: World, timeoutMs: number): Promise<boolean> {
+export async function untilServerMoment(world: World, moment: Moment, timeoutMs: number): Promise<boolean> {
   const started = world.sched.future<void>();
-  compactionWatch.set(world, started);
+  const waits = moments.get(world) ?? new Map<Moment, Future<void>>();
+  moments.set(world, waits.set(moment, started));
   try {
-    await world.sched.waitFor(started, timeoutMs, () => new Error('no scheduled compaction'));
+    await world.sched.waitFor(started, timeoutMs, () => new Error(`no ${moment}`));
     return true;
   } catch {
     return false;
   } finally {
-    if (compactionWatch.get(world) === started) compactionWatch.delete(world);
+    if (waits.get(moment) === started) waits.delete(moment);
   }
+}
+
+/** The server's Db, telling a waiting crash (wide.crashInFallback) when a push fails on the data (ServerDatabase.pushOneByOne follows). */
+function watchingDataErrors(world: World, db: Db): Db {
+  // The fast path pushes with one statement, the others in a transaction: either may be refused.
+  const told = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((e: unknown) => {
+      if (isDataError(e)) moments.get(world)?.get('fallback')?.resolve();
+      throw e;
+    });
+  return {
+    dialect: db.dialect,
+    query: (sql, params) => told(db.query(sql, params)),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn, o) => told(db.transaction(fn, o)),
+    close: () => db.close(),
+  };
 }
 
 /** Appends the log rows not archived yet to the world's archive; returns the last version read. */

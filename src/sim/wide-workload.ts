@@ -66,6 +66,8 @@ export const wideWorkloadSchema = z.object({
   secondSignal: z.boolean().optional(),
   /** The schedule's compaction runs without `upTo`, its archive read inside its transaction (sim-server.ts); absent: archived first, then compacted up to it. */
   compactUnbounded: z.boolean().optional(),
+  /** A server crash waits (up to 10 s) for a push the database refused and lands in its one-by-one retry (faults/server-crash.ts); absent: off. */
+  crashInFallback: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 
