@@ -76,7 +76,7 @@ export async function hostileBoundary(world: World, c: SimClient, e: OpEvent): P
       const cookie = meta && meta.cookie !== null && meta.epoch !== null && meta.fp !== null ? { order: meta.cookie, epoch: meta.epoch, fp: meta.fp } : undefined;
       await abuseDoors(world, c, { group, token, clientID, ok: ok('1'), pullOf, envelope, mutation, upsert, cookie });
     }
-    if (world.config.wide?.boundaryStrangers) await strangerDoors(world, c, { clientID, token, envelope, upsert });
+    if (world.config.wide?.boundaryStrangers) await strangerDoors(world, c, { clientID, token, envelope, upsert, pullOf });
     return;
   }
   // One well-formed push of mutations the server must record as failed (ids 1..n, in order).
@@ -213,10 +213,11 @@ async function abusePokes(world: World, c: SimClient, d: Door, check: (what: str
  * - a push, with the group's token, naming a client of another group that the server knows (403);
  * - a push whose declared length is over `maxBodyBytes`, refused unread (413), and a POST without
  *   a body (400);
- * - the token just issued, proposed for another group (409: it is taken).
+ * - the token just issued, proposed for another group (409: it is taken);
+ * - a pull with a bootstrap cookie of another database (200 ClientStateNotFound).
  * None may write: the push carries the intruder mark.
  */
-async function strangerDoors(world: World, c: SimClient, d: Pick<Door, 'clientID' | 'token' | 'envelope' | 'upsert'>): Promise<void> {
+async function strangerDoors(world: World, c: SimClient, d: Pick<Door, 'clientID' | 'token' | 'envelope' | 'upsert' | 'pullOf'>): Promise<void> {
   const f = rawFetch(world, c);
   const json = { 'content-type': 'application/json' };
   const bearer = { ...json, authorization: `Bearer ${d.token}` };
@@ -250,6 +251,8 @@ async function strangerDoors(world: World, c: SimClient, d: Pick<Door, 'clientID
     await send('foreign-client', '/api/replicache/push', bearer, d.envelope(m), 403);
   } else world.sched.record(c.name, 'intrude-skipped', 'boundary foreign-client: no other group known');
   await send('declared-over', '/api/replicache/push', bearer, 'x'.repeat(defaultHttpLimits.maxBodyBytes + 1), 413);
+  // A bootstrap cookie of another database (epoch): ClientStateNotFound, which the protocol answers 200.
+  await send('staged-cookie-foreign', '/api/replicache/pull', bearer, d.pullOf('{"order":1,"epoch":"e-elsewhere","stage":"comment/c0"}'), 200);
   // A POST without any body (the simulated network always carries one): straight to the API, as the poke doors.
   if (!world.server.up) return world.sched.record(c.name, 'intrude-skipped', 'boundary no-body: server down');
   const api = await simApi(world);
