@@ -19,7 +19,8 @@ export function checkMutation(m: PushedMutation, limits: ServerLimits): CheckedM
     ok: false, error, mutation: { clientID: m.clientID, id: m.id, name: storableName(m.name), args: null, timestamp: 0 },
   });
   const name = safeString.safeParse(m.name);
-  if (!name.success) return failed(`invalid mutation name: ${name.error.issues[0]?.message ?? 'must be a string'}`);
+  // A failed parse always carries at least one issue.
+  if (!name.success) return failed(`invalid mutation name: ${name.error.issues[0]!.message}`);
   if (typeof m.timestamp !== 'number' || !Number.isFinite(m.timestamp)) return failed('invalid timestamp: must be a finite number');
   if (m.args === undefined) return failed('invalid args: missing');
   const p = valueProblem(m.args, limits.maxArgsBytes, limits.maxDepth);
