@@ -83,11 +83,11 @@ describe('server coverage knobs (coverage-knobs-server.ts)', () => {
     expect(r.trace.some((e) => e.kind === 'exit' && !(e.detail ?? '').startsWith('0 tasks'))).toBe(true);
   }, 120_000);
 
-  it('a server crash aimed at a scheduled compaction lands in it, the schedule ends with the process and starts again with the next one, and the run converges (wide.crashInCompaction)', async () => {
+  it('a server crash or restart aimed at a scheduled compaction lands in it, the schedule ends with the process and starts again with the next one, and the run converges (wide.crashInCompaction)', async () => {
     const base = buildConfig({ seed: 'crash-in-compaction', profile: 'none', clients: 3, steps: 150 });
     const config = {
-      ...base, dbLatencyMs: 5, faults: { ...base.faults, serverCrash: 0.03 }, serverProcess: { compaction: { everyMs: 1_000, keepVersions: 0 } },
-      wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, crashInCompaction: true },
+      ...base, dbLatencyMs: 5, faults: { ...base.faults, serverCrash: 0.03, serverRestart: 0.02 }, serverProcess: { compaction: { everyMs: 1_000, keepVersions: 0 } },
+      wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, crashInCompaction: true, shortDrainMs: 0 },
     };
     const r = await runSimulation(config, getStores());
     expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
@@ -97,6 +97,8 @@ describe('server coverage knobs (coverage-knobs-server.ts)', () => {
     const crash = r.trace.findIndex((e, i) => i > aimed && e.kind === 'crash');
     expect(crash).toBeGreaterThan(aimed);
     expect(r.trace.some((e, i) => i > crash && e.kind === 'compact' && (e.detail ?? '').startsWith('scheduled'))).toBe(true);
+    // A deploy aimed the same way: its drain stops the schedule while a compaction runs.
+    expect(r.trace.some((e) => e.kind === 'restart-aimed' && e.detail === 'a scheduled compaction began')).toBe(true);
   }, 120_000);
 
   it('tries the first start on a PGlite data directory with a typo: refused, and the directory removed (wide.pgliteDirStart)', async () => {

@@ -28,8 +28,9 @@ import type { WideWorkload } from './wide-workload.ts';
  *   declare a body over the limit (413) (faults/hostile-boundary.ts, strangerDoors).
  * - shortDrainMs: a server restart's drain window is at most 0-20 ms, shorter than the requests in
  *   flight: the listener closes while they run, and shutdown waits for them before closing.
- * - crashInCompaction: a server crash waits (up to one period) for the compaction schedule's next
- *   run to begin and lands inside it (compactionSchedule's error path; the loop ends with the process).
+ * - crashInCompaction: a server crash or restart waits (up to two periods) for the compaction
+ *   schedule's next run to begin and lands inside it (compactionSchedule's error path, or its stop
+ *   during a run; the loop ends with the process).
  * - pgliteDirStart (10%): the first start is also tried on an embedded PGlite in a temp data
  *   directory with a typo: createSyncServer opens the directory first, so it must close it again.
  * - sloppyTagRate (30% of seeds, 0.5-2% of ops): an app mutator `tag` (refused-label.ts) whose

@@ -142,7 +142,7 @@ async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions
   database.compact = async (retention?: Retention) => {
     if (retention?.upTo !== undefined) return compact(retention);
     // A crash fault waiting for a scheduled compaction (wide.crashInCompaction) may now land in it.
-    moments.get(world)?.get('compaction')?.resolve();
+    reached(world, 'compaction');
     // wide.compactUnbounded: as production calls it (no upTo); the archive is read inside its transaction.
     if (unbounded) return compact(retention);
     const upTo = await archiveLog(world, database);
@@ -180,7 +180,12 @@ function archivingInsideCompaction(world: World, db: Db, database: () => ServerD
 }
 
 type Moment = 'compaction' | 'fallback';
-const moments = new WeakMap<World, Map<Moment, Future<void>>>();
+const moments = new WeakMap<World, Map<Moment, Set<Future<void>>>>();
+
+/** Wakes every fault waiting for the moment. */
+function reached(world: World, moment: Moment): void {
+  for (const f of moments.get(world)?.get(moment) ?? []) f.resolve();
+}
 
 /**
  * Waits, at most `timeoutMs` of virtual time, until the server reaches a moment: the compaction
@@ -190,15 +195,17 @@ const moments = new WeakMap<World, Map<Moment, Future<void>>>();
  */
 export async function untilServerMoment(world: World, moment: Moment, timeoutMs: number): Promise<boolean> {
   const started = world.sched.future<void>();
-  const waits = moments.get(world) ?? new Map<Moment, Future<void>>();
-  moments.set(world, waits.set(moment, started));
+  const all = moments.get(world) ?? new Map<Moment, Set<Future<void>>>();
+  moments.set(world, all);
+  const waiting = all.get(moment) ?? new Set<Future<void>>();
+  all.set(moment, waiting.add(started));
   try {
     await world.sched.waitFor(started, timeoutMs, () => new Error(`no ${moment}`));
     return true;
   } catch {
     return false;
   } finally {
-    if (waits.get(moment) === started) waits.delete(moment);
+    waiting.delete(started);
   }
 }
 
@@ -207,7 +214,7 @@ function watchingDataErrors(world: World, db: Db): Db {
   // The fast path pushes with one statement, the others in a transaction: either may be refused.
   const told = <T>(p: Promise<T>): Promise<T> =>
     p.catch((e: unknown) => {
-      if (isDataError(e)) moments.get(world)?.get('fallback')?.resolve();
+      if (isDataError(e)) reached(world, 'fallback');
       throw e;
     });
   return {

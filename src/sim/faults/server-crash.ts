@@ -18,11 +18,11 @@ export const serverCrash: FaultModule<typeof serverCrashEventSchema> = {
   arbitrary: (f, t) => f.record({ t, kind: f.constant('server-crash' as const), downMs: f.integer({ min: 0, max: 2000 }) }),
   async apply(world, e) {
     if (!world.server.up) return;
-    // wide.crashInCompaction: the crash waits (up to one period) for the schedule's next compaction and lands in it.
+    // wide.crashInCompaction: the crash waits (up to two periods) for the schedule's next compaction and lands in it.
     const schedule = world.config.serverProcess?.compaction;
     const wide = world.config.wide;
     if (wide?.crashInCompaction && schedule) {
-      const began = await untilServerMoment(world, 'compaction', schedule.everyMs);
+      const began = await untilServerMoment(world, 'compaction', 2 * schedule.everyMs);
       world.sched.record('server', 'crash-aimed', began ? 'a scheduled compaction began' : 'no scheduled compaction began');
       if (!world.server.up) return;
     } else if (wide?.crashInFallback && wide.refusedLabelRate) {
