@@ -214,7 +214,8 @@ async function abusePokes(world: World, c: SimClient, d: Door, check: (what: str
  * - a push whose declared length is over `maxBodyBytes`, refused unread (413), and a POST without
  *   a body (400);
  * - the token just issued, proposed for another group (409: it is taken);
- * - a pull with a bootstrap cookie of another database (200 ClientStateNotFound).
+ * - a pull with a bootstrap cookie of another database (200 ClientStateNotFound), and the poke
+ *   stream opened without any token (401).
  * None may write: the push carries the intruder mark.
  */
 async function strangerDoors(world: World, c: SimClient, d: Pick<Door, 'clientID' | 'token' | 'envelope' | 'upsert' | 'pullOf'>): Promise<void> {
@@ -257,6 +258,10 @@ async function strangerDoors(world: World, c: SimClient, d: Pick<Door, 'clientID
   if (!world.server.up) return world.sched.record(c.name, 'intrude-skipped', 'boundary no-body: server down');
   const api = await simApi(world);
   check('no-body', (await api.push(new Request('http://sim/api/replicache/push', { method: 'POST', headers: bearer }))).status, 400, true);
+  // The poke stream opened with no token at all (no header, no query): 401.
+  const poke = await api.poke(new Request('http://sim/api/poke'));
+  check('poke-stranger', poke.status, 401, false);
+  await poke.body?.cancel();
 }
 
 /**
