@@ -114,7 +114,8 @@ async function startWithMistakes(world: World, o: ServerProcessOptions): Promise
 /**
  * The ServerDatabase of a planted-bug variant or the real one. A compaction without an explicit
  * `upTo` (the schedule's) first archives the log it is about to fold, as the compaction fault
- * does, so that the checkers that need every mutation still see the whole history.
+ * does, so that the checkers that need every mutation still see the whole history; with
+ * wide.compactUnbounded it runs as called, archiving inside its own transaction instead.
  */
 async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions, bug: BugVariant | undefined): Promise<ServerDatabase> {
   const Server = bug?.Server ?? ServerDatabase;
