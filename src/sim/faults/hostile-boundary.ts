@@ -244,7 +244,7 @@ async function strangerDoors(world: World, c: SimClient, d: Pick<Door, 'clientID
   const issued = await send('register-issued', '/api/register', json, stranger, 200);
   await send('register-issued-again', '/api/register', json, stranger, 409);
   // The token just issued, proposed for yet another group: the server knows it, so 409 (it is taken).
-  const token = issued === undefined ? undefined : (JSON.parse(issued) as { token?: string }).token;
+  const token = tokenIn(issued);
   if (token) await send('register-issued-token-taken', '/api/register', json, JSON.stringify({ clientGroupID: `${d.clientID}-other`, token }), 409);
   const other = await knownClientOfAnotherGroup(world, c);
   if (other) {
@@ -279,4 +279,13 @@ async function knownClientOfAnotherGroup(world: World, c: SimClient): Promise<st
     if (known >= 1 && x.engine === engine) return engine.clientID;
   }
   return undefined;
+}
+
+/** The token of a registration's answer; undefined when there is none or the network cut the answer short (swarm seed 202). */
+function tokenIn(answer: string | undefined): string | undefined {
+  try {
+    return answer === undefined ? undefined : (JSON.parse(answer) as { token?: string }).token;
+  } catch {
+    return undefined;
+  }
 }
