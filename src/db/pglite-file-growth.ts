@@ -32,7 +32,8 @@ export function tuneFileGrowth(pg: unknown, stepBytes: number = defaultFileGrowt
   const memfs = (pg as { Module?: { MEMFS?: Partial<Memfs> } }).Module?.MEMFS;
   if (typeof memfs?.expandFileStorage !== 'function') return false;
   memfs.expandFileStorage = (node, wanted) => {
-    const had = node.contents ? node.contents.length : 0;
+    // MEMFS gives every file contents (an empty array at first), so there is always a length.
+    const had = node.contents.length;
     if (had >= wanted) return;
     // Small files double, as MEMFS does; the many small relations of a shared instance stay small.
     const grown = node.name?.startsWith('xlogtemp.') ? walSegmentBytes : had < 1024 * 1024 ? had * 2 : had + Math.min(had, stepBytes);

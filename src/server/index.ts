@@ -70,16 +70,24 @@ export async function createSyncServer(options: SyncServerOptions = {}): Promise
   if (options.compaction) checkSchedule(options.compaction);
   const db: Db = options.db ?? (options.postgres ? new PostgresDb(options.postgres) : await PGliteDb.open(options.pglite ?? 'memory'));
   const open = options.openDatabase ?? ((d: Db, o: ServerDatabaseOptions) => ServerDatabase.open(d, o));
-  const database = await open(db, {
-    clock: options.clock ?? systemClock,
-    mutators: options.mutators,
-    pageSize: options.pageSize,
-    pageBytes: options.pageBytes,
-    limits: options.limits,
-    retention: options.retention,
-    ...(options.schema !== undefined ? { schema: options.schema } : {}),
-    ...(options.ids ? { ids: options.ids } : {}),
-  });
+  let database: ServerDatabase;
+  try {
+    database = await open(db, {
+      clock: options.clock ?? systemClock,
+      mutators: options.mutators,
+      pageSize: options.pageSize,
+      pageBytes: options.pageBytes,
+      limits: options.limits,
+      retention: options.retention,
+      ...(options.schema !== undefined ? { schema: options.schema } : {}),
+      ...(options.ids ? { ids: options.ids } : {}),
+    });
+  } catch (e) {
+    // A database opened here is closed again: the app's getSyncApi retries a failed start, and a
+    // PGlite instance left open would hold its data directory while the retry opens it again.
+    if (!options.db) await db.close().catch(() => {});
+    throw e;
+  }
   const schedule = options.compaction ? compactionSchedule(database, options.compaction, options.timer ?? realTimer) : undefined;
   const listeners = new Set<(version: number) => void>();
   const handlerOptions = { schemaVersion: options.schemaVersion };

@@ -1,4 +1,4 @@
-import { encodedBytes, jsonProblem, safeString, valueProblem, type JSONValue, type Mutation, type PatchOp, type PushedMutation } from '../protocol/index.ts';
+import { encodedBytes, jsonProblem, safeString, valueProblem, type EffectOp, type JSONValue, type Mutation, type PushedMutation } from '../protocol/index.ts';
 import type { ServerLimits } from './limits.ts';
 
 /**
@@ -19,7 +19,8 @@ export function checkMutation(m: PushedMutation, limits: ServerLimits): CheckedM
     ok: false, error, mutation: { clientID: m.clientID, id: m.id, name: storableName(m.name), args: null, timestamp: 0 },
   });
   const name = safeString.safeParse(m.name);
-  if (!name.success) return failed(`invalid mutation name: ${name.error.issues[0]?.message ?? 'must be a string'}`);
+  // A failed parse always carries at least one issue.
+  if (!name.success) return failed(`invalid mutation name: ${name.error.issues[0]!.message}`);
   if (typeof m.timestamp !== 'number' || !Number.isFinite(m.timestamp)) return failed('invalid timestamp: must be a finite number');
   if (m.args === undefined) return failed('invalid args: missing');
   const p = valueProblem(m.args, limits.maxArgsBytes, limits.maxDepth);
@@ -27,11 +28,13 @@ export function checkMutation(m: PushedMutation, limits: ServerLimits): CheckedM
   return { ok: true, mutation: { clientID: m.clientID, id: m.id, name: m.name as string, args: m.args as JSONValue, timestamp: m.timestamp, ...(m.origins?.length ? { origins: m.origins } : {}) } };
 }
 
-/** Why a mutator's effects cannot be stored (bad key, document too big or not storable JSON), and their encoded size. */
-export function checkEffects(effects: readonly PatchOp[], limits: ServerLimits): { error?: string; bytes: number } {
+/**
+ * Why a mutator's effects cannot be stored (bad key, document too big or not storable JSON), and
+ * their encoded size. Effects are puts and deletes only: a mutator has no way to clear.
+ */
+export function checkEffects(effects: readonly EffectOp[], limits: ServerLimits): { error?: string; bytes: number } {
   let bytes = 0;
   for (const e of effects) {
-    if (e.op === 'clear') return { error: 'a mutator may not clear', bytes };
     const slash = e.key.indexOf('/');
     const keyProblem = slash <= 0 || slash === e.key.length - 1 ? 'must be type/id' : jsonProblem(e.key);
     if (keyProblem || e.key.length > 513) return { error: `entity key ${JSON.stringify(e.key.slice(0, 80))}: ${keyProblem ?? 'too long'}`, bytes };

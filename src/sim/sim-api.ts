@@ -40,7 +40,8 @@ export async function simApi(world: World): Promise<SyncApi> {
   const s = apiState(world);
   const database = world.server.database;
   if (s.api && s.database === database) return s.api;
-  const auth = await AuthStore.open(world.server.db, { newId: (p) => `${p}-sim-${++s.tokens}` }, { schema: database.schema });
+  // Issued tokens as long as production's (a prefix and a UUID's 36 characters), so that one may be proposed back.
+  const auth = await AuthStore.open(world.server.db, { newId: (p) => `${p}-${String(++s.tokens).padStart(36, '0')}` }, { schema: database.schema });
   // Another request may have built it meanwhile: one SyncApi (one poke hub) per process.
   if (s.api && s.database === database) return s.api;
   const clock = { now: () => EPOCH_MS + world.sched.now };

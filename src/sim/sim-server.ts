@@ -1,15 +1,17 @@
 import { createSyncServer, type SyncServer } from '../server/index.ts';
 import { ServerDatabase, type ServerDatabaseOptions } from '../server/server-database.ts';
-import type { Db } from '../db/types.ts';
+import { isDataError } from '../server/validate.ts';
+import type { Db, Queryable } from '../db/types.ts';
 import type { Retention } from '../server/compaction.ts';
 import type { Timer } from '../seams/index.ts';
-import { Crash, type Scheduler } from './scheduler.ts';
+import { Crash, type Future, type Scheduler } from './scheduler.ts';
 import { exceptionViolation } from './findings.ts';
 import { serverKnobs } from './wide-workload.ts';
 import type { Violation } from './checkers/types.ts';
 import type { BugVariant } from './bugs/types.ts';
 import type { World } from './world-types.ts';
 import type { MutatorRegistry } from '../protocol/index.ts';
+import { dataDirMistake, mistakes, tryMistake } from './faults/server-misconfigured-start.ts';
 
 /** Virtual time starts here (the same epoch as the world's clocks). */
 const EPOCH_MS = Date.UTC(2026, 0, 1);
@@ -45,6 +47,7 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
   };
   const incarnation = world.server.incarnation;
   sched.spawn('server', 'process', async () => {
+    if ((config.wide?.misconfiguredStart || config.wide?.pgliteDirStart) && !triedMistakes.has(world)) await startWithMistakes(world, o);
     try {
       const server = await createSyncServer({
         db: world.server.db,
@@ -90,14 +93,37 @@ export async function openServerProcess(world: World, o: ServerProcessOptions): 
   return sched.waitFor(ready, Number.POSITIVE_INFINITY, () => new Error('unreachable'));
 }
 
+const triedMistakes = new WeakSet<World>();
+
+/**
+ * The operator's first start of the seed (wide.misconfiguredStart, wide.pgliteDirStart) is tried with each typo first
+ * (faults/server-misconfigured-start.ts): each must fail at once, naming the setting, before any
+ * statement. A start that does not is a server-error finding of the seed.
+ */
+async function startWithMistakes(world: World, o: ServerProcessOptions): Promise<void> {
+  triedMistakes.add(world);
+  const wide = world.config.wide!;
+  for (const m of [...(wide.misconfiguredStart ? mistakes : []), ...(wide.pgliteDirStart ? [dataDirMistake] : [])]) {
+    const wrong = await tryMistake(m, world.server.db, () => world.server.db.stats.statements);
+    world.sched.record('server', 'start-refused', wrong ?? m.what);
+    if (wrong) o.onViolation(exceptionViolation(new Error(wrong), { lane: 'server', t: world.sched.now }, 'server-error'));
+  }
+  world.countFault('misconfigured-start');
+}
+
 /**
  * The ServerDatabase of a planted-bug variant or the real one. A compaction without an explicit
  * `upTo` (the schedule's) first archives the log it is about to fold, as the compaction fault
- * does, so that the checkers that need every mutation still see the whole history.
+ * does, so that the checkers that need every mutation still see the whole history; with
+ * wide.compactUnbounded it runs as called, archiving inside its own transaction instead.
  */
 async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions, bug: BugVariant | undefined): Promise<ServerDatabase> {
   const Server = bug?.Server ?? ServerDatabase;
-  const database = (await (Server as typeof ServerDatabase).open.call(Server as never, db, options)) as ServerDatabase;
+  const unbounded = world.config.wide?.compactUnbounded === true;
+  let database!: ServerDatabase;
+  const watched = world.config.wide?.crashInFallback ? watchingDataErrors(world, db) : db;
+  const opened = unbounded ? archivingInsideCompaction(world, watched, () => database) : watched;
+  database = (await (Server as typeof ServerDatabase).open.call(Server as never, opened, options)) as ServerDatabase;
   // A push cut short by the server's work budget (the client sends the rest): counted for the
   // fault coverage, not traced, so that the trace hash does not depend on it.
   const push = database.push.bind(database);
@@ -109,15 +135,96 @@ async function openDatabase(world: World, db: Db, options: ServerDatabaseOptions
     for (const f of outcome.failed ?? []) if (f.error.startsWith('refused by the database')) world.countFault('push-data-refused');
     // A mutation whose effects alone pass the per-push effect budget (wide.effectBudgetBytes).
     for (const f of outcome.failed ?? []) if (f.error.includes('(maxEffectBytesPerPush)')) world.countFault('push-over-effect-budget');
+    // A mutator's write the server refused to store (a bad key or document: wide.sloppyTagRate).
+    for (const f of outcome.failed ?? []) if (/^(entity key |document )/.test(f.error) && !f.error.includes('maxEffectBytesPerPush')) world.countFault('push-effect-refused');
     return outcome;
   };
   const compact = database.compact.bind(database);
   database.compact = async (retention?: Retention) => {
     if (retention?.upTo !== undefined) return compact(retention);
+    // A crash fault waiting for a scheduled compaction (wide.crashInCompaction) may now land in it.
+    reached(world, 'compaction');
+    // wide.compactUnbounded: as production calls it (no upTo); the archive is read inside its transaction.
+    if (unbounded) return compact(retention);
     const upTo = await archiveLog(world, database);
     return compact({ ...(retention ?? database.retention), upTo });
   };
   return database;
+}
+
+/**
+ * The server's Db with one difference (wide.compactUnbounded): inside a compaction's transaction,
+ * right after it takes the compaction lock, the log is read through that transaction and archived
+ * for the checkers. Nothing commits on the server's one session (or one connection) while the
+ * transaction runs, so the archive holds every row the compaction can fold, and the compaction
+ * needs no `upTo`: production's compaction, as an operator's call or the schedule runs it.
+ */
+function archivingInsideCompaction(world: World, db: Db, database: () => ServerDatabase): Db {
+  const watch = (tx: Queryable): Queryable => ({
+    exec: (sql) => tx.exec(sql),
+    async query<T>(sql: string, params?: unknown[]) {
+      const r = await tx.query<T>(sql, params);
+      if (sql.includes('pg_advisory_xact_lock') && String(params?.[0]).startsWith('lockstep-compact:')) {
+        const inside: Db = { dialect: db.dialect, query: (q, p) => tx.query(q, p), exec: (q) => tx.exec(q), transaction: (fn) => fn(tx), close: async () => {} };
+        await archiveLog(world, Object.create(database(), { db: { value: inside } }) as ServerDatabase);
+      }
+      return r;
+    },
+  });
+  return {
+    dialect: db.dialect,
+    query: (sql, params) => db.query(sql, params),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn, o) => db.transaction((tx) => fn(watch(tx)), o),
+    close: () => db.close(),
+  };
+}
+
+type Moment = 'compaction' | 'fallback';
+const moments = new WeakMap<World, Map<Moment, Set<Future<void>>>>();
+
+/** Wakes every fault waiting for the moment. */
+function reached(world: World, moment: Moment): void {
+  for (const f of moments.get(world)?.get(moment) ?? []) f.resolve();
+}
+
+/**
+ * Waits, at most `timeoutMs` of virtual time, until the server reaches a moment: the compaction
+ * schedule's next run begins (wide.crashInCompaction), or a push's batch was refused by the
+ * database and the one-by-one fallback begins (wide.crashInFallback). A server crash then lands
+ * inside it. False if none came meanwhile.
+ */
+export async function untilServerMoment(world: World, moment: Moment, timeoutMs: number): Promise<boolean> {
+  const started = world.sched.future<void>();
+  const all = moments.get(world) ?? new Map<Moment, Set<Future<void>>>();
+  moments.set(world, all);
+  const waiting = all.get(moment) ?? new Set<Future<void>>();
+  all.set(moment, waiting.add(started));
+  try {
+    await world.sched.waitFor(started, timeoutMs, () => new Error(`no ${moment}`));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    waiting.delete(started);
+  }
+}
+
+/** The server's Db, telling a waiting crash (wide.crashInFallback) when a push fails on the data (ServerDatabase.pushOneByOne follows). */
+function watchingDataErrors(world: World, db: Db): Db {
+  // The fast path pushes with one statement, the others in a transaction: either may be refused.
+  const told = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((e: unknown) => {
+      if (isDataError(e)) reached(world, 'fallback');
+      throw e;
+    });
+  return {
+    dialect: db.dialect,
+    query: (sql, params) => told(db.query(sql, params)),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn, o) => told(db.transaction(fn, o)),
+    close: () => db.close(),
+  };
 }
 
 /** Appends the log rows not archived yet to the world's archive; returns the last version read. */

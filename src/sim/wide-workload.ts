@@ -50,6 +50,24 @@ export const wideWorkloadSchema = z.object({
   scheduleKeepMs: z.number().int().nonnegative().optional(),
   /** The server is given no page size or page bytes: production's defaults (coverage-knobs-server.ts); absent: pageSize and pageBytes. */
   serverPageDefaults: z.boolean().optional(),
+  /** The seed's first server start is tried with an operator's typos first, each refused at once (faults/server-misconfigured-start.ts); absent: off. */
+  misconfiguredStart: z.boolean().optional(),
+  /** Boundary ops of kind 'request' also knock as a stranger: a server-issued token, another group's client, a declared body over the limit (faults/hostile-boundary.ts); absent: off. */
+  boundaryStrangers: z.boolean().optional(),
+  /** A server restart's drain window is at most this (0-20 ms), shorter than the requests in flight (faults/server-restart.ts); absent: the event's. */
+  shortDrainMs: z.number().int().nonnegative().optional(),
+  /** A server crash waits (up to one period) for the compaction schedule's next run and lands in it (faults/server-crash.ts); absent: off. */
+  crashInCompaction: z.boolean().optional(),
+  /** The first server start is also tried on a PGlite data directory with a typo, refused after the directory opened (faults/server-misconfigured-start.ts); absent: off. */
+  pgliteDirStart: z.boolean().optional(),
+  /** Chance an op is a call of the app mutator `tag` whose server side writes a bad key or document (refused-label.ts); absent: none. */
+  sloppyTagRate: z.number().min(0).max(1).optional(),
+  /** A server restart's drain gets a second signal, which must join the first shutdown (faults/server-restart.ts); absent: off. */
+  secondSignal: z.boolean().optional(),
+  /** The schedule's compaction runs without `upTo`, its archive read inside its transaction (sim-server.ts); absent: archived first, then compacted up to it. */
+  compactUnbounded: z.boolean().optional(),
+  /** A server crash waits (up to 10 s) for a push the database refused and lands in its one-by-one retry (faults/server-crash.ts); absent: off. */
+  crashInFallback: z.boolean().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

@@ -136,7 +136,15 @@ export class SyncApi {
    * SIGTERM: refuse new requests (503), end the poke streams, let `stopAccepting` close the
    * listener, wait for in-flight requests, then close the database. A failing close is logged.
    */
-  async shutdown(stopAccepting?: () => Promise<void>): Promise<void> {
+  shutdown(stopAccepting?: () => Promise<void>): Promise<void> {
+    // A second call (under `vite dev` both SIGINT and SIGTERM arrive) waits for the first: it used
+    // to replace the first call's wake-up for the drain, which then never ended.
+    return (this.shutdownDone ??= this.drainAndClose(stopAccepting));
+  }
+
+  private shutdownDone: Promise<void> | undefined;
+
+  private async drainAndClose(stopAccepting?: () => Promise<void>): Promise<void> {
     this.draining = true;
     this.pokes.closeAll();
     try {

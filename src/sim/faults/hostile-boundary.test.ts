@@ -52,4 +52,18 @@ describe('hostile boundary: the doors knocked on the wrong way (wide.boundaryAbu
     expect(seeds.some((w) => w.boundaryAbuse && w.boundaryRate)).toBe(true);
     expect(seeds.some((w) => !w.boundaryAbuse)).toBe(true);
   });
+
+  it('a stranger gets a server-issued token once, is refused another group\'s client and a declared body over the limit; nothing is written (wide.boundaryStrangers)', async () => {
+    const base = buildConfig({ seed: 'strangers', profile: 'none', clients: 3, steps: 80 });
+    const config = { ...base, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, boundaryRate: 0.1, boundaryStrangers: true } };
+    const r = await runSimulation(config, getStores());
+    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+    expect(r.trace.filter((e) => e.kind === 'intrude-unexpected').map((e) => e.detail)).toEqual([]);
+    const seen = new Map<string, Set<string>>();
+    for (const e of r.trace) {
+      const m = e.kind === 'intrude-answer' ? /^boundary (register-issued|register-issued-again|register-issued-token-taken|foreign-client|declared-over|no-body|staged-cookie-foreign|poke-stranger) (\d+)$/.exec(e.detail ?? '') : null;
+      if (m) seen.set(m[1]!, (seen.get(m[1]!) ?? new Set()).add(m[2]!));
+    }
+    expect(Object.fromEntries([...seen].map(([k, v]) => [k, [...v].join(',')]))).toEqual({ 'register-issued': '200', 'register-issued-again': '409', 'register-issued-token-taken': '409', 'foreign-client': '403', 'declared-over': '413', 'no-body': '400', 'staged-cookie-foreign': '200', 'poke-stranger': '401' });
+  }, 120_000);
 });

@@ -76,6 +76,7 @@ export async function hostileBoundary(world: World, c: SimClient, e: OpEvent): P
       const cookie = meta && meta.cookie !== null && meta.epoch !== null && meta.fp !== null ? { order: meta.cookie, epoch: meta.epoch, fp: meta.fp } : undefined;
       await abuseDoors(world, c, { group, token, clientID, ok: ok('1'), pullOf, envelope, mutation, upsert, cookie });
     }
+    if (world.config.wide?.boundaryStrangers) await strangerDoors(world, c, { clientID, token, envelope, upsert, pullOf });
     return;
   }
   // One well-formed push of mutations the server must record as failed (ids 1..n, in order).
@@ -201,4 +202,90 @@ async function abusePokes(world: World, c: SimClient, d: Door, check: (what: str
   leave.abort();
   // A client that left before the answer (its signal already aborted): the hub closes the stream at once.
   await open('poke-gone', `?token=${encodeURIComponent(d.token)}`, 200, true);
+}
+
+/**
+ * The doors a stranger knocks on (wide.boundaryStrangers), each with the status it must get (a
+ * status outside it is counted `boundary-unexpected`, as in abuseDoors):
+ * - a registration without a token, as the public `registerClientGroup` sends it: the server
+ *   issues one (200); the same group registering again without one is refused (409), since the
+ *   server cannot tell it from another party;
+ * - a push, with the group's token, naming a client of another group that the server knows (403);
+ * - a push whose declared length is over `maxBodyBytes`, refused unread (413), and a POST without
+ *   a body (400);
+ * - the token just issued, proposed for another group (409: it is taken);
+ * - a pull with a bootstrap cookie of another database (200 ClientStateNotFound), and the poke
+ *   stream opened without any token (401).
+ * None may write: the push carries the intruder mark.
+ */
+async function strangerDoors(world: World, c: SimClient, d: Pick<Door, 'clientID' | 'token' | 'envelope' | 'upsert' | 'pullOf'>): Promise<void> {
+  const f = rawFetch(world, c);
+  const json = { 'content-type': 'application/json' };
+  const bearer = { ...json, authorization: `Bearer ${d.token}` };
+  const check = (what: string, status: number, expected: number, withToken: boolean) => {
+    world.sched.record(c.name, 'intrude-answer', `boundary ${what} ${status}`);
+    if (status === expected || alsoFine.includes(status) || (withToken && status === 401)) return;
+    world.countFault('boundary-unexpected');
+    world.sched.record(c.name, 'intrude-unexpected', `boundary ${what}: ${status}, expected ${expected}`);
+  };
+  const send = async (what: string, path: string, headers: Record<string, string>, body: string, expected: number): Promise<string | undefined> => {
+    try {
+      const res = await f(`http://sim${path}`, { method: 'POST', headers, body });
+      check(what, res.status, expected, headers.authorization === bearer.authorization);
+      return res.status === 200 ? await res.text() : undefined;
+    } catch (err) {
+      if (err instanceof Crash) throw err;
+      if (!(err instanceof TypeError)) throw err;
+      world.sched.record(c.name, 'intrude-lost', `boundary ${what}: ${err.message.slice(0, 80)}`);
+      return undefined;
+    }
+  };
+  const stranger = JSON.stringify({ clientGroupID: `${d.clientID}-issued` });
+  const issued = await send('register-issued', '/api/register', json, stranger, 200);
+  await send('register-issued-again', '/api/register', json, stranger, 409);
+  // The token just issued, proposed for yet another group: the server knows it, so 409 (it is taken).
+  const token = tokenIn(issued);
+  if (token) await send('register-issued-token-taken', '/api/register', json, JSON.stringify({ clientGroupID: `${d.clientID}-other`, token }), 409);
+  const other = await knownClientOfAnotherGroup(world, c);
+  if (other) {
+    const m = `{"clientID":${JSON.stringify(other)},"id":1,"name":"upsert","args":${d.upsert('"body":"x"')},"timestamp":${world.sched.now}}`;
+    await send('foreign-client', '/api/replicache/push', bearer, d.envelope(m), 403);
+  } else world.sched.record(c.name, 'intrude-skipped', 'boundary foreign-client: no other group known');
+  await send('declared-over', '/api/replicache/push', bearer, 'x'.repeat(defaultHttpLimits.maxBodyBytes + 1), 413);
+  // A bootstrap cookie of another database (epoch): ClientStateNotFound, which the protocol answers 200.
+  await send('staged-cookie-foreign', '/api/replicache/pull', bearer, d.pullOf('{"order":1,"epoch":"e-elsewhere","stage":"comment/c0"}'), 200);
+  // A POST without any body (the simulated network always carries one): straight to the API, as the poke doors.
+  if (!world.server.up) return world.sched.record(c.name, 'intrude-skipped', 'boundary no-body: server down');
+  const api = await simApi(world);
+  check('no-body', (await api.push(new Request('http://sim/api/replicache/push', { method: 'POST', headers: bearer }))).status, 400, true);
+  // The poke stream opened with no token at all (no header, no query): 401.
+  const poke = await api.poke(new Request('http://sim/api/poke'));
+  check('poke-stranger', poke.status, 401, false);
+  await poke.body?.cancel();
+}
+
+/**
+ * A client id of another group that the server already has (its store holds an acknowledged
+ * write): an unknown one would be a guess of a random id, which the server cannot tell from a new
+ * client of this group.
+ */
+async function knownClientOfAnotherGroup(world: World, c: SimClient): Promise<string | undefined> {
+  const group = c.engine!.clientGroupID;
+  for (const x of world.clients) {
+    const engine = x.engine;
+    if (x === c || !engine || engine.clientGroupID === group) continue;
+    // A wipe of that client may drop its store meanwhile: then look further.
+    const known = await engine.store.readMeta().then((m) => m?.lastMutationID ?? 0, () => 0);
+    if (known >= 1 && x.engine === engine) return engine.clientID;
+  }
+  return undefined;
+}
+
+/** The token of a registration's answer; undefined when there is none or the network cut the answer short (swarm seed 202). */
+function tokenIn(answer: string | undefined): string | undefined {
+  try {
+    return answer === undefined ? undefined : (JSON.parse(answer) as { token?: string }).token;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FaultModule } from './types.ts';
+import { untilServerMoment } from '../sim-server.ts';
 
 export const serverCrashEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('server-crash'), downMs: z.number().int().nonnegative() });
 
@@ -17,6 +18,19 @@ export const serverCrash: FaultModule<typeof serverCrashEventSchema> = {
   arbitrary: (f, t) => f.record({ t, kind: f.constant('server-crash' as const), downMs: f.integer({ min: 0, max: 2000 }) }),
   async apply(world, e) {
     if (!world.server.up) return;
+    // wide.crashInCompaction: the crash waits (up to two periods) for the schedule's next compaction and lands in it.
+    const schedule = world.config.serverProcess?.compaction;
+    const wide = world.config.wide;
+    if (wide?.crashInCompaction && schedule) {
+      const began = await untilServerMoment(world, 'compaction', 2 * schedule.everyMs);
+      world.sched.record('server', 'crash-aimed', began ? 'a scheduled compaction began' : 'no scheduled compaction began');
+      if (!world.server.up) return;
+    } else if (wide?.crashInFallback && wide.refusedLabelRate) {
+      // wide.crashInFallback: the crash waits (up to 10 s) for a push the database refused and lands in its one-by-one retry.
+      const began = await untilServerMoment(world, 'fallback', 10_000);
+      world.sched.record('server', 'crash-aimed', began ? 'a one-by-one fallback began' : 'no one-by-one fallback began');
+      if (!world.server.up) return;
+    }
     world.server.up = false;
     world.server.incarnation++;
     const killed = world.sched.kill('server');

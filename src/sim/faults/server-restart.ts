@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { FaultModule } from './types.ts';
 import { apiState, simApi } from '../sim-api.ts';
+import { untilServerMoment } from '../sim-server.ts';
 
 export const serverRestartEventSchema = z.object({ t: z.number().nonnegative(), kind: z.literal('server-restart'), drainMs: z.number().int().nonnegative(), downMs: z.number().int().nonnegative() });
 
@@ -22,6 +23,13 @@ export const serverRestart: FaultModule<typeof serverRestartEventSchema> = {
   async apply(world, e) {
     if (!world.server.up) return;
     const { sched } = world;
+    // wide.crashInCompaction: the deploy, too, waits (up to two periods) for the schedule's next compaction and lands in it.
+    const schedule = world.config.serverProcess?.compaction;
+    if (world.config.wide?.crashInCompaction && schedule) {
+      const began = await untilServerMoment(world, 'compaction', 2 * schedule.everyMs);
+      sched.record('server', 'restart-aimed', began ? 'a scheduled compaction began' : 'no scheduled compaction began');
+      if (!world.server.up) return;
+    }
     const api = await simApi(world);
     const state = apiState(world);
     const incarnation = world.server.incarnation;
@@ -32,7 +40,12 @@ export const serverRestart: FaultModule<typeof serverRestartEventSchema> = {
     const listenerClosed = new Promise<void>((r) => (stopAccepting = r));
     void api.shutdown(() => listenerClosed);
     sched.record('server', 'drain', `${api.requestsInFlight} requests in flight`);
-    await sched.sleep(e.drainMs);
+    // wide.shortDrainMs: a grace period shorter than the requests (production's drain timeout cuts
+    // the connections while handlers still run): shutdown then waits for them before closing.
+    const short = world.config.wide?.shortDrainMs;
+    await sched.sleep(short !== undefined ? Math.min(short, e.drainMs) : e.drainMs);
+    // wide.secondSignal: a second SIGTERM (or a Ctrl-C) during the drain; it must join the first.
+    if (world.config.wide?.secondSignal && world.server.incarnation === incarnation) void api.shutdown(() => listenerClosed);
     if (!world.server.up || world.server.incarnation !== incarnation) {
       // Another fault took this process down meanwhile (and restarted it): nothing left to stop.
       stopAccepting();
