@@ -4,6 +4,7 @@ import type { Rng } from './rng.ts';
 import { faultModules, type AnyFaultModule } from './faults/index.ts';
 import { mutateEventSchema, type MutateEvent } from './app/event.ts';
 import { labelEvent } from './refused-label.ts';
+import { customEvent } from './custom-mutators.ts';
 import type { WideWorkload } from './wide-workload.ts';
 
 /**
@@ -94,6 +95,8 @@ function wideEvent(rng: Rng, t: number, client: number, w: WideWorkload, what: s
   // Only in seeds that drew it (so the others draw as before).
   const label = labelEvent(rng, t, client, w);
   if (label) return label;
+  const custom = customEvent(rng, t, client, w);
+  if (custom) return custom;
   if (w.boundaryRate && rng.chance(w.boundaryRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: 'boundary', boundary: rng.pick(['request', 'mutations'] as const) };
   if (rng.chance(w.intruderRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: rng.pick(['skip', 'stale', 'foreign', 'oversize', 'no-length', 'burst', 'bad-token', 'invalid', 'version', 'gap', 'malformed'] as const) };
   if (w.mistakeRate && rng.chance(w.mistakeRate)) return { t, kind: 'op', client, op: 'hostile', type: 'comment', id: rng.pick(keySpace.comment), hostile: rng.pick(['date', 'undefined', 'bigint'] as const) };

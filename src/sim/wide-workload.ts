@@ -50,6 +50,12 @@ export const wideWorkloadSchema = z.object({
   scheduleKeepMs: z.number().int().nonnegative().optional(),
   /** The server is given no page size or page bytes: production's defaults (coverage-knobs-server.ts); absent: pageSize and pageBytes. */
   serverPageDefaults: z.boolean().optional(),
+  /** Chance an op is a call of the app's own ledger mutators or a gauge increment near 1e308 (custom-mutators.ts); absent: none, and not registered. */
+  ledgerRate: z.number().min(0).max(1).optional(),
+  /** The app's lifecycle mistakes: its sync loop started twice, a replaced engine closed again and written to after close (coverage-knobs.ts); absent: off. */
+  appLifecycle: z.boolean().optional(),
+  /** Deferred mode: the engine's maxUnflushedWrites, a few, so that a write waits for a flush (absent: the production 1,000). */
+  maxUnflushedWrites: z.number().int().positive().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

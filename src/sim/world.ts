@@ -25,7 +25,8 @@ import { exceptionViolation } from './findings.ts';
 import type { Simulation } from './app/types.ts';
 import { simulationCheckers } from './app/checkers.ts';
 import { runSetup } from './app/setup.ts';
-import { simMutators } from './refused-label.ts';
+import { customMutators } from './custom-mutators.ts';
+import { appEngineKnobs } from './coverage-knobs.ts';
 import { engineKnobs } from './wide-workload.ts';
 import { watchEngine } from './identity.ts';
 import { acknowledgeOnFlush, watchFlushes } from './deferred-writes.ts';
@@ -93,7 +94,7 @@ export class SimWorld implements World {
     this.server = { db: serverDb, database: null as unknown as ServerDatabase, sync: null as unknown as SyncServer, up: true, incarnation: 0 };
     // Each client is its own device: one client's transaction must not hold up the others in virtual time.
     this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements, { separateDevices: true });
-    this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, compactedLog: this.compactedLog, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: app ? simulationCheckers(app) : checkerModules, bug, mutators: app?.mutators ?? simMutators(config.wide) });
+    this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, compactedLog: this.compactedLog, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: app ? simulationCheckers(app) : checkerModules, bug, mutators: app?.mutators ?? customMutators(config.wide) });
     this.sched.betweenSteps = () => this.observer.flush();
     const clientRng = rng.fork('clients');
     const slots = config.clientSlots ?? Array.from({ length: config.clients }, (_, i) => i);
@@ -163,7 +164,7 @@ export class SimWorld implements World {
     // The previous process is gone: its poke streams ended with it (the clients open new ones).
     apiState(this).api?.pokes.closeAll();
     apiState(this).draining = false;
-    const sync = await openServerProcess(this, { schema: this.serverSchema, bug: this.bug, mutators: this.app?.mutators ?? simMutators(this.config.wide), onViolation: (v) => this.ownViolations.push(v) });
+    const sync = await openServerProcess(this, { schema: this.serverSchema, bug: this.bug, mutators: this.app?.mutators ?? customMutators(this.config.wide), onViolation: (v) => this.ownViolations.push(v) });
     this.server.sync = sync;
     this.server.database = sync.database;
     // As production's openSyncApiFromEnv: the token store and the HTTP API open at process start
@@ -236,13 +237,14 @@ export class SimWorld implements World {
         },
       },
       random: c.rng.fork(`engine-${c.incarnation}`),
-      mutators: this.app?.mutators ?? simMutators(this.config.wide),
+      mutators: this.app?.mutators ?? customMutators(this.config.wide),
       simulation: {
         createStore: this.bug?.createStore,
         // The deferred mode's flush timer: a task of the client's lane (a crash ends it), on its own timer (not the loop's wait).
         background: { spawn: (name, run) => this.sched.spawn(c.name, name, run), timer: { sleep: (ms, signal) => this.sched.sleep(ms, signal) } },
       },
       ...engineKnobs(this.config.wide),
+      ...appEngineKnobs(this.config.wide),
     });
     watchEngine(this, c, engine);
     watchFlushes(this, c, engine);
