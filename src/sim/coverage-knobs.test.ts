@@ -55,3 +55,22 @@ describe('coverage knobs (coverage-knobs.ts)', () => {
     expect(r.trace.some((e) => e.kind === 'hostile-accepted')).toBe(false);
   }, 120_000);
 });
+
+describe('the app knobs (drawAppCoverageKnobs, drawn last)', () => {
+  it('are drawn after every other draw: each knob is drawn on in some seeds and the seeds that draw them off keep their mix', () => {
+    const draws = Array.from({ length: 40 }, (_, i) => configForSeed(buildConfig({ seed: String(i + 1), profile: 'swarm' }), String(i + 1)).wide!);
+    expect(draws.filter((w) => w.ledgerRate).length).toBeGreaterThan(5);
+    expect(draws.filter((w) => w.appLifecycle).length).toBeGreaterThan(5);
+    expect(draws.filter((w) => w.maxUnflushedWrites).length).toBeGreaterThan(2);
+    for (const w of draws) if (w.maxUnflushedWrites) expect(w.flushIntervalMs).toBeDefined();
+  });
+
+  it("the app's lifecycle: a loop started twice, a replaced engine's screen unmounted, closed twice and written to after close (refused), a re-registration after each reset: converges", async () => {
+    const base = quiet({ flushIntervalMs: 30 });
+    const config = { ...base, faults: { ...base.faults, clientCrash: 0.05, storageLoss: 0.04 }, wide: { ...base.wide, appLifecycle: true, maxUnflushedWrites: 1, ledgerRate: 0.2 } };
+    const r = await runSimulation(config, getStores());
+    expect(r.verdict, r.violations.map((v) => `${v.checker}: ${v.message}`).join('\n')).toBe('converged');
+    expect(r.stats.faults['app-closed-twice'] ?? 0).toBeGreaterThan(0);
+    expect(r.stats.faults['token-refreshed'] ?? 0, JSON.stringify(r.stats.faults)).toBeGreaterThan(0);
+  }, 180_000);
+});

@@ -33,7 +33,7 @@ interface Answer {
  * backoff after a failure, a 401 registers again once, a 409 is a lost token: the client moves to
  * a new group once), kept in the world's `kept` map as a browser keeps it in localStorage.
  */
-export function simTransport(world: World, c: SimClient): Transport & { token(clientGroupID: string): Promise<string> } {
+export function simTransport(world: World, c: SimClient): Transport & { token(clientGroupID: string): Promise<string>; refresh(clientGroupID: string): Promise<void> } {
   const f = simFetch(world, c);
   // One engine uses this transport: its requests name its client group, and it keeps one token.
   let keeper: GroupToken | undefined;
@@ -50,6 +50,8 @@ export function simTransport(world: World, c: SimClient): Transport & { token(cl
       if (!kept || kept.startsWith('proposed:')) throw new Error('no token yet (not registered)');
       return kept;
     },
+    // GroupToken.refresh: the app registers again after ClientStateNotFound (as the demo app does).
+    refresh: (group: string) => keeperFor(group).refresh(),
   };
 }
 

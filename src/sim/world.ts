@@ -254,6 +254,18 @@ export class SimWorld implements World {
     this.engines.add(engine);
     c.clientID = engine.clientID;
     engine.onSyncError((e) => this.syncError(c, engine, e));
+    // wide.appLifecycle: as onReset's documentation asks (and the demo app does after
+    // ClientStateNotFound), the app registers its group again (GroupToken.refresh), then asks for
+    // a sync; a task of the client's lane, beside the loop's run in progress.
+    if (this.config.wide?.appLifecycle) {
+      engine.onReset(() => {
+        this.sched.spawn(c.name, 'token-refresh', async () => {
+          await net.refresh(engine.clientGroupID);
+          this.countFault('token-refreshed');
+          if (c.engine === engine && !engine.isClosed) engine.requestSync();
+        });
+      });
+    }
     this.pokeTokens.set(engine, (group) => net.token(group));
     if (this.loopsRunning) this.startLoop(c, engine);
     return engine;
@@ -293,6 +305,8 @@ export class SimWorld implements World {
       // on a closed engine throws, and its loop is not wanted any more.
       if (engine.isClosed) return;
       engine.start(options);
+      // wide.appLifecycle: the app's effect runs twice (a double mount): the second start is a no-op.
+      if (this.config.wide?.appLifecycle) engine.start(options);
       await syncLoopRun(engine);
     });
     // The app opens its poke stream next to the loop (EventSource on /api/poke).
