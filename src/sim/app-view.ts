@@ -1,6 +1,7 @@
 import { watchQuery, type PersistentSyncEngine } from '../engine/index.ts';
 import type { EntityRow, QuerySpec } from '../engine/client-database.ts';
 import { Crash } from './scheduler.ts';
+import { ProtocolError, TransportError } from '../protocol/index.ts';
 import { violation } from './findings.ts';
 import type { Violation } from './checkers/types.ts';
 import type { SimClient, World } from './world-types.ts';
@@ -49,6 +50,8 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
       if (broken) world.reportViolation(violation('live-query', `${c.name}: query ${JSON.stringify(spec)} ${broken}`, { lane: c.name, clientID: engine.clientID, t: sched.now }));
     }, { schedule: (run) => sched.spawn(c.name, 'view', run) }));
   }
+  // wide.appLifecycle: the screen's "sync now" (a pull to refresh) calls engine.sync() itself, beside the loop's runs.
+  const syncNow = world.config.wide?.appLifecycle ? c.rng.fork(`sync-now-${c.incarnation}-${c.generation}`) : undefined;
   let scheduled = false;
   const rerun = () => {
     if (scheduled) return;
@@ -62,6 +65,7 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
         if (state.lastSyncedVersion !== state.cookie || !(Number.isInteger(state.pendingCount) && state.pendingCount >= 0)) {
           world.reportViolation(violation('live-query', `${c.name}: sync state inconsistent: ${JSON.stringify(state)}`, { lane: c.name, t: sched.now }));
         }
+        if (syncNow?.chance(0.1)) await syncNowPressed(world, c, engine);
       } catch (e) {
         // A closed engine (replaced by a wipe or a group move) no longer renders.
         if (e instanceof Crash || c.engine !== engine) return;
@@ -85,6 +89,23 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
   engine.onMutationError(() => world.countFault('mutation-error-shown'));
   engine.onReset(() => world.countFault('reset-shown'));
   rerun();
+}
+
+/**
+ * The app's "sync now": engine.sync() called directly (public API), so it may run beside the sync
+ * loop's own run: two pushes, two pulls and their rebases at once. A failed request is the app's
+ * to show (as the loop's are); any other error is a finding.
+ */
+async function syncNowPressed(world: World, c: SimClient, engine: PersistentSyncEngine): Promise<void> {
+  if (engine.isClosed) return;
+  world.countFault('app-sync-now');
+  try {
+    await engine.sync();
+  } catch (e) {
+    // Closed meanwhile (a reload): the screen is going away with it.
+    if (e instanceof TransportError || e instanceof ProtocolError || engine.isClosed) return;
+    throw e;
+  }
 }
 
 /**

@@ -65,12 +65,13 @@ describe('the app knobs (drawAppCoverageKnobs, drawn last)', () => {
     for (const w of draws) if (w.maxUnflushedWrites) expect(w.flushIntervalMs).toBeDefined();
   });
 
-  it("the app's lifecycle: a loop started twice, a replaced engine's screen unmounted, closed twice and written to after close (refused), a re-registration after each reset: converges", async () => {
+  it("the app's lifecycle: a loop started twice, a replaced engine's screen unmounted, closed twice and written to after close (refused), a re-registration after each reset, "sync now" beside the loop: converges", async () => {
     const base = quiet({ flushIntervalMs: 30 });
-    const config = { ...base, faults: { ...base.faults, clientCrash: 0.05, storageLoss: 0.04 }, wide: { ...base.wide, appLifecycle: true, maxUnflushedWrites: 1, ledgerRate: 0.2 } };
+    const config = { ...base, steps: 160, faults: { ...base.faults, clientCrash: 0.06, storageLoss: 0.03 }, wide: { ...base.wide, appLifecycle: true, maxUnflushedWrites: 1, ledgerRate: 0.2 } };
     const r = await runSimulation(config, getStores());
     expect(r.verdict, r.violations.map((v) => `${v.checker}: ${v.message}`).join('\n')).toBe('converged');
-    expect(r.stats.faults['app-closed-twice'] ?? 0).toBeGreaterThan(0);
+    expect(r.stats.faults['app-closed-twice'] ?? 0, JSON.stringify(r.stats.faults)).toBeGreaterThan(0);
     expect(r.stats.faults['token-refreshed'] ?? 0, JSON.stringify(r.stats.faults)).toBeGreaterThan(0);
+    expect(r.stats.faults['app-sync-now'] ?? 0).toBeGreaterThan(0);
   }, 180_000);
 });

@@ -78,8 +78,9 @@ export function customMutators(w: WideWorkload | undefined): MutatorRegistry | u
 export function customEvent(rng: Rng, t: number, client: number, w: WideWorkload): ScheduleEvent | undefined {
   if (!w.ledgerRate || !rng.chance(w.ledgerRate)) return undefined;
   const roll = rng.next();
-  if (roll < 0.1) return { t, kind: 'mutate', client, name: 'increment', args: { ...gaugeKey, by: rng.pick([1e308, 1e308, -1e308]) } };
-  if (roll < 0.25) return { t, kind: 'mutate', client, name: 'closeAccount', args: { id: rng.pick(accountIds), into: rng.pick(accountIds) } };
-  const memo = rng.chance(0.3) ? { memo: { note: `rent ${rng.int(1, 12)}`, tags: ['ledger'] } } : {};
+  if (roll < 0.2) return { t, kind: 'mutate', client, name: 'increment', args: { ...gaugeKey, by: rng.pick([1e308, 1e308, 1e308, -1e308]) } };
+  if (roll < 0.35) return { t, kind: 'mutate', client, name: 'closeAccount', args: { id: rng.pick(accountIds), into: rng.pick(accountIds) } };
+  // An app's free text: quotes and backslashes (a path, a quotation) escape in JSON, and in SQL literals.
+  const memo = rng.chance(0.3) ? { memo: { note: rng.pick(['rent', 'C:\\bills\\rent', 'the "big" one']), month: rng.int(1, 12) } } : {};
   return { t, kind: 'mutate', client, name: 'transfer', args: { from: rng.pick(accountIds), to: rng.pick(accountIds), amount: rng.int(1, 150), ...memo } };
 }
