@@ -50,6 +50,15 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
       if (broken) world.reportViolation(violation('live-query', `${c.name}: query ${JSON.stringify(spec)} ${broken}`, { lane: c.name, clientID: engine.clientID, t: sched.now }));
     }, { schedule: (run) => sched.spawn(c.name, 'view', run) }));
   }
+  // wide.appLifecycle: a pager whose page size came out negative (an app's arithmetic): the
+  // engine must answer its live query with a clear error, never rows.
+  if (world.config.wide?.appLifecycle) {
+    const spec: QuerySpec = { type: 'comment', limit: -1 };
+    stops.push(watchQuery(engine, spec, (state) => {
+      if (state.status === 'error' && state.error.message === 'limit must be a non-negative integer, got -1') return;
+      world.reportViolation(violation('live-query', `${c.name}: query ${JSON.stringify(spec)} gave ${state.status === 'error' ? `"${state.error.message}"` : `${state.rows.length} rows`}, not its clear error`, { lane: c.name, t: sched.now }));
+    }, { schedule: (run) => sched.spawn(c.name, 'view', run) }));
+  }
   // wide.appLifecycle: the screen's "sync now" (a pull to refresh) calls engine.sync() itself, beside the loop's runs.
   const syncNow = world.config.wide?.appLifecycle ? c.rng.fork(`sync-now-${c.incarnation}-${c.generation}`) : undefined;
   let scheduled = false;
