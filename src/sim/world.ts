@@ -1,5 +1,5 @@
 import type { LogEntry } from '../server/types.ts';
-import { PersistentSyncEngine } from '../engine/index.ts';
+import { PersistentSyncEngine, type EngineOptions } from '../engine/index.ts';
 import { syncLoopRun } from '../engine/simulation.ts';
 import type { Db } from '../db/types.ts';
 import { ProtocolError, TransportError, type Mutation, type PullResponseOK } from '../protocol/index.ts';
@@ -27,6 +27,7 @@ import { simulationCheckers } from './app/checkers.ts';
 import { runSetup } from './app/setup.ts';
 import { customMutators } from './custom-mutators.ts';
 import { appEngineKnobs } from './coverage-knobs.ts';
+import { misconfiguredOpens, misconfiguredStart } from './custom-startup.ts';
 import { engineKnobs } from './wide-workload.ts';
 import { watchEngine } from './identity.ts';
 import { acknowledgeOnFlush, watchFlushes } from './deferred-writes.ts';
@@ -215,7 +216,7 @@ export class SimWorld implements World {
       },
     };
     c.loop = { wait: null, lastError: null, pulled: false };
-    const engine: PersistentSyncEngine = await PersistentSyncEngine.open({
+    const options: EngineOptions = {
       db: this.clientDb,
       schema: c.schema,
       transport,
@@ -245,7 +246,10 @@ export class SimWorld implements World {
       },
       ...engineKnobs(this.config.wide),
       ...appEngineKnobs(this.config.wide),
-    });
+    };
+    // wide.appLifecycle: the app's configuration mistakes first, each refused with its clear error.
+    if (this.config.wide?.appLifecycle) await misconfiguredOpens(this, c, options);
+    const engine: PersistentSyncEngine = await PersistentSyncEngine.open(options);
     watchEngine(this, c, engine);
     watchFlushes(this, c, engine);
     trackEngine(c, engine);
@@ -304,8 +308,9 @@ export class SimWorld implements World {
       // So may a graceful close of this engine (the client-crash fault's close variant): start()
       // on a closed engine throws, and its loop is not wanted any more.
       if (engine.isClosed) return;
+      // wide.appLifecycle: a misconfigured start first (refused), then the app's effect runs twice (a double mount): the second start is a no-op.
+      if (this.config.wide?.appLifecycle) misconfiguredStart(this, c, engine);
       engine.start(options);
-      // wide.appLifecycle: the app's effect runs twice (a double mount): the second start is a no-op.
       if (this.config.wide?.appLifecycle) engine.start(options);
       await syncLoopRun(engine);
     });
