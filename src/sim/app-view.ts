@@ -74,7 +74,7 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
         if (state.lastSyncedVersion !== state.cookie || !(Number.isInteger(state.pendingCount) && state.pendingCount >= 0)) {
           world.reportViolation(violation('live-query', `${c.name}: sync state inconsistent: ${JSON.stringify(state)}`, { lane: c.name, t: sched.now }));
         }
-        if (syncNow?.chance(0.1)) await syncNowPressed(world, c, engine);
+        if (syncNow?.chance(0.3)) await syncNowPressed(world, c, engine);
       } catch (e) {
         // A closed engine (replaced by a wipe or a group move) no longer renders.
         if (e instanceof Crash || c.engine !== engine) return;

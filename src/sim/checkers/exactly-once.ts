@@ -19,6 +19,20 @@ export const exactlyOnce: Checker = (s) => {
       out.push({ checker: 'exactly-once', version: e.version, t: s.t, message: `log entry ${i + 1} has version ${e.version}: versions must be 1..N, each once` });
     }
   });
+  // A re-queued mutation (a reset, a group move) carries its earlier identities as origins: once
+  // processed under its new id it fences them (the server raises their last ids), so a late push
+  // of an earlier identity's later mutations starts past 1 (an app's sync beside the loop sent it
+  // before the reset: swarm seed 6). An id fenced by the same mutation processed under another
+  // identity counts as present.
+  for (const q of s.queued) {
+    const ids = [`${q.clientID}#${q.mutationID}`, ...(q.formerIDs ?? [])];
+    if (!ids.some((id) => seen.has(id))) continue;
+    for (const id of ids) {
+      const at = id.lastIndexOf('#');
+      const list = byClient.get(id.slice(0, at));
+      if (list) list.push(Number(id.slice(at + 1)));
+    }
+  }
   for (const [clientID, ids] of byClient) {
     const sorted = [...new Set(ids)].sort((a, b) => a - b);
     const gap = sorted.findIndex((id, i) => id !== i + 1);
