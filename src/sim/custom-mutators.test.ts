@@ -70,11 +70,13 @@ describe('the ledger (custom-mutators.ts) and its model (checkers/ledger.ts)', (
   });
 
   it('the ledger checker finds a state whose balances do not add up to the supply, a negative balance, a non-finite gauge', async () => {
-    const bad = (entities: [string, EntityData][]) => ledger.final!({ server: { entities: new Map(entities) }, clients: [], t: 0 } as unknown as FinalState) as ReturnType<NonNullable<typeof ledger.final>>;
+    const bad = (entities: [string, EntityData][], r = registry) => ledger.final!({ server: { entities: new Map(entities), registry: r }, clients: [], t: 0 } as unknown as FinalState) as ReturnType<NonNullable<typeof ledger.final>>;
     expect(await bad([['account/a0', { balance: 100 }], ['ledger/supply', { total: 100 }]])).toEqual([]);
     expect((await bad([['account/a0', { balance: 101 }], ['ledger/supply', { total: 100 }]]))[0]?.message).toMatch(/hold 101 but the supply is 100/);
     expect((await bad([['account/a0', { balance: -1 }]]))[0]?.message).toMatch(/holds -1/);
     expect((await bad([['gauge/g0', { level: null }]]))[0]?.message).toMatch(/gauge/);
+    // Not where the ledger is not registered (an app simulation's own accounts: examples/bank).
+    expect(await bad([['account/a', { balance: 100 }]], createRegistry())).toEqual([]);
   });
 
   it('a quiet swarm run with the ledger converges: transfers apply and fail on both sides, the gauge overflow is refused, every checker green', async () => {

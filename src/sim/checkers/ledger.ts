@@ -2,6 +2,7 @@ import { violation } from '../findings.ts';
 import { builtinModels, type Doc, type ModelOutcome, type ModelState, type MutatorModel } from './model-mutators.ts';
 import { modelChecker } from './model.ts';
 import type { CheckerModule, Violation } from './types.ts';
+import { ledgerMutators } from '../custom-mutators.ts';
 
 /**
  * The swarm's ledger mutators (custom-mutators.ts) written again from their specification, for the
@@ -72,6 +73,8 @@ export function ledgerProblem(entities: ReadonlyMap<string, Record<string, unkno
 export const ledger: CheckerModule = {
   name: 'ledger',
   final(s) {
+    // Only where the world registered the ledger (an app simulation may have an `account` type of its own).
+    if (s.server.registry?.transfer !== ledgerMutators.transfer) return [];
     const out: Violation[] = [];
     const server = ledgerProblem(s.server.entities);
     if (server) out.push(violation('ledger', `server: ${server}`, { lane: 'server', t: s.t }));
