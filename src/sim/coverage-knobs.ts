@@ -58,7 +58,7 @@ export function describeCoverageKnobs(w: WideWorkload): string[] {
   if (w.applyChunkBytes) parts.push(`apply chunks ${w.applyChunkBytes} B`);
   if (w.ledgerRate) parts.push(`ledger ${w.ledgerRate}`);
   if (w.appLifecycle) parts.push('app lifecycle');
-  if (w.maxUnflushedWrites) parts.push(`unflushed writes <= ${w.maxUnflushedWrites}`);
+  if (w.maxUnflushedWrites) parts.push(`at most ${w.maxUnflushedWrites} unflushed writes`);
   return parts;
 }
 
