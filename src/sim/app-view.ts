@@ -1,6 +1,7 @@
 import { watchQuery, type PersistentSyncEngine } from '../engine/index.ts';
 import type { EntityRow, QuerySpec } from '../engine/client-database.ts';
 import { Crash } from './scheduler.ts';
+import { ProtocolError, TransportError } from '../protocol/index.ts';
 import { violation } from './findings.ts';
 import type { Violation } from './checkers/types.ts';
 import type { SimClient, World } from './world-types.ts';
@@ -21,6 +22,9 @@ export const views: QuerySpec[] = [
 /** With wide.appScreens: a list of the latest edits across every type (a query without a type). */
 export const screenViews: QuerySpec[] = [{ orderBy: { field: 'edited', direction: 'desc' }, limit: 3 }];
 
+/** Each client's mounted screen: how to unmount it (wide.appLifecycle), when the next engine's mounts. */
+const mounted = new WeakMap<SimClient, () => void>();
+
 export function mountViews(world: World & { reportViolation(v: Violation): void }, c: SimClient, engine: PersistentSyncEngine): void {
   const { sched } = world;
   const reads = world.config.wide?.appReads === true;
@@ -28,10 +32,15 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
   const shown = screens ? [...views, ...screenViews] : views;
   // The entity the detail screen shows: the one last changed (a local write or a pull).
   let detail: { type: string; id: string } | undefined;
+  const stops: (() => void)[] = [];
+  if (world.config.wide?.appLifecycle) {
+    mounted.get(c)?.();
+    mounted.set(c, () => unmount(world, c, engine, stops));
+  }
   // Each view is a production live query (watchQuery, what useLiveQuery runs), its runs tasks of
   // the client's lane; an answer that breaks its own query is a violation, an error a finding.
   for (const spec of shown) {
-    watchQuery(engine, spec, (state) => {
+    stops.push(watchQuery(engine, spec, (state) => {
       if (state.status === 'error') {
         // A crashed or closed engine (replaced by a wipe or a group move) no longer renders.
         if (state.error instanceof Crash || c.engine !== engine) return;
@@ -39,8 +48,19 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
       }
       const broken = check(spec, state.rows);
       if (broken) world.reportViolation(violation('live-query', `${c.name}: query ${JSON.stringify(spec)} ${broken}`, { lane: c.name, clientID: engine.clientID, t: sched.now }));
-    }, { schedule: (run) => sched.spawn(c.name, 'view', run) });
+    }, { schedule: (run) => sched.spawn(c.name, 'view', run) }));
   }
+  // wide.appLifecycle: a pager whose page size came out negative (an app's arithmetic): the
+  // engine must answer its live query with a clear error, never rows.
+  if (world.config.wide?.appLifecycle) {
+    const spec: QuerySpec = { type: 'comment', limit: -1 };
+    stops.push(watchQuery(engine, spec, (state) => {
+      if (state.status === 'error' && state.error.message === 'limit must be a non-negative integer, got -1') return;
+      world.reportViolation(violation('live-query', `${c.name}: query ${JSON.stringify(spec)} gave ${state.status === 'error' ? `"${state.error.message}"` : `${state.rows.length} rows`}, not its clear error`, { lane: c.name, t: sched.now }));
+    }, { schedule: (run) => sched.spawn(c.name, 'view', run) }));
+  }
+  // wide.appLifecycle: the screen's "sync now" (a pull to refresh) calls engine.sync() itself, beside the loop's runs.
+  const syncNow = world.config.wide?.appLifecycle ? c.rng.fork(`sync-now-${c.incarnation}-${c.generation}`) : undefined;
   let scheduled = false;
   const rerun = () => {
     if (scheduled) return;
@@ -54,6 +74,7 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
         if (state.lastSyncedVersion !== state.cookie || !(Number.isInteger(state.pendingCount) && state.pendingCount >= 0)) {
           world.reportViolation(violation('live-query', `${c.name}: sync state inconsistent: ${JSON.stringify(state)}`, { lane: c.name, t: sched.now }));
         }
+        if (syncNow?.chance(0.3)) await syncNowPressed(world, c, engine);
       } catch (e) {
         // A closed engine (replaced by a wipe or a group move) no longer renders.
         if (e instanceof Crash || c.engine !== engine) return;
@@ -77,6 +98,44 @@ export function mountViews(world: World & { reportViolation(v: Violation): void 
   engine.onMutationError(() => world.countFault('mutation-error-shown'));
   engine.onReset(() => world.countFault('reset-shown'));
   rerun();
+}
+
+/**
+ * The app's "sync now": engine.sync() called directly (public API), so it may run beside the sync
+ * loop's own run: two pushes, two pulls and their rebases at once. A failed request is the app's
+ * to show (as the loop's are); any other error is a finding.
+ */
+async function syncNowPressed(world: World, c: SimClient, engine: PersistentSyncEngine): Promise<void> {
+  if (engine.isClosed) return;
+  world.countFault('app-sync-now');
+  try {
+    await engine.sync();
+  } catch (e) {
+    // Closed meanwhile (a reload): the screen is going away with it.
+    if (e instanceof TransportError || e instanceof ProtocolError || engine.isClosed) return;
+    throw e;
+  }
+}
+
+/**
+ * wide.appLifecycle: the screen of an engine that was replaced (a reload, a wipe, a group move)
+ * unmounts: its live queries stop (a run in flight tells nobody). A closed engine is then closed
+ * again, as an app whose unmount and unload handlers both close it does (a no-op), and a late
+ * write from a stale handler must be refused with 'engine is closed', writing nothing. A crashed
+ * engine is left alone (its process is gone: nothing of it runs any more).
+ */
+function unmount(world: World & { reportViolation(v: Violation): void }, c: SimClient, engine: PersistentSyncEngine, stops: (() => void)[]): void {
+  for (const stop of stops) stop();
+  if (!engine.isClosed) return;
+  world.countFault('app-closed-twice');
+  // Both settle at once, without a statement: close() returns early, and the write throws before it starts.
+  void engine.close();
+  engine.upsert('comment', 'c0', { body: 'late' }).then(
+    () => world.reportViolation(violation('app-lifecycle', `${c.name}: a write to a closed engine was accepted`, { lane: c.name, t: world.sched.now })),
+    (e: Error) => {
+      if (e.message !== 'engine is closed') world.reportViolation(violation('app-lifecycle', `${c.name}: a write to a closed engine failed with "${e.message}"`, { lane: c.name, t: world.sched.now }));
+    },
+  );
 }
 
 /**

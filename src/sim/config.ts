@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { faultModules } from './faults/index.ts';
 import { drawWideWorkload, wideWorkloadSchema, type WideWorkload } from './wide-workload.ts';
 import { budgetSchema } from './run-guard.ts';
-import { describeCoverageKnobs, drawCoverageKnobs } from './coverage-knobs.ts';
+import { describeCoverageKnobs, drawAppCoverageKnobs, drawCoverageKnobs } from './coverage-knobs.ts';
 import { describeServerCoverageKnobs, drawServerCoverageKnobs } from './coverage-knobs-server.ts';
 import { describeServerProcess, drawServerProcess, serverProcessSchema, type ServerProcessConfig } from './server-process.ts';
 
@@ -142,6 +142,8 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   // Coverage knobs (coverage-knobs.ts), after everything else.
   drawCoverageKnobs(next, wide, serverProcess);
   drawServerCoverageKnobs(next, wide);
+  // The app's own mutators and lifecycle (coverage-knobs.ts), after those: every earlier draw stays as it was.
+  drawAppCoverageKnobs(next, wide);
   return { network, faults, wide, syncLoop, serverProcess };
 }
 

@@ -55,3 +55,25 @@ describe('coverage knobs (coverage-knobs.ts)', () => {
     expect(r.trace.some((e) => e.kind === 'hostile-accepted')).toBe(false);
   }, 120_000);
 });
+
+describe('the app knobs (drawAppCoverageKnobs, drawn last)', () => {
+  it('are drawn after every other draw: each knob is drawn on in some seeds and the seeds that draw them off keep their mix', () => {
+    const draws = Array.from({ length: 40 }, (_, i) => configForSeed(buildConfig({ seed: String(i + 1), profile: 'swarm' }), String(i + 1)).wide!);
+    expect(draws.filter((w) => w.ledgerRate).length).toBeGreaterThan(5);
+    expect(draws.filter((w) => w.appLifecycle).length).toBeGreaterThan(5);
+    expect(draws.filter((w) => w.maxUnflushedWrites).length).toBeGreaterThan(2);
+    for (const w of draws) if (w.maxUnflushedWrites) expect(w.flushIntervalMs).toBeDefined();
+  });
+
+  it('the app\'s lifecycle: a loop started twice, a replaced engine\'s screen unmounted, closed twice and written to after close (refused), a re-registration after each reset, a "sync now" beside the loop, a query with a negative limit and misconfigured opens and starts refused: converges', async () => {
+    const base = quiet({ flushIntervalMs: 30 });
+    const config = { ...base, steps: 160, faults: { ...base.faults, clientCrash: 0.06, storageLoss: 0.03 }, wide: { ...base.wide, appLifecycle: true, maxUnflushedWrites: 1, ledgerRate: 0.2 } };
+    const r = await runSimulation(config, getStores());
+    expect(r.verdict, r.violations.map((v) => `${v.checker}: ${v.message}`).join('\n')).toBe('converged');
+    expect(r.stats.faults['app-closed-twice'] ?? 0, JSON.stringify(r.stats.faults)).toBeGreaterThan(0);
+    expect(r.stats.faults['token-refreshed'] ?? 0, JSON.stringify(r.stats.faults)).toBeGreaterThan(0);
+    expect(r.stats.faults['app-sync-now'] ?? 0).toBeGreaterThan(0);
+    // Three configuration mistakes per engine opened (two opens, a start), each refused (else a violation above).
+    expect(r.stats.faults['app-misconfigured'] ?? 0).toBeGreaterThanOrEqual(9);
+  }, 180_000);
+});

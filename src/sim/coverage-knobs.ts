@@ -28,6 +28,25 @@ export function drawCoverageKnobs(next: () => number, wide: WideWorkload, server
   if (next() < 0.25) server.http = { ...server.http, syncPerSecond: 1 + Math.floor(next() * 2), syncBurst: 2 + Math.floor(next() * 3) };
 }
 
+/**
+ * The app's own code (issue 9, deliver 3), drawn after every other draw of a seed, the server
+ * knobs' included (config.ts calls this last), so a seed that draws them off keeps its mix:
+ * - ledgerRate (40% of seeds, 2-8% of ops): the app's ledger mutators, registered on client and
+ *   server (custom-mutators.ts, checker checkers/ledger.ts): reads of keys the args do not name, a
+ *   read of a key the mutation wrote, refusals thrown as strings, several keys written, a delete
+ *   read back, a swallowed failed read; and a gauge incremented by +-1e308 (an overflow to refuse).
+ * - appLifecycle (30%): the app's lifecycle as careless apps run it: the sync loop started twice
+ *   (a double-mounted effect), and once an engine is replaced, its screen unmounted (live queries
+ *   stopped), the closed engine closed again and a late write refused ('engine is closed').
+ * - maxUnflushedWrites (half the deferred-mode seeds, 1-4): a write waits for a flush.
+ */
+export function drawAppCoverageKnobs(next: () => number, wide: WideWorkload): void {
+  const ledger = next();
+  if (ledger < 0.4) wide.ledgerRate = +(0.02 + next() * 0.06).toFixed(4);
+  if (next() < 0.3) wide.appLifecycle = true;
+  if (wide.flushIntervalMs !== undefined && next() < 0.5) wide.maxUnflushedWrites = 1 + Math.floor(next() * 4);
+}
+
 /** The report's words for them (describeMix). */
 export function describeCoverageKnobs(w: WideWorkload): string[] {
   const parts: string[] = [];
@@ -37,5 +56,13 @@ export function describeCoverageKnobs(w: WideWorkload): string[] {
   if (w.appScreens) parts.push('app screens');
   if (w.mistakeRate) parts.push(`app mistakes ${w.mistakeRate}`);
   if (w.applyChunkBytes) parts.push(`apply chunks ${w.applyChunkBytes} B`);
+  if (w.ledgerRate) parts.push(`ledger ${w.ledgerRate}`);
+  if (w.appLifecycle) parts.push('app lifecycle');
+  if (w.maxUnflushedWrites) parts.push(`at most ${w.maxUnflushedWrites} unflushed writes`);
   return parts;
+}
+
+/** The engine options drawAppCoverageKnobs sets (spread into PersistentSyncEngine.open after engineKnobs). */
+export function appEngineKnobs(w: WideWorkload | undefined): { maxUnflushedWrites?: number } {
+  return w?.maxUnflushedWrites !== undefined ? { maxUnflushedWrites: w.maxUnflushedWrites } : {};
 }

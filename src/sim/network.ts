@@ -1,4 +1,4 @@
-import { type PullRequest, type PushRequest } from '../protocol/index.ts';
+import { TransportError, type PullRequest, type PushRequest } from '../protocol/index.ts';
 import type { Transport } from '../seams/index.ts';
 import { fetchTransport } from '../engine/transports/fetch-json.ts';
 import { GroupToken, confirmedToken, registerBody } from '../engine/transports/group-token.ts';
@@ -33,7 +33,7 @@ interface Answer {
  * backoff after a failure, a 401 registers again once, a 409 is a lost token: the client moves to
  * a new group once), kept in the world's `kept` map as a browser keeps it in localStorage.
  */
-export function simTransport(world: World, c: SimClient): Transport & { token(clientGroupID: string): Promise<string> } {
+export function simTransport(world: World, c: SimClient): Transport & { token(clientGroupID: string): Promise<string>; refresh(clientGroupID: string): Promise<void> } {
   const f = simFetch(world, c);
   // One engine uses this transport: its requests name its client group, and it keeps one token.
   let keeper: GroupToken | undefined;
@@ -50,6 +50,8 @@ export function simTransport(world: World, c: SimClient): Transport & { token(cl
       if (!kept || kept.startsWith('proposed:')) throw new Error('no token yet (not registered)');
       return kept;
     },
+    // GroupToken.refresh: the app registers again after ClientStateNotFound (as the demo app does).
+    refresh: (group: string) => keeperFor(group).refresh(),
   };
 }
 
@@ -63,6 +65,9 @@ export function holdsGroupToken(world: World, group: string): boolean {
   const kept = apiState(world).kept;
   return confirmedToken({ getItem: (k: string) => kept.get(k) ?? null }, group) !== undefined;
 }
+
+/** How long a joiner waits for a registration in flight (virtual ms): the network settles every request sooner, so only a lost task reaches it. */
+const joinWaitMs = 10 * 60_000;
 
 function groupToken(world: World, c: SimClient, group: string, f: typeof fetch): GroupToken {
   const kept = apiState(world).kept;
@@ -79,6 +84,12 @@ function groupToken(world: World, c: SimClient, group: string, f: typeof fetch):
     // Proposed tokens: seeded, and unique across groups. The proposal is kept (in `kept`, like
     // localStorage) before it is sent, so a restarted client proposes the same one again.
     ids: { newId: (p) => `${p}-${group}-${hex32(idRng)}` },
+    // A registration in flight is another task's flow: its joiners wait on a future the scheduler sees (settled by that flow).
+    join: <T>(inFlight: Promise<T>) => {
+      const settled = world.sched.future<T>();
+      inFlight.then((v) => settled.resolve(v), (e: Error) => settled.reject(e));
+      return world.sched.waitFor(settled, joinWaitMs, () => new TransportError('register: no answer to the registration in flight'));
+    },
     register: async (g, token) => {
       const res = await f(`${BASE}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: registerBody(g, token) });
       if (res.status === 200) world.sched.record(c.name, 'registered', g);

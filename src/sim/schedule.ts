@@ -4,6 +4,7 @@ import type { Rng } from './rng.ts';
 import { faultModules, type AnyFaultModule } from './faults/index.ts';
 import { mutateEventSchema, type MutateEvent } from './app/event.ts';
 import { labelEvent } from './refused-label.ts';
+import { customEvent } from './custom-mutators.ts';
 import type { WideWorkload } from './wide-workload.ts';
 
 /**
@@ -47,7 +48,7 @@ export const keySpace = {
 
 export function workloadEvent(rng: Rng, t: number, client: number, config: SimConfig): ScheduleEvent {
   const what = rng.weighted(config.workload);
-  const wide = config.wide ? wideEvent(rng, t, client, config.wide, what) : undefined;
+  const wide = config.wide ? wideEvent(rng, t, client, config.wide, what, config.simulation !== undefined) : undefined;
   if (wide) return wide;
   if (what === 'sync') return { t, kind: 'sync', client };
   if (what === 'increment') {
@@ -90,10 +91,13 @@ export function generateSchedule(rng: Rng, config: SimConfig, workload?: (rng: R
  * misbehaving client's raw push, a hostile input, an increment that fails where the field holds
  * a string, and upserts that are big or write another set of fields.
  */
-function wideEvent(rng: Rng, t: number, client: number, w: WideWorkload, what: string): ScheduleEvent | undefined {
+function wideEvent(rng: Rng, t: number, client: number, w: WideWorkload, what: string, appSimulation = false): ScheduleEvent | undefined {
   // Only in seeds that drew it (so the others draw as before).
   const label = labelEvent(rng, t, client, w);
   if (label) return label;
+  // The ledger's mutators are registered only without an app simulation (which brings its own).
+  const custom = appSimulation ? undefined : customEvent(rng, t, client, w);
+  if (custom) return custom;
   if (w.boundaryRate && rng.chance(w.boundaryRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: 'boundary', boundary: rng.pick(['request', 'mutations'] as const) };
   if (rng.chance(w.intruderRate)) return { t, kind: 'op', client, op: 'intrude', type: 'comment', id: rng.pick(keySpace.comment), how: rng.pick(['skip', 'stale', 'foreign', 'oversize', 'no-length', 'burst', 'bad-token', 'invalid', 'version', 'gap', 'malformed'] as const) };
   if (w.mistakeRate && rng.chance(w.mistakeRate)) return { t, kind: 'op', client, op: 'hostile', type: 'comment', id: rng.pick(keySpace.comment), hostile: rng.pick(['date', 'undefined', 'bigint'] as const) };

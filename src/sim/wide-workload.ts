@@ -68,6 +68,12 @@ export const wideWorkloadSchema = z.object({
   compactUnbounded: z.boolean().optional(),
   /** A server crash waits (up to 10 s) for a push the database refused and lands in its one-by-one retry (faults/server-crash.ts); absent: off. */
   crashInFallback: z.boolean().optional(),
+  /** Chance an op is a call of the app's own ledger mutators or a gauge increment near 1e308 (custom-mutators.ts); absent: none, and not registered. */
+  ledgerRate: z.number().min(0).max(1).optional(),
+  /** The app's lifecycle mistakes: its sync loop started twice, a replaced engine closed again and written to after close (coverage-knobs.ts); absent: off. */
+  appLifecycle: z.boolean().optional(),
+  /** Deferred mode: the engine's maxUnflushedWrites, a few, so that a write waits for a flush (absent: the production 1,000). */
+  maxUnflushedWrites: z.number().int().positive().optional(),
 });
 export type WideWorkload = z.infer<typeof wideWorkloadSchema>;
 

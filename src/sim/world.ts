@@ -1,5 +1,5 @@
 import type { LogEntry } from '../server/types.ts';
-import { PersistentSyncEngine } from '../engine/index.ts';
+import { PersistentSyncEngine, type EngineOptions } from '../engine/index.ts';
 import { syncLoopRun } from '../engine/simulation.ts';
 import type { Db } from '../db/types.ts';
 import { ProtocolError, TransportError, type Mutation, type PullResponseOK } from '../protocol/index.ts';
@@ -25,7 +25,9 @@ import { exceptionViolation } from './findings.ts';
 import type { Simulation } from './app/types.ts';
 import { simulationCheckers } from './app/checkers.ts';
 import { runSetup } from './app/setup.ts';
-import { simMutators } from './refused-label.ts';
+import { customMutators } from './custom-mutators.ts';
+import { appEngineKnobs } from './coverage-knobs.ts';
+import { misconfiguredOpens, misconfiguredStart } from './custom-startup.ts';
 import { engineKnobs } from './wide-workload.ts';
 import { watchEngine } from './identity.ts';
 import { acknowledgeOnFlush, watchFlushes } from './deferred-writes.ts';
@@ -93,7 +95,7 @@ export class SimWorld implements World {
     this.server = { db: serverDb, database: null as unknown as ServerDatabase, sync: null as unknown as SyncServer, up: true, incarnation: 0 };
     // Each client is its own device: one client's transaction must not hold up the others in virtual time.
     this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements, { separateDevices: true });
-    this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, compactedLog: this.compactedLog, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: app ? simulationCheckers(app) : checkerModules, bug, mutators: app?.mutators ?? simMutators(config.wide) });
+    this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, compactedLog: this.compactedLog, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: app ? simulationCheckers(app) : checkerModules, bug, mutators: app?.mutators ?? customMutators(config.wide) });
     this.sched.betweenSteps = () => this.observer.flush();
     const clientRng = rng.fork('clients');
     const slots = config.clientSlots ?? Array.from({ length: config.clients }, (_, i) => i);
@@ -163,7 +165,7 @@ export class SimWorld implements World {
     // The previous process is gone: its poke streams ended with it (the clients open new ones).
     apiState(this).api?.pokes.closeAll();
     apiState(this).draining = false;
-    const sync = await openServerProcess(this, { schema: this.serverSchema, bug: this.bug, mutators: this.app?.mutators ?? simMutators(this.config.wide), onViolation: (v) => this.ownViolations.push(v) });
+    const sync = await openServerProcess(this, { schema: this.serverSchema, bug: this.bug, mutators: this.app?.mutators ?? customMutators(this.config.wide), onViolation: (v) => this.ownViolations.push(v) });
     this.server.sync = sync;
     this.server.database = sync.database;
     // As production's openSyncApiFromEnv: the token store and the HTTP API open at process start
@@ -214,7 +216,7 @@ export class SimWorld implements World {
       },
     };
     c.loop = { wait: null, lastError: null, pulled: false };
-    const engine: PersistentSyncEngine = await PersistentSyncEngine.open({
+    const options: EngineOptions = {
       db: this.clientDb,
       schema: c.schema,
       transport,
@@ -236,14 +238,18 @@ export class SimWorld implements World {
         },
       },
       random: c.rng.fork(`engine-${c.incarnation}`),
-      mutators: this.app?.mutators ?? simMutators(this.config.wide),
+      mutators: this.app?.mutators ?? customMutators(this.config.wide),
       simulation: {
         createStore: this.bug?.createStore,
         // The deferred mode's flush timer: a task of the client's lane (a crash ends it), on its own timer (not the loop's wait).
         background: { spawn: (name, run) => this.sched.spawn(c.name, name, run), timer: { sleep: (ms, signal) => this.sched.sleep(ms, signal) } },
       },
       ...engineKnobs(this.config.wide),
-    });
+      ...appEngineKnobs(this.config.wide),
+    };
+    // wide.appLifecycle: the app's configuration mistakes first, each refused with its clear error.
+    if (this.config.wide?.appLifecycle) await misconfiguredOpens(this, c, options);
+    const engine: PersistentSyncEngine = await PersistentSyncEngine.open(options);
     watchEngine(this, c, engine);
     watchFlushes(this, c, engine);
     trackEngine(c, engine);
@@ -252,6 +258,18 @@ export class SimWorld implements World {
     this.engines.add(engine);
     c.clientID = engine.clientID;
     engine.onSyncError((e) => this.syncError(c, engine, e));
+    // wide.appLifecycle: as onReset's documentation asks (and the demo app does after
+    // ClientStateNotFound), the app registers its group again (GroupToken.refresh), then asks for
+    // a sync; a task of the client's lane, beside the loop's run in progress.
+    if (this.config.wide?.appLifecycle) {
+      engine.onReset(() => {
+        this.sched.spawn(c.name, 'token-refresh', async () => {
+          await net.refresh(engine.clientGroupID);
+          this.countFault('token-refreshed');
+          if (c.engine === engine && !engine.isClosed) engine.requestSync();
+        });
+      });
+    }
     this.pokeTokens.set(engine, (group) => net.token(group));
     if (this.loopsRunning) this.startLoop(c, engine);
     return engine;
@@ -292,7 +310,10 @@ export class SimWorld implements World {
       // So may a graceful close of this engine (the client-crash fault's close variant): start()
       // on a closed engine throws, and its loop is not wanted any more.
       if (engine.isClosed) return;
+      // wide.appLifecycle: a misconfigured start first (refused), then the app's effect runs twice (a double mount): the second start is a no-op.
+      if (this.config.wide?.appLifecycle) misconfiguredStart(this, c, engine);
       engine.start(options);
+      if (this.config.wide?.appLifecycle) engine.start(options);
       await syncLoopRun(engine);
     });
     // The app opens its poke stream next to the loop (EventSource on /api/poke).

@@ -56,6 +56,21 @@ describe('GroupToken', () => {
     expect(lost).toBe(0);
   });
 
+  it('a caller that joins the registration in flight waits through the join seam (the simulator\'s scheduler must see that wait), refresh too', async () => {
+    const server = fakeServer();
+    const joined: string[] = [];
+    const k = new GroupToken({
+      clientGroupID: 'g1', register: server.register, storage: new MemoryStorage(), onLost: () => {},
+      join: (p) => (joined.push('join'), p),
+    });
+    const first = k.get();
+    const [a, b] = await Promise.all([first, k.get(), k.refresh()]);
+    expect([a, b]).toEqual(['t-1', 't-1']);
+    expect(server.requests).toBe(1);
+    // The second get and the refresh joined; the first registered.
+    expect(joined).toEqual(['join', 'join']);
+  });
+
   it('a 409 is reported once, and later requests fail at once without registering again', async () => {
     const server = fakeServer();
     await keeper(server).get(); // another browser (or this one before it lost its storage) holds the group

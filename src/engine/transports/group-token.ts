@@ -37,6 +37,12 @@ export interface GroupTokenOptions {
   /** Wait after a failed registration before the next: base * 2^(failures-1), capped, times 0.5..1 (jitter). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /**
+   * How a caller waits for the registration another caller has in flight (default: awaits its
+   * promise). A deterministic scheduler that runs one flow at a time cannot see a bare promise
+   * settled by another of its flows: the simulator passes a wait it can see.
+   */
+  join?: <T>(inFlight: Promise<T>) => Promise<T>;
 }
 
 export const defaultRegisterBackoff = { backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
@@ -64,7 +70,7 @@ export class GroupToken {
 
   constructor(options: GroupTokenOptions) {
     this.clientGroupID = options.clientGroupID;
-    this.o = { key: `lockstep-token:${options.clientGroupID}`, clock: systemClock, random: mathRandom, ids: cryptoIds, ...defaultRegisterBackoff, ...options };
+    this.o = { key: `lockstep-token:${options.clientGroupID}`, clock: systemClock, random: mathRandom, ids: cryptoIds, join: (p) => p, ...defaultRegisterBackoff, ...options };
   }
 
   /** True once the server answered 409: this group will never get a token here again. */
@@ -77,7 +83,7 @@ export class GroupToken {
     this.token ??= this.stored().token;
     if (this.token) return this.token;
     if (this.lost) throw this.lostError();
-    if (this.inFlight) return this.inFlight;
+    if (this.inFlight) return this.o.join(this.inFlight);
     const wait = this.retryAt - this.o.clock.now();
     // A clock that jumped back must not stretch the wait past the cap.
     if (wait > 0 && wait <= this.o.backoffMaxMs) throw new TransportError(`register: backing off ${wait} ms after ${this.lastFailure}`);
@@ -90,7 +96,7 @@ export class GroupToken {
    */
   async refresh(): Promise<void> {
     if (this.lost) return;
-    await (this.inFlight ?? this.registerOnce(true)).catch(() => undefined);
+    await (this.inFlight ? this.o.join(this.inFlight) : this.registerOnce(true)).catch(() => undefined);
   }
 
   /** Forgets the token the server refused (401). The next get() registers again, with a new token. */

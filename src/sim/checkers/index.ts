@@ -11,7 +11,7 @@ import { snapshot } from './snapshot.ts';
 import { rebase } from './rebase.ts';
 import { no5xx } from './no-5xx.ts';
 import { uniqueMutationIds } from './unique-mutation-ids.ts';
-import { model } from './model.ts';
+import { ledger, modelWithLedger } from './ledger.ts';
 import { intruderRefused } from './intruder-refused.ts';
 
 export type { Checker, CheckerModule, FinalState, Violation, ClientFinal, LoopFinal, ObserveContext } from './types.ts';
@@ -34,8 +34,9 @@ export const checkerModules: readonly CheckerModule[] = [
   rebase,
   no5xx,
   uniqueMutationIds,
-  model,
+  modelWithLedger,
   intruderRefused,
+  ledger,
 ];
 
 /** The end-of-run hooks by name. */
