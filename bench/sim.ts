@@ -87,6 +87,8 @@ async function one(clients: number) {
   const mem = process.memoryUsage();
   const serverWasm = wasmMB(stores.server);
   const clientsWasm = wasmMB(stores.clients);
+  // The memory figures at once (stderr): the same-mix replay below takes as long again at 1,000 clients.
+  console.error(`${clients} clients: trace ${r.traceHash}, peak RSS ${Math.round(peakRss / 1024)} MB, end heap ${Math.round(mem.heapUsed / 1e6)} MB, end external ${Math.round(mem.external / 1e6)} MB`);
   const after = await rawStatementRate();
   const raw = { wall: (before.wall + after.wall) / 2, cpu: (before.cpu + after.cpu) / 2 };
   await stores.server.close();

@@ -146,7 +146,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
       pushes: world.stats.pushes,
       pulls: world.stats.pulls,
       statements: world.statements.statements,
-      faults: Object.fromEntries(Object.entries({ ...world.stats.faults, ...messageFaultCounts(sched.trace) }).sort()),
+      faults: Object.fromEntries(Object.entries({ ...world.stats.faults, ...messageFaultCounts(sched.traceLog) }).sort()),
       serverErrors: world.stats.serverErrors,
       checks: { ...world.observer.counts, ...(final ? Object.fromEntries(modules.filter((m) => m.final).map((m) => [m.name, 1])) : {}) },
       virtualMs: sched.now,
@@ -166,7 +166,7 @@ export async function runSimulation(config: SimConfig, stores: Stores, options: 
  * The per-message faults the network does not count itself, from the trace (once per seed, off
  * the hot path): lost acks, cut-off and slow answers, and duplicate deliveries.
  */
-function messageFaultCounts(trace: readonly TraceEvent[]): Record<string, number> {
+function messageFaultCounts(trace: Iterable<TraceEvent>): Record<string, number> {
   const out: Record<string, number> = {};
   const add = (k: string) => (out[k] = (out[k] ?? 0) + 1);
   for (const e of trace) {

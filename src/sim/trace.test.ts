@@ -15,6 +15,8 @@ describe('Trace', () => {
     }
     expect(trace.length).toBe(events.length);
     expect(trace.events()).toEqual(events);
+    // One at a time (the run's fault counts) gives the same events.
+    expect([...trace]).toEqual(events);
     expect(trace.at(17)).toEqual(events[17]);
     expect(trace.hash()).toBe(hashTrace(events));
     // A different event changes the hash (the hash reads every column).

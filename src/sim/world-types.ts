@@ -101,7 +101,7 @@ export interface World {
   /** Log entries a compaction fault dropped from the server, read just before (the full history stays checkable). */
   readonly compactedLog: LogEntry[];
   readonly observations: Observation[];
-  /** The server's answers, for the no-5xx checker. */
+  /** The server's 5xx answers, for the no-5xx checker (other answers are not kept). */
   readonly answers: ServerAnswer[];
   /** Violations found while running (rebase invariant, monotonic cookies), with their time. */
   readonly liveViolations: readonly Violation[];

@@ -47,7 +47,7 @@ export interface FinalState {
   queued: QueuedMutation[];
   wipedClientIDs: Set<string>;
   observations: Observation[];
-  /** Every answer the server gave (or did not give) to a request, with whether a fault was injected into it. */
+  /** Every 5xx answer the server (or a proxy in front of it) gave to a request, with whether a fault was injected into it (other answers are not kept). */
   answers: ServerAnswer[];
   healed: boolean;
   healMs: number;
