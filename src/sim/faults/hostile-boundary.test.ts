@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runSimulation } from '../run.ts';
 import { buildConfig, configForSeed } from '../scenario.ts';
 import { profiles } from '../config.ts';
+import type { WideWorkload } from '../wide-workload.ts';
 import { useSimStores } from '../../../test/support/sim-stores.ts';
 
 const getStores = useSimStores();
@@ -29,13 +30,19 @@ const expected: Record<string, string> = {
   'cookie-forged-fp': '200',
 };
 
+/** A 3-client run whose only unusual ops are boundary requests with `knobs`: it converges and no door answered unexpectedly. */
+async function knockRun(seed: string, knobs: Partial<WideWorkload>) {
+  const base = buildConfig({ seed, profile: 'none', clients: 3, steps: 80 });
+  const config = { ...base, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, boundaryRate: 0.1, ...knobs } };
+  const r = await runSimulation(config, getStores());
+  expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
+  expect(r.trace.filter((e) => e.kind === 'intrude-unexpected').map((e) => e.detail)).toEqual([]);
+  return r;
+}
+
 describe('hostile boundary: the doors knocked on the wrong way (wide.boundaryAbuse)', () => {
   it('each request gets its status, nothing of them is written, the run converges', async () => {
-    const base = buildConfig({ seed: 'abuse', profile: 'none', clients: 3, steps: 80 });
-    const config = { ...base, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, boundaryRate: 0.1, boundaryAbuse: true } };
-    const r = await runSimulation(config, getStores());
-    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
-    expect(r.trace.filter((e) => e.kind === 'intrude-unexpected').map((e) => e.detail)).toEqual([]);
+    const r = await knockRun('abuse', { boundaryAbuse: true });
     const seen = new Map<string, Set<string>>();
     for (const e of r.trace) {
       const m = e.kind === 'intrude-answer' ? /^boundary (\S+) (\d+)$/.exec(e.detail ?? '') : null;
@@ -54,11 +61,7 @@ describe('hostile boundary: the doors knocked on the wrong way (wide.boundaryAbu
   });
 
   it('a stranger gets a server-issued token once, is refused another group\'s client and a declared body over the limit; nothing is written (wide.boundaryStrangers)', async () => {
-    const base = buildConfig({ seed: 'strangers', profile: 'none', clients: 3, steps: 80 });
-    const config = { ...base, wide: { ...profiles.chaos.wide!, hostileRate: 0, intruderRate: 0, failingRate: 0, bigDocRate: 0, boundaryRate: 0.1, boundaryStrangers: true } };
-    const r = await runSimulation(config, getStores());
-    expect(r.verdict, r.violations.map((v) => v.message).join('\n')).toBe('converged');
-    expect(r.trace.filter((e) => e.kind === 'intrude-unexpected').map((e) => e.detail)).toEqual([]);
+    const r = await knockRun('strangers', { boundaryStrangers: true });
     const seen = new Map<string, Set<string>>();
     for (const e of r.trace) {
       const m = e.kind === 'intrude-answer' ? /^boundary (register-issued|register-issued-again|register-issued-token-taken|foreign-client|declared-over|no-body|staged-cookie-foreign|poke-stranger) (\d+)$/.exec(e.detail ?? '') : null;

@@ -118,21 +118,29 @@ interface Door {
 const alsoFine = [429, 502, 503];
 
 /**
- * Every door knocked on the wrong way (wide.boundaryAbuse), each with the status it must get; none
- * may write. A status outside what is allowed is counted `boundary-unexpected` (the boundary test
- * asserts there are none) and traced as `intrude-unexpected`. A 5xx of the server's own is also a
- * no-5xx violation (the answers go through the simulated network).
+ * What both kinds of door knocking share: the raw fetch, the headers, and the check of a status
+ * (the one it must get, or one that is always fine; 401 for a request with the group's token
+ * after a storage loss). Anything else is counted `boundary-unexpected`.
  */
-async function abuseDoors(world: World, c: SimClient, d: Door): Promise<void> {
-  const f = rawFetch(world, c);
+function knocker(world: World, c: SimClient, token: string) {
   const json = { 'content-type': 'application/json' };
-  const bearer = { ...json, authorization: `Bearer ${d.token}` };
   const check = (what: string, status: number, expected: number, withToken: boolean) => {
     world.sched.record(c.name, 'intrude-answer', `boundary ${what} ${status}`);
     if (status === expected || alsoFine.includes(status) || (withToken && status === 401)) return;
     world.countFault('boundary-unexpected');
     world.sched.record(c.name, 'intrude-unexpected', `boundary ${what}: ${status}, expected ${expected}`);
   };
+  return { f: rawFetch(world, c), json, bearer: { ...json, authorization: `Bearer ${token}` }, check };
+}
+
+/**
+ * Every door knocked on the wrong way (wide.boundaryAbuse), each with the status it must get; none
+ * may write. A status outside what is allowed is counted `boundary-unexpected` (the boundary test
+ * asserts there are none) and traced as `intrude-unexpected`. A 5xx of the server's own is also a
+ * no-5xx violation (the answers go through the simulated network).
+ */
+async function abuseDoors(world: World, c: SimClient, d: Door): Promise<void> {
+  const { f, json, bearer, check } = knocker(world, c, d.token);
   const send = async (what: string, path: string, headers: Record<string, string>, body: string, expected: number, onBody?: (text: string) => void): Promise<number | undefined> => {
     try {
       const res = await f(`http://sim${path}`, { method: 'POST', headers, body });
@@ -219,15 +227,7 @@ async function abusePokes(world: World, c: SimClient, d: Door, check: (what: str
  * None may write: the push carries the intruder mark.
  */
 async function strangerDoors(world: World, c: SimClient, d: Pick<Door, 'clientID' | 'token' | 'envelope' | 'upsert' | 'pullOf'>): Promise<void> {
-  const f = rawFetch(world, c);
-  const json = { 'content-type': 'application/json' };
-  const bearer = { ...json, authorization: `Bearer ${d.token}` };
-  const check = (what: string, status: number, expected: number, withToken: boolean) => {
-    world.sched.record(c.name, 'intrude-answer', `boundary ${what} ${status}`);
-    if (status === expected || alsoFine.includes(status) || (withToken && status === 401)) return;
-    world.countFault('boundary-unexpected');
-    world.sched.record(c.name, 'intrude-unexpected', `boundary ${what}: ${status}, expected ${expected}`);
-  };
+  const { f, json, bearer, check } = knocker(world, c, d.token);
   const send = async (what: string, path: string, headers: Record<string, string>, body: string, expected: number): Promise<string | undefined> => {
     try {
       const res = await f(`http://sim${path}`, { method: 'POST', headers, body });
