@@ -107,9 +107,8 @@ export class SimWorld implements World {
     // Each client is its own device: one client's transaction must not hold up the others in virtual time.
     this.clientDb = new SimDb(stores.clients, this.sched, 'client-db', config.dbLatencyMs, this.statements, { separateDevices: true });
     this.observer = new Observer({ sched: this.sched, clientDb: this.clientDb, serverDb, serverSchema: this.serverSchema, compactedLog: this.compactedLog, rng: rng.fork('observe'), rate: config.rebaseCheckRate, modules: app ? simulationCheckers(app) : checkerModules, bug, mutators: app?.mutators ?? customMutators(config.wide) });
-    let steps = 0;
     this.sched.betweenSteps = async () => {
-      if (++steps % STEPS_PER_EVENT_LOOP_TURN === 0) await eventLoopTurn();
+      if (this.sched.steps % STEPS_PER_EVENT_LOOP_TURN === STEPS_PER_EVENT_LOOP_TURN - 1) await eventLoopTurn();
       await this.observer.flush();
     };
     const clientRng = rng.fork('clients');
