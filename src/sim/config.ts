@@ -19,6 +19,8 @@ export const networkSchema = z.object({
   serverErrorRate: z.number().min(0).max(1).optional(),
   truncateRate: z.number().min(0).max(1).optional(),
   slowResponseRate: z.number().min(0).max(1).optional(),
+  /** A proxy rewrites a pull answer into a page the protocol refuses (faults/proxy-rewrite.ts). */
+  rewriteRate: z.number().min(0).max(1).optional(),
 });
 export type NetworkConfig = z.infer<typeof networkSchema>;
 
@@ -144,6 +146,9 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
   drawServerCoverageKnobs(next, wide);
   // The app's own mutators and lifecycle (coverage-knobs.ts), after those: every earlier draw stays as it was.
   drawAppCoverageKnobs(next, wide);
+  // A proxy that rewrites pull answers, in half the seeds, drawn last (every earlier draw stays).
+  const rewriteRate = on(0.05);
+  if (rewriteRate > 0) network.rewriteRate = rewriteRate;
   return { network, faults, wide, syncLoop, serverProcess };
 }
 
@@ -151,7 +156,7 @@ export function swarmProfile(next: () => number): { network: NetworkConfig; faul
 export function describeMix(c: Pick<SimConfig, 'network' | 'faults'> & { wide?: WideWorkload; syncLoop?: SyncLoopConfig; serverProcess?: ServerProcessConfig }): string {
   const n = c.network;
   const parts = [`latency ${n.latencyMs[0]}-${n.latencyMs[1]}`];
-  for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, serverError: n.serverErrorRate ?? 0, truncate: n.truncateRate ?? 0, slow: n.slowResponseRate ?? 0, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
+  for (const [k, v] of Object.entries({ reorder: n.reorderRate, drop: n.dropRate, lostAck: n.lostAckRate, duplicate: n.duplicateRate, serverError: n.serverErrorRate ?? 0, truncate: n.truncateRate ?? 0, slow: n.slowResponseRate ?? 0, rewrite: n.rewriteRate ?? 0, ...c.faults })) if (v > 0) parts.push(`${k} ${v}`);
   const w = c.wide;
   if (w) {
     parts.push(`page ${w.pageSize}/${w.pageBytes} B, push batch ${w.pushBatchSize}/${w.maxPushBytes} B`);

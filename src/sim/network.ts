@@ -8,6 +8,7 @@ import { isOffline } from './faults/offline.ts';
 import { isPartitioned } from './faults/partition.ts';
 import { drop, duplicate, latency, lostAck } from './faults/network-faults.ts';
 import { httpFate, injectedErrorAnswer, truncate } from './faults/http-faults.ts';
+import { rewritePullAnswer } from './faults/proxy-rewrite.ts';
 import { apiState, simApi } from './sim-api.ts';
 import { tokenOf } from '../server/http/api.ts';
 import { moveToNewGroup } from './identity.ts';
@@ -42,6 +43,8 @@ export function simTransport(world: World, c: SimClient): Transport & { token(cl
   return {
     push: (req: PushRequest) => keeperFor(req.clientGroupID).wrap(inner).push(req),
     pull: (req: PullRequest) => keeperFor(req.clientGroupID).wrap(inner).pull(req),
+    // The production page asked ahead (fetchTransport's, through GroupToken.wrap); the server-fn door has none.
+    ...(inner.pullAhead ? { pullAhead: (req: PullRequest) => keeperFor(req.clientGroupID).wrap(inner).pullAhead!(req) } : {}),
     // The poke stream's token: the one the group's keeper stored (localStorage). The stream does
     // not register itself: waiting on the loop's registration in flight would be a wait the
     // scheduler cannot see; before the first registration the stream just tries again later.
@@ -232,6 +235,10 @@ function simFetch(world: World, c: SimClient): typeof fetch {
       world.countFault('truncated');
       sched.record(c.name, 'truncated', label);
       text = truncate(text, fate.http.truncateAt);
+    } else if (fate.http.rewrite && kind === 'pull' && result.status === 200) {
+      world.countFault('rewritten');
+      sched.record(c.name, 'rewritten', `${label} ${fate.http.rewrite}`);
+      text = rewritePullAnswer(text, fate.http.rewrite);
     }
     return new Response(text, { status: result.status, headers: { 'content-type': 'application/json', ...(result.retryAfter ? { 'retry-after': result.retryAfter } : {}) } });
   }) as typeof fetch;

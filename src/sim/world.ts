@@ -213,7 +213,7 @@ export class SimWorld implements World {
         const answer = this.sched.future<PullResponseOK>();
         this.sched.spawn(c.name, 'pull-ahead', async () => {
           try {
-            answer.resolve(await net.pull(req));
+            answer.resolve(await (net.pullAhead ? net.pullAhead(req).response() : net.pull(req)));
           } catch (e) {
             if (e instanceof Crash) throw e;
             answer.reject(e as Error);

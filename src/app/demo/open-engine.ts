@@ -4,6 +4,7 @@ import { PersistentSyncEngine } from '../../engine/index.ts';
 import { fetchTransport } from '../../engine/transports/fetch-json.ts';
 import { serverFnTransport } from '../../engine/transports/server-fn.ts';
 import { ProtocolError } from '../../protocol/index.ts';
+import type { Transport } from '../../seams/index.ts';
 import { pullChanges, pushChanges } from '../server-fns.ts';
 import { TokenKeeper } from './token-keeper.ts';
 
@@ -58,7 +59,9 @@ export async function openBrowserEngine(): Promise<BrowserSession> {
           token,
         )
       : fetchTransport({ baseURL: '', token });
-    engine = await PersistentSyncEngine.open({ db, schema, transport: { push: (req) => keeper.wrap(inner).push(req), pull: (req) => keeper.wrap(inner).pull(req) } });
+    // The page asked for ahead too: without it a catch-up asks for its pages one at a time.
+    const transport: Transport = { push: (req) => keeper.wrap(inner).push(req), pull: (req) => keeper.wrap(inner).pull(req), ...(inner.pullAhead ? { pullAhead: (req) => keeper.wrap(inner).pullAhead!(req) } : {}) };
+    engine = await PersistentSyncEngine.open({ db, schema, transport });
     keeper = new TokenKeeper(engine.clientGroupID, () => void moveToNewGroup());
     // The engine starts over when the server lost our state; a server that did usually lost our token too.
     engine.onSyncError((e) => {

@@ -35,3 +35,36 @@ describe('fetchTransport Retry-After', () => {
     expect((date as ProtocolError).retryAfterMs).toBeUndefined();
   });
 });
+
+describe('fetchTransport answers the protocol does not allow', () => {
+  /** A transport whose every request gets this raw 200 text (JSON.parse turns 1e999 into Infinity). */
+  const rawAnswer = (text: string) => fetchTransport({ baseURL: 'http://x', token: () => 't', fetch: (async () => new Response(text, { status: 200 })) as unknown as typeof fetch });
+  const cookie = '{"order":3,"epoch":"e"}';
+
+  it('refuses a rewritten pull page with a TransportError naming the op and the path (not a ZodError)', async () => {
+    const e = await failure(rawAnswer(`{"cookie":${cookie},"lastMutationIDChanges":{},"patch":[{"op":"del","key":"comment/a"},{"op":"put","key":"comment/a","value":{"n":1e999}}]}`).pull(pullRequest));
+    expect(e).toBeInstanceOf(TransportError);
+    expect((e as Error).message).toMatch(/^invalid pull response: patch\.1: value: .*n/);
+  });
+
+  it('names at most three problems of a page, and counts the rest', async () => {
+    const bad = Array.from({ length: 5 }, () => '{"op":"merge","key":"k"}').join(',');
+    const e = await failure(rawAnswer(`{"cookie":${cookie},"lastMutationIDChanges":{},"patch":[${bad}]}`).pull(pullRequest));
+    expect((e as Error).message).toContain('patch.2: op must be');
+    expect((e as Error).message).toContain('(and 2 more)');
+  });
+
+  it('refuses a push answer of the wrong shape the same way', async () => {
+    const e = await failure(rawAnswer('[1,2]').push({ pushVersion: 1, clientGroupID: 'g', mutations: [], profileID: 'p', schemaVersion: '1' }));
+    expect(e).toBeInstanceOf(TransportError);
+    expect((e as Error).message).toMatch(/^invalid push response: /);
+  });
+
+  it('the page asked for ahead fails the same way, when it is asked for, and not before', async () => {
+    const ahead = rawAnswer(`{"cookie":"rewritten","lastMutationIDChanges":{},"patch":[]}`).pullAhead!(pullRequest);
+    await new Promise((r) => setTimeout(r, 5)); // no unhandled rejection meanwhile
+    const e = await failure(ahead.response());
+    expect(e).toBeInstanceOf(TransportError);
+    expect((e as Error).message).toMatch(/^invalid pull response: cookie/);
+  });
+});

@@ -1,5 +1,6 @@
 import { parseRetryAfter, pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
 import { pullResponseWireSchema } from './pull-response.ts';
+import { parseAnswer } from './parse-answer.ts';
 import type { Transport } from '../../seams/index.ts';
 
 export interface FetchTransportOptions {
@@ -34,10 +35,10 @@ export function fetchTransport(o: FetchTransportOptions): Transport {
   };
   return {
     async push(req: PushRequest): Promise<PushResponseOK> {
-      return pushResponseOKSchema.parse(await call('/api/replicache/push', req));
+      return parseAnswer(pushResponseOKSchema, await call('/api/replicache/push', req), 'push');
     },
     async pull(req: PullRequest): Promise<PullResponseOK> {
-      return pullResponseWireSchema.parse(await call('/api/replicache/pull', req));
+      return parseAnswer(pullResponseWireSchema, await call('/api/replicache/pull', req), 'pull');
     },
     pullAhead(req: PullRequest) {
       const response = this.pull(req);

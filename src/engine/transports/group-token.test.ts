@@ -141,6 +141,31 @@ describe('GroupToken', () => {
     expect(storage.getItem('lockstep-token:g1')).toBeNull();
   });
 
+  it('wrap keeps the page asked for ahead (pipelined catch-up), and a 401 on it is asked again as a pull with a new token', async () => {
+    const server = fakeServer();
+    const storage = new MemoryStorage();
+    storage.setItem('lockstep-token:g1', 'stale'); // the server lost it (a restored database)
+    const k = keeper(server, { storage });
+    const seen: string[] = [];
+    const answer = async (how: string) => {
+      const token = await k.get();
+      seen.push(`${how} ${token}`);
+      if (token === 'stale') throw new ProtocolError(401, { error: 'Unauthorized', message: 'unknown token' } as never);
+      return { cookie: null, lastMutationIDChanges: {}, patch: [] } as never;
+    };
+    const inner = { push: async () => ({}), pull: () => answer('pull') };
+    expect(k.wrap(inner).pullAhead).toBeUndefined();
+    const t = k.wrap({ ...inner, pullAhead: () => {
+      const r = answer('ahead');
+      r.catch(() => undefined);
+      return { response: () => r };
+    } });
+    const req = { pullVersion: 1, clientGroupID: 'g1', cookie: null, profileID: 'p', schemaVersion: '1' } as never;
+    await expect(t.pullAhead!(req).response()).resolves.toMatchObject({ patch: [] });
+    expect(seen).toEqual(['ahead stale', 'pull t-1']);
+    expect(storage.getItem('lockstep-token:g1')).toBe('t-1');
+  });
+
   it('refresh after a reset: a 409 means the server still knows the group, so the token stays', async () => {
     const server = fakeServer();
     let lost = 0;

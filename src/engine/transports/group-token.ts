@@ -107,16 +107,27 @@ export class GroupToken {
 
   /** A transport that, on a 401, forgets the token, registers again and retries the request once. */
   wrap(inner: Transport): Transport {
-    const retry = async <T>(fn: () => Promise<T>): Promise<T> => {
+    // `again`: the request once more, after the refused token is forgotten.
+    const retry = async <T>(first: () => Promise<T>, again: () => Promise<T> = first): Promise<T> => {
       try {
-        return await fn();
+        return await first();
       } catch (e) {
         if (!(e instanceof ProtocolError && e.status === 401)) throw e;
         this.forget();
-        return fn();
+        return again();
       }
     };
-    return { push: (req) => retry(() => inner.push(req)), pull: (req) => retry(() => inner.pull(req)) };
+    const wrapped: Transport = { push: (req) => retry(() => inner.push(req)), pull: (req) => retry(() => inner.pull(req)) };
+    // The page asked for ahead keeps the engine's catch-up pipelined (this dropped it, so an app
+    // that wrapped its transport asked for pages one at a time); a 401 on it is retried as a pull.
+    if (inner.pullAhead) {
+      const ahead = inner.pullAhead.bind(inner);
+      wrapped.pullAhead = (req) => {
+        const sent = ahead(req);
+        return { response: () => retry(() => sent.response(), () => inner.pull(req)) };
+      };
+    }
+    return wrapped;
   }
 
   private registerOnce(refreshing: boolean): Promise<string> {

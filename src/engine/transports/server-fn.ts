@@ -1,5 +1,6 @@
 import { pushResponseOKSchema, type PushResponseOK, TransportError, unwrapResult, type PullRequest, type PullResponseOK, type PushRequest } from '../../protocol/index.ts';
 import { pullResponseWireSchema } from './pull-response.ts';
+import { parseAnswer } from './parse-answer.ts';
 import type { Transport } from '../../seams/index.ts';
 
 type Call = (opts: { data: { token: string; request: any } }) => Promise<{ status: number; body: unknown }>;
@@ -17,10 +18,10 @@ export function serverFnTransport(fns: { pushChanges: Call; pullChanges: Call },
   };
   return {
     async push(req: PushRequest): Promise<PushResponseOK> {
-      return pushResponseOKSchema.parse(await call(fns.pushChanges, req));
+      return parseAnswer(pushResponseOKSchema, await call(fns.pushChanges, req), 'push');
     },
     async pull(req: PullRequest): Promise<PullResponseOK> {
-      return pullResponseWireSchema.parse(await call(fns.pullChanges, req));
+      return parseAnswer(pullResponseWireSchema, await call(fns.pullChanges, req), 'pull');
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { NetworkConfig } from '../config.ts';
 import type { Rng } from '../rng.ts';
+import { rewriteKinds, type RewriteKind } from './proxy-rewrite.ts';
 
 /*
  * HTTP-level message faults: what a proxy or an overloaded server does to one request. Like the
@@ -16,6 +17,8 @@ export interface HttpFate {
   truncateAt?: number;
   /** The response is held this long after the server answered: past the client's timeout. */
   slowMs?: number;
+  /** A 200 pull answer is rewritten on its way (proxy-rewrite.ts): the client must refuse the page. */
+  rewrite?: RewriteKind;
 }
 
 /** The rates (config.network) are optional: configs and replay files from before these faults mean 0. */
@@ -26,10 +29,13 @@ export function httpFate(rng: Rng, net: NetworkConfig): HttpFate {
   const cut = rng.next();
   const slow = rng.chance(net.slowResponseRate ?? 0);
   const extra = rng.int(1, 2_000);
+  // Drawn after the others (a message's stream is its own, so this changed no other draw).
+  const rewrite = rng.chance(net.rewriteRate ?? 0) ? rewriteKinds[rng.int(0, rewriteKinds.length - 1)] : undefined;
   return {
     ...(error ? { error: before ? 'before' : 'after' } : {}),
     ...(truncate ? { truncateAt: cut } : {}),
     ...(slow ? { slowMs: net.timeoutMs + extra } : {}),
+    ...(rewrite ? { rewrite } : {}),
   };
 }
 
@@ -46,4 +52,5 @@ export const httpMessageFaults = [
   { rate: 'serverErrorRate', traceKinds: ['injected-5xx'], colour: '#d00000', legend: 'injected 5xx' },
   { rate: 'truncateRate', traceKinds: ['truncated'], colour: '#d00000', legend: 'response cut off' },
   { rate: 'slowResponseRate', traceKinds: ['slow-response'], colour: '#d00000', legend: 'slow response' },
+  { rate: 'rewriteRate', traceKinds: ['rewritten'], colour: '#d00000', legend: 'pull answer rewritten' },
 ] as const;
