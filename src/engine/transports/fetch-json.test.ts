@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, TransportError } from '../../protocol/index.ts';
-import { fetchTransport } from './fetch-json.ts';
+import { fetchTransport, registerClientGroup } from './fetch-json.ts';
 
 const pullRequest = { pullVersion: 1 as const, clientGroupID: 'g', cookie: null, profileID: 'p', schemaVersion: '1' };
 
@@ -66,5 +66,31 @@ describe('fetchTransport answers the protocol does not allow', () => {
     const e = await failure(ahead.response());
     expect(e).toBeInstanceOf(TransportError);
     expect((e as Error).message).toMatch(/^invalid pull response: cookie/);
+  });
+});
+
+describe('registerClientGroup', () => {
+  const answering = (status: number, text: string) => (async () => new Response(text, { status })) as unknown as typeof fetch;
+
+  it('returns the token the server issued', async () => {
+    await expect(registerClientGroup('http://x', 'g', answering(200, '{"token":"t-1"}'))).resolves.toBe('t-1');
+  });
+
+  it('a request that got no answer, and a 200 cut off, are TransportErrors (not a TypeError or a SyntaxError)', async () => {
+    const offline = (async () => {
+      throw new TypeError('fetch failed');
+    }) as unknown as typeof fetch;
+    const lost = await failure(registerClientGroup('http://x', 'g', offline));
+    expect(lost).toBeInstanceOf(TransportError);
+    expect((lost as Error).message).toBe('register: network error: fetch failed');
+    const cut = await failure(registerClientGroup('http://x', 'g', answering(200, '{"tok')));
+    expect(cut).toBeInstanceOf(TransportError);
+    expect((cut as Error).message).toBe('register: unreadable response (status 200)');
+  });
+
+  it('a refusal says its status and message; a gateway page that is not JSON says its status', async () => {
+    await expect(registerClientGroup('http://x', 'g', answering(409, '{"error":"Conflict","message":"taken"}'))).rejects.toThrow('register failed (409): taken');
+    await expect(registerClientGroup('http://x', 'g', answering(502, '<html>502 Bad Gateway</html>'))).rejects.toThrow('register failed (502): no token');
+    await expect(registerClientGroup('http://x', 'g', answering(200, '{"token":7}'))).rejects.toThrow('register failed (200): no token');
   });
 });

@@ -48,10 +48,25 @@ export function fetchTransport(o: FetchTransportOptions): Transport {
   };
 }
 
-/** Registers a client group and returns its token (POST /api/register). */
+/**
+ * Registers a client group and returns its token (POST /api/register). A request that never got
+ * an answer, or a 200 that is not JSON (a proxy cut it off), is a TransportError, as a sync
+ * request's is; an answer that refuses (a 409, a gateway's HTML 502) says its status.
+ */
 export async function registerClientGroup(baseURL: string, clientGroupID: string, f: typeof fetch = globalThis.fetch.bind(globalThis)): Promise<string> {
-  const res = await f(`${baseURL}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID }) });
-  const body = (await res.json()) as { token?: string; message?: string };
-  if (!res.ok || !body.token) throw new Error(`register failed (${res.status}): ${body.message ?? 'no token'}`);
-  return body.token;
+  let res: Response;
+  try {
+    res = await f(`${baseURL}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientGroupID }) });
+  } catch (e) {
+    throw new TransportError(`register: network error: ${(e as Error).message}`, { cause: e });
+  }
+  let body = null as { token?: unknown; message?: unknown } | null;
+  try {
+    body = (await res.json()) as typeof body;
+  } catch {
+    if (res.ok) throw new TransportError(`register: unreadable response (status ${res.status})`);
+  }
+  const token = body?.token;
+  if (!res.ok || typeof token !== 'string' || token === '') throw new Error(`register failed (${res.status}): ${typeof body?.message === 'string' ? body.message : 'no token'}`);
+  return token;
 }

@@ -1,5 +1,6 @@
 import { defaultLimits, maxOriginsPerMutation } from '../../protocol/index.ts';
 import { defaultHttpLimits } from '../../server/http/options.ts';
+import { registerClientGroup } from '../../engine/transports/fetch-json.ts';
 import { Crash } from '../scheduler.ts';
 import { rawFetch } from '../network.ts';
 import { apiState, simApi } from '../sim-api.ts';
@@ -240,11 +241,29 @@ async function strangerDoors(world: World, c: SimClient, d: Pick<Door, 'clientID
       return undefined;
     }
   };
-  const stranger = JSON.stringify({ clientGroupID: `${d.clientID}-issued` });
-  const issued = await send('register-issued', '/api/register', json, stranger, 200);
-  await send('register-issued-again', '/api/register', json, stranger, 409);
+  // Registrations without a token go through the public registerClientGroup, as an app that lets
+  // the server issue tokens sends them (the same request as a raw one: the same fate).
+  const register = async (what: string, expected: number): Promise<string | undefined> => {
+    let status: number | undefined;
+    const seen = (async (url: string, init?: RequestInit) => {
+      const res = await f(url, init);
+      status = res.status;
+      return res;
+    }) as typeof fetch;
+    try {
+      const token = await registerClientGroup('http://sim', `${d.clientID}-issued`, seen);
+      check(what, 200, expected, false);
+      return token;
+    } catch (err) {
+      if (err instanceof Crash) throw err;
+      if (status !== undefined) check(what, status, expected, false);
+      else world.sched.record(c.name, 'intrude-lost', `boundary ${what}: ${((err as Error).cause as Error | undefined ?? (err as Error)).message.slice(0, 80)}`);
+      return undefined;
+    }
+  };
+  const token = await register('register-issued', 200);
+  await register('register-issued-again', 409);
   // The token just issued, proposed for yet another group: the server knows it, so 409 (it is taken).
-  const token = tokenIn(issued);
   if (token) await send('register-issued-token-taken', '/api/register', json, JSON.stringify({ clientGroupID: `${d.clientID}-other`, token }), 409);
   const other = await knownClientOfAnotherGroup(world, c);
   if (other) {
@@ -279,13 +298,4 @@ async function knownClientOfAnotherGroup(world: World, c: SimClient): Promise<st
     if (known >= 1 && x.engine === engine) return engine.clientID;
   }
   return undefined;
-}
-
-/** The token of a registration's answer; undefined when there is none or the network cut the answer short (swarm seed 202). */
-function tokenIn(answer: string | undefined): string | undefined {
-  try {
-    return answer === undefined ? undefined : (JSON.parse(answer) as { token?: string }).token;
-  } catch {
-    return undefined;
-  }
 }
