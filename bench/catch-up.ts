@@ -10,7 +10,9 @@
  * settings (pageSize 5,000, pageBytes 4 MiB).
  * Memory grows most in a process's first catch-up (PGlite's heap and V8's never shrink): run
  * `-- --only new` and `-- --only 10%` in separate processes to see each one's own.
- * Run: npm run bench:catchup [-- --entities 100000] [-- --only new|10%] [-- --variant now|before]
+ * `wrapped` rows: the client wired as the demo app wires it (GroupToken.wrap), with and without
+ * the page asked ahead that wrap used to drop.
+ * Run: npm run bench:catchup [-- --entities 100000] [-- --only new|10%] [-- --variant now|before|wrapped] [-- --rtt-ms 0]
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -18,16 +20,21 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGliteDb } from '../src/db/pglite.ts';
 import { PersistentSyncEngine } from '../src/engine/persistent-sync-engine.ts';
 import { fetchTransport, registerClientGroup } from '../src/engine/transports/fetch-json.ts';
+import { GroupToken, registerBody } from '../src/engine/transports/group-token.ts';
+import type { Transport } from '../src/seams/index.ts';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const entities = arg('entities', 100_000);
+/** A network's round trip added to each request (default 0: localhost), to see what asking ahead hides. */
+const rttMs = arg('rtt-ms', 0);
 /** Round trips and response bytes of the pulls made through this fetch. */
 function countingFetch() {
   const c = { pulls: 0, bytes: 0 };
   const f: typeof fetch = async (input, init) => {
+    if (rttMs > 0) await new Promise((r) => setTimeout(r, rttMs));
     const res = await fetch(input, init);
     if (String(input).endsWith('/pull')) {
       c.pulls++;
@@ -61,13 +68,35 @@ async function peakGrowth<T>(fn: () => Promise<T>): Promise<{ value: T; rss: num
   }
 }
 
-async function newEngine(base: string, group: string, before: boolean) {
+/**
+ * How the app hands the engine its transport: fetchTransport itself, or wrapped by GroupToken as
+ * the demo app does (`wrapped`), or wrapped as GroupToken.wrap did before it kept pullAhead
+ * (`wrapped-no-ahead`: the demo asked for its catch-up pages one at a time).
+ */
+type Wiring = 'plain' | 'wrapped' | 'wrapped-no-ahead';
+
+function wire(inner: Transport, base: string, group: string, token: string, wiring: Wiring): Transport {
+  if (wiring === 'plain') return inner;
+  const kept = new Map([[group, token]]);
+  const keeper = new GroupToken({
+    clientGroupID: group,
+    key: group,
+    storage: { getItem: (k) => kept.get(k) ?? null, setItem: (k, v) => void kept.set(k, v), removeItem: (k) => void kept.delete(k) },
+    register: (g, t) => fetch(`${base}/api/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: registerBody(g, t) }),
+    onLost: () => {},
+  });
+  const wrapped = keeper.wrap(inner);
+  return wiring === 'wrapped' ? wrapped : { push: wrapped.push, pull: wrapped.pull };
+}
+
+async function newEngine(base: string, group: string, before: boolean, wiring: Wiring = 'plain') {
   // A keep-alive socket the server closed while the seed ran fails once (ECONNRESET): retry.
   const token = await registerClientGroup(base, group).catch(() => registerClientGroup(base, group));
   const { c, f } = countingFetch();
   // Before: PGlite as created, without PGliteDb.open's file growth tuning.
   const db = before ? new PGliteDb(await PGlite.create()) : await PGliteDb.open('memory');
-  const engine = await PersistentSyncEngine.open({ db, transport: fetchTransport({ baseURL: base, token: () => token, fetch: f }), clientGroupID: group, maxPages: 1000 });
+  const transport = wire(fetchTransport({ baseURL: base, token: () => token, fetch: f }), base, group, token, wiring);
+  const engine = await PersistentSyncEngine.open({ db, transport, clientGroupID: group, maxPages: 1000 });
   return { engine, db, c };
 }
 
@@ -77,6 +106,9 @@ const variantArg = process.argv.includes('--variant') ? process.argv[process.arg
 const variants = [
   { name: 'now', base: urls.now, before: false },
   { name: 'before (MEMFS growth, one request at a time)', base: urls.now, before: true },
+  // As the demo app wires it (GroupToken.wrap), now and before wrap kept the page asked ahead.
+  { name: 'wrapped (GroupToken.wrap, as the demo)', base: urls.now, before: false, wiring: 'wrapped' as const },
+  { name: 'wrapped before it kept pullAhead', base: urls.now, before: false, wiring: 'wrapped-no-ahead' as const },
   ...(process.argv.includes('--before-pages') ? [{ name: 'server pages before (pageSize 5,000, pageBytes 4 MiB)', base: urls.before, before: false }] : []),
 ].filter((v) => variantArg === undefined || v.name.startsWith(variantArg));
 const seed = async (upTo: number) => (await (await fetch(`${urls.now}/seed?upTo=${upTo}`, { method: 'POST' })).json()) as { version: number };
@@ -86,7 +118,7 @@ await seed(Math.round(entities / 10));
 // Clients at 10% of the history: one per variant, caught up now (not measured).
 const behind = [];
 for (const v of variants) {
-  const e = await newEngine(v.base, `g-behind-${variants.indexOf(v)}`, v.before);
+  const e = await newEngine(v.base, `g-behind-${variants.indexOf(v)}`, v.before, 'wiring' in v ? v.wiring : 'plain');
   await e.engine.sync();
   behind.push(e);
 }
@@ -98,7 +130,7 @@ const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf
 for (const [i, v] of variants.entries()) {
   for (const kind of ['new', '10%'] as const) {
     if (only && only !== kind) continue;
-    const e = kind === 'new' ? await newEngine(v.base, `g-new-${i}`, v.before) : behind[i]!;
+    const e = kind === 'new' ? await newEngine(v.base, `g-new-${i}`, v.before, 'wiring' in v ? v.wiring : 'plain') : behind[i]!;
     e.c.pulls = 0;
     e.c.bytes = 0;
     const serverCpu = async () => ((await (await fetch(`${urls.now}/cpu`)).json()) as { seconds: number }).seconds;
