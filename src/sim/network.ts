@@ -236,9 +236,13 @@ function simFetch(world: World, c: SimClient): typeof fetch {
       sched.record(c.name, 'truncated', label);
       text = truncate(text, fate.http.truncateAt);
     } else if (fate.http.rewrite && kind === 'pull' && result.status === 200) {
-      world.countFault('rewritten');
-      sched.record(c.name, 'rewritten', `${label} ${fate.http.rewrite}`);
-      text = rewritePullAnswer(text, fate.http.rewrite);
+      // Only a page is rewritten (a 200 can also carry ClientStateNotFound): counted when it was.
+      const rewritten = rewritePullAnswer(text, fate.http.rewrite);
+      if (rewritten !== text) {
+        world.countFault('rewritten');
+        sched.record(c.name, 'rewritten', `${label} ${fate.http.rewrite}`);
+        text = rewritten;
+      }
     }
     return new Response(text, { status: result.status, headers: { 'content-type': 'application/json', ...(result.retryAfter ? { 'retry-after': result.retryAfter } : {}) } });
   }) as typeof fetch;
