@@ -237,13 +237,17 @@ function simFetch(world: World, c: SimClient): typeof fetch {
       text = truncate(text, fate.http.truncateAt);
     } else if (fate.http.rewrite && kind === 'pull' && result.status === 200) {
       // Only a page is rewritten (a 200 can also carry ClientStateNotFound): counted when it was.
-      const rewritten = rewritePullAnswer(text, fate.http.rewrite);
+      const s = staleOf(c);
+      const rewritten = rewritePullAnswer(text, fate.http.rewrite, s.pages[0]);
       if (rewritten !== text) {
         world.countFault('rewritten');
         sched.record(c.name, 'rewritten', `${label} ${fate.http.rewrite}`);
+        if (fate.http.rewrite === 'stale-page') s.given++;
         text = rewritten;
       }
     }
+    // The page a caching proxy could answer with later (kept only where that fault can happen).
+    if (kind === 'pull' && result.status === 200 && (net.rewriteRate ?? 0) > 0 && !result.text.startsWith('{"error"')) keepPage(staleOf(c), result.text);
     return new Response(text, { status: result.status, headers: { 'content-type': 'application/json', ...(result.retryAfter ? { 'retry-after': result.retryAfter } : {}) } });
   }) as typeof fetch;
 }
@@ -299,4 +303,21 @@ function describe(kind: Kind, wire: string): string {
   } catch {
     return ' (unparsable)';
   }
+}
+
+/** How many of a client's latest distinct pages the simulated caching proxy keeps; it answers with the oldest. */
+const keptPages = 3;
+
+/** Per client slot: its latest distinct pages (a caching proxy's copies) and the stale pages given since. */
+const stale = new WeakMap<SimClient, { pages: string[]; given: number }>();
+export function staleOf(c: SimClient): { pages: string[]; given: number } {
+  let s = stale.get(c);
+  if (!s) stale.set(c, (s = { pages: [], given: 0 }));
+  return s;
+}
+
+function keepPage(s: { pages: string[] }, page: string): void {
+  if (s.pages.at(-1) === page) return;
+  s.pages.push(page);
+  if (s.pages.length > keptPages) s.pages.shift();
 }

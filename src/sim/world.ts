@@ -10,7 +10,8 @@ import type { BugVariant } from './bugs/types.ts';
 import { Rng } from './rng.ts';
 import { Crash, Scheduler } from './scheduler.ts';
 import { SimDb } from './sim-db.ts';
-import { simTransport } from './network.ts';
+import { simTransport, staleOf } from './network.ts';
+import { staleRefusal } from './faults/proxy-rewrite.ts';
 import { startPokeStream } from './poke-stream.ts';
 import { openServerProcess } from './sim-server.ts';
 import { mountViews } from './app-view.ts';
@@ -347,6 +348,13 @@ export class SimWorld implements World {
     if (e instanceof TransportError || e instanceof ProtocolError) {
       c.loop.lastError = e.message;
       this.sched.record(c.name, 'sync-error', e.message);
+      return;
+    }
+    // A stale page the simulated proxy gave it, refused: the engine doing its job.
+    if (staleRefusal(staleOf(c), e)) {
+      c.loop.lastError = e.message;
+      this.countFault('stale-refused');
+      this.sched.record(c.name, 'stale-refused', e.message);
       return;
     }
     // The engine refusing an impossible state: a finding, not noise.

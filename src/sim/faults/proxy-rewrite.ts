@@ -7,6 +7,11 @@ import { defaultLimits } from '../../protocol/index.ts';
  * an own key), and jsonb refuses them, so the engine must refuse the whole page: applying the
  * delete (or anything) from it is a divergence the convergence checker sees. The next pull is a new
  * message with its own fate, so the client catches up once the proxy lets one through.
+ *
+ * `stale-page` is a caching proxy instead: it answers with the page this client was given before
+ * (well formed, but from an older cookie, maybe another database or an older acknowledgement).
+ * The engine must apply it only where it changes nothing, and refuse it where it would take the
+ * client back: `staleRefusal` tells such a refusal from an engine that goes back by itself.
  */
 
 export const rewriteKinds = [
@@ -21,6 +26,7 @@ export const rewriteKinds = [
   'array-value',
   'not-an-op',
   'bad-cookie',
+  'stale-page',
 ] as const;
 export type RewriteKind = (typeof rewriteKinds)[number];
 
@@ -55,6 +61,7 @@ function badOp(kind: RewriteKind, key: string): unknown {
     case 'not-an-op':
       return 7;
     case 'bad-cookie':
+    case 'stale-page':
       return undefined;
   }
 }
@@ -63,7 +70,8 @@ function badOp(kind: RewriteKind, key: string): unknown {
  * The answer as the client receives it, or the text unchanged when it is not a pull page (an
  * error body, something cut off). The forged ops name a key of the page, or one a run always has.
  */
-export function rewritePullAnswer(text: string, kind: RewriteKind): string {
+export function rewritePullAnswer(text: string, kind: RewriteKind, earlier?: string): string {
+  if (kind === 'stale-page') return earlier ?? text;
   let page: { patch?: unknown; cookie?: unknown };
   try {
     page = JSON.parse(text) as typeof page;
@@ -76,4 +84,19 @@ export function rewritePullAnswer(text: string, kind: RewriteKind): string {
   const op = badOp(kind, key);
   const rewritten = kind === 'bad-cookie' ? { ...page, patch: [{ op: 'del', key }, ...page.patch], cookie: 'rewritten-by-proxy' } : { ...page, patch: [...page.patch, { op: 'del', key }, op] };
   return JSON.stringify(rewritten).replaceAll(JSON.stringify(INFINITY), '1e999');
+}
+
+/** The engine's refusals of a page that would take it back (client-database.ts applyPull). */
+const goesBack = /^server (cookie went back|answered from database|last mutation id for \S+ went back)/;
+
+/**
+ * Whether an error is the engine refusing a stale page this client was given (counted by the
+ * network): each stale page excuses one such refusal, so an engine that goes back on its own is
+ * still a finding (a stale page applied where it changed nothing, or asked ahead and never used,
+ * leaves one excuse unused: a later refusal of that client is excused too, by one).
+ */
+export function staleRefusal(stale: { given: number }, e: Error): boolean {
+  if (stale.given === 0 || !goesBack.test(e.message)) return false;
+  stale.given--;
+  return true;
 }
