@@ -2,8 +2,7 @@ import { watchQuery, type PersistentSyncEngine } from '../engine/index.ts';
 import type { EntityRow, QuerySpec } from '../engine/client-database.ts';
 import { Crash } from './scheduler.ts';
 import { ProtocolError, TransportError } from '../protocol/index.ts';
-import { staleRefusal } from './faults/proxy-rewrite.ts';
-import { staleOf } from './network.ts';
+import { excuseStaleRefusal } from './faults/proxy-rewrite.ts';
 import { violation } from './findings.ts';
 import type { Violation } from './checkers/types.ts';
 import type { SimClient, World } from './world-types.ts';
@@ -120,10 +119,7 @@ async function syncNowPressed(world: World, c: SimClient, engine: PersistentSync
     // Closed meanwhile (a reload): the screen is going away with it.
     if (e instanceof TransportError || e instanceof ProtocolError || engine.isClosed) return;
     // A stale page the simulated caching proxy gave it, refused (faults/proxy-rewrite.ts).
-    if (e instanceof Error && staleRefusal(staleOf(c), e)) {
-      world.countFault('stale-refused');
-      return world.sched.record(c.name, 'stale-refused', e.message);
-    }
+    if (e instanceof Error && excuseStaleRefusal(world, c, e)) return;
     throw e;
   }
 }

@@ -8,7 +8,7 @@ import { isOffline } from './faults/offline.ts';
 import { isPartitioned } from './faults/partition.ts';
 import { drop, duplicate, latency, lostAck } from './faults/network-faults.ts';
 import { httpFate, injectedErrorAnswer, truncate } from './faults/http-faults.ts';
-import { rewritePullAnswer } from './faults/proxy-rewrite.ts';
+import { keepPage, rewritePullAnswer, staleOf } from './faults/proxy-rewrite.ts';
 import { apiState, simApi } from './sim-api.ts';
 import { tokenOf } from '../server/http/api.ts';
 import { moveToNewGroup } from './identity.ts';
@@ -303,21 +303,4 @@ function describe(kind: Kind, wire: string): string {
   } catch {
     return ' (unparsable)';
   }
-}
-
-/** How many of a client's latest distinct pages the simulated caching proxy keeps; it answers with the oldest. */
-const keptPages = 3;
-
-/** Per client slot: its latest distinct pages (a caching proxy's copies) and the stale pages given since. */
-const stale = new WeakMap<SimClient, { pages: string[]; given: number }>();
-export function staleOf(c: SimClient): { pages: string[]; given: number } {
-  let s = stale.get(c);
-  if (!s) stale.set(c, (s = { pages: [], given: 0 }));
-  return s;
-}
-
-function keepPage(s: { pages: string[] }, page: string): void {
-  if (s.pages.at(-1) === page) return;
-  s.pages.push(page);
-  if (s.pages.length > keptPages) s.pages.shift();
 }

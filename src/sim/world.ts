@@ -10,8 +10,8 @@ import type { BugVariant } from './bugs/types.ts';
 import { Rng } from './rng.ts';
 import { Crash, Scheduler } from './scheduler.ts';
 import { SimDb } from './sim-db.ts';
-import { simTransport, staleOf } from './network.ts';
-import { staleRefusal } from './faults/proxy-rewrite.ts';
+import { simTransport } from './network.ts';
+import { excuseStaleRefusal } from './faults/proxy-rewrite.ts';
 import { startPokeStream } from './poke-stream.ts';
 import { openServerProcess } from './sim-server.ts';
 import { mountViews } from './app-view.ts';
@@ -351,10 +351,8 @@ export class SimWorld implements World {
       return;
     }
     // A stale page the simulated proxy gave it, refused: the engine doing its job.
-    if (staleRefusal(staleOf(c), e)) {
+    if (excuseStaleRefusal(this, c, e)) {
       c.loop.lastError = e.message;
-      this.countFault('stale-refused');
-      this.sched.record(c.name, 'stale-refused', e.message);
       return;
     }
     // The engine refusing an impossible state: a finding, not noise.

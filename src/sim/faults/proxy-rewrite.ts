@@ -1,4 +1,5 @@
 import { defaultLimits } from '../../protocol/index.ts';
+import type { SimClient, World } from '../world-types.ts';
 
 /*
  * A proxy (or a server of another version) that rewrites a pull answer on its way: it adds to the
@@ -89,14 +90,45 @@ export function rewritePullAnswer(text: string, kind: RewriteKind, earlier?: str
 /** The engine's refusals of a page that would take it back (client-database.ts applyPull). */
 const goesBack = /^server (cookie went back|answered from database|last mutation id for \S+ went back)/;
 
+/** How many of a client's latest distinct pages the simulated caching proxy keeps; it answers with the oldest. */
+const keptPages = 3;
+
+/** The proxy's copies of a client slot's latest distinct pages, and how many stale pages it gave that slot. */
+interface StalePages {
+  pages: string[];
+  given: number;
+}
+const stale = new WeakMap<SimClient, StalePages>();
+
+export function staleOf(c: SimClient): StalePages {
+  let s = stale.get(c);
+  if (!s) stale.set(c, (s = { pages: [], given: 0 }));
+  return s;
+}
+
+/** Keeps a page the client was given (the network calls this only where the fault can happen). */
+export function keepPage(s: StalePages, page: string): void {
+  if (s.pages.at(-1) === page) return;
+  s.pages.push(page);
+  if (s.pages.length > keptPages) s.pages.shift();
+}
+
 /**
  * Whether an error is the engine refusing a stale page this client was given (counted by the
- * network): each stale page excuses one such refusal, so an engine that goes back on its own is
+ * network): each stale page excuses one such refusal, so an engine that goes back by itself is
  * still a finding (a stale page applied where it changed nothing, or asked ahead and never used,
  * leaves one excuse unused: a later refusal of that client is excused too, by one).
  */
-export function staleRefusal(stale: { given: number }, e: Error): boolean {
+export function staleRefusal(stale: Pick<StalePages, 'given'>, e: Error): boolean {
   if (stale.given === 0 || !goesBack.test(e.message)) return false;
   stale.given--;
+  return true;
+}
+
+/** staleRefusal for a client's sync error, counted and traced when it excuses one (the loop's handler and the app's "sync now" both ask). */
+export function excuseStaleRefusal(world: World, c: SimClient, e: Error): boolean {
+  if (!staleRefusal(staleOf(c), e)) return false;
+  world.countFault('stale-refused');
+  world.sched.record(c.name, 'stale-refused', e.message);
   return true;
 }
